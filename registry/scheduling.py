@@ -1,0 +1,242 @@
+"""Scheduling rules: pure date arithmetic, no ORM (DESIGN.md, "Scheduling rules"; FACTS.md).
+
+Every date a patient's safety depends on is decided here and only here:
+
+- Projected reservoir: after a refill the reservoir holds V mL at C mcg/mL; at D mcg/day it uses
+  D/C mL per day. Documented dose changes split the time into pieces, walked in order. The pump
+  delivers in real time, so the projection runs on UTC instants and only the resulting instant is
+  turned into a calendar date in the clinic's time zone (a daylight-saving change never adds or
+  loses an hour of drug).
+- Alarm date: the volume reaches the pump's alarm volume; empty date: it reaches 0. A documented
+  programmer alarm date wins when it is earlier; a disagreement of more than the site's tolerance
+  is flagged.
+- Refill due date: the earliest of alarm date minus the safety margin, last refill plus the maximum
+  refill interval, and a manually set date; moved earlier past the clinic's closed days.
+- Refill status on a given day: critical from the alarm date on (the pump is alarming), overdue
+  after the due date, due within the lead window, otherwise upcoming.
+- Battery: the documented ERI date, or implant date plus the assumed battery life.
+- Follow-up: missed when not completed within the grace period after its date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+_SECONDS_PER_DAY = Decimal(86400)
+
+
+@dataclass(frozen=True)
+class DoseStep:
+    """A documented daily dose from an instant on."""
+
+    effective_at: dt.datetime
+    daily_dose_mcg: Decimal
+
+
+@dataclass(frozen=True)
+class FillState:
+    """What the reservoir held after a refill."""
+
+    performed_at: dt.datetime
+    volume_ml: Decimal
+    concentration_mcg_per_ml: Decimal
+    daily_dose_mcg: Decimal
+
+
+@dataclass(frozen=True)
+class Projection:
+    alarm_at: dt.datetime
+    empty_at: dt.datetime
+    alarm_date: dt.date
+    empty_date: dt.date
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """The site settings the rules read (all defaults live on ``Site``, FACTS.md)."""
+
+    time_zone: str = "UTC"
+    safety_margin_days: int = 7
+    max_refill_interval_days: int = 180
+    closed_weekdays: frozenset[int] = frozenset({5, 6})
+    closed_dates: frozenset[dt.date] = frozenset()
+    lead_window_days: int = 14
+    alarm_disagreement_days: int = 1
+    battery_life_years: int = 7
+    follow_up_grace_days: int = 7
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+@dataclass(frozen=True)
+class RefillSchedule:
+    next_refill_due: dt.date
+    basis: str  # "alarm_margin", "max_interval" or "manual"
+    alarm_date: dt.date
+    empty_date: dt.date
+    projected_alarm_date: dt.date
+    alarm_date_disagrees: bool
+
+
+def local_date(instant: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.date:
+    if instant.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return instant.astimezone(zone).date()
+
+
+def today_in(zone: zoneinfo.ZoneInfo, now: dt.datetime) -> dt.date:
+    return local_date(now, zone)
+
+
+def _time_to_use(volume_ml: Decimal, rate_ml_per_day: Decimal) -> dt.timedelta:
+    seconds = volume_ml / rate_ml_per_day * _SECONDS_PER_DAY
+    # Round down to the second: a projection must never come out later than the truth.
+    return dt.timedelta(seconds=int(seconds))
+
+
+def _instant_volume_reaches(fill: FillState, dose_changes: Sequence[DoseStep], threshold_ml: Decimal) -> dt.datetime:
+    """The instant the reservoir, drawn down by the doses in force, reaches ``threshold_ml``.
+
+    Works in UTC: Python adds and subtracts aware datetimes of one zone in wall-clock time, which
+    would give or take an hour of drug across a daylight-saving change.
+    """
+    volume = fill.volume_ml
+    at = fill.performed_at.astimezone(dt.UTC)
+    if volume <= threshold_ml:
+        return at
+    dose = fill.daily_dose_mcg
+    changes = sorted(
+        (
+            DoseStep(c.effective_at.astimezone(dt.UTC), c.daily_dose_mcg)
+            for c in dose_changes
+            if c.effective_at > fill.performed_at
+        ),
+        key=lambda c: c.effective_at,
+    )
+    for change in changes:
+        rate = dose / fill.concentration_mcg_per_ml
+        span_days = Decimal((change.effective_at - at).total_seconds()) / _SECONDS_PER_DAY
+        used = rate * span_days
+        if volume - used <= threshold_ml:
+            return at + _time_to_use(volume - threshold_ml, rate)
+        volume -= used
+        at = change.effective_at
+        dose = change.daily_dose_mcg
+    return at + _time_to_use(volume - threshold_ml, dose / fill.concentration_mcg_per_ml)
+
+
+def project_reservoir(
+    fill: FillState, dose_changes: Iterable[DoseStep], *, alarm_volume_ml: Decimal, zone: zoneinfo.ZoneInfo
+) -> Projection:
+    """Alarm and empty instants and dates of one refill cycle, through its dose changes."""
+    steps = list(dose_changes)
+    if fill.performed_at.tzinfo is None or any(c.effective_at.tzinfo is None for c in steps):
+        raise ValueError("instants must be timezone-aware")
+    if fill.volume_ml <= 0 or fill.concentration_mcg_per_ml <= 0 or fill.daily_dose_mcg <= 0:
+        raise ValueError("volume, concentration and daily dose must be positive")
+    if any(s.daily_dose_mcg <= 0 for s in steps):
+        raise ValueError("daily doses must be positive")
+    alarm_at = _instant_volume_reaches(fill, steps, alarm_volume_ml)
+    empty_at = _instant_volume_reaches(fill, steps, Decimal(0))
+    return Projection(alarm_at, empty_at, local_date(alarm_at, zone), local_date(empty_at, zone))
+
+
+def previous_open_day(day: dt.date, rules: SiteRules) -> dt.date:
+    """``day`` itself if the clinic is open, otherwise the nearest earlier open day."""
+    for _ in range(366):
+        if day.weekday() not in rules.closed_weekdays and day not in rules.closed_dates:
+            return day
+        day -= dt.timedelta(days=1)
+    raise ValueError("the clinic has no open day in the year before this date")
+
+
+def refill_schedule(
+    fill: FillState,
+    dose_changes: Iterable[DoseStep],
+    *,
+    alarm_volume_ml: Decimal,
+    rules: SiteRules,
+    programmer_alarm_date: dt.date | None = None,
+    manual_due_date: dt.date | None = None,
+) -> RefillSchedule:
+    """The next refill's due date and the dates behind it, for the cycle begun by ``fill``."""
+    zone = rules.zone
+    projection = project_reservoir(fill, dose_changes, alarm_volume_ml=alarm_volume_ml, zone=zone)
+    alarm_date = projection.alarm_date
+    disagrees = False
+    if programmer_alarm_date is not None:
+        disagrees = abs((programmer_alarm_date - projection.alarm_date).days) > rules.alarm_disagreement_days
+        alarm_date = min(alarm_date, programmer_alarm_date)
+    empty_date = max(projection.empty_date, alarm_date)
+    candidates = [
+        (alarm_date - dt.timedelta(days=rules.safety_margin_days), "alarm_margin"),
+        (local_date(fill.performed_at, zone) + dt.timedelta(days=rules.max_refill_interval_days), "max_interval"),
+    ]
+    if manual_due_date is not None:
+        candidates.append((manual_due_date, "manual"))
+    due, basis = min(candidates, key=lambda c: c[0])
+    return RefillSchedule(
+        next_refill_due=previous_open_day(due, rules),
+        basis=basis,
+        alarm_date=alarm_date,
+        empty_date=empty_date,
+        projected_alarm_date=projection.alarm_date,
+        alarm_date_disagrees=disagrees,
+    )
+
+
+def refill_status(
+    today: dt.date, *, due_date: dt.date | None, alarm_date: dt.date | None, lead_window_days: int
+) -> str:
+    """``none``, ``upcoming``, ``due``, ``overdue`` or ``critical`` on ``today`` (site's zone)."""
+    if due_date is None:
+        return "none"
+    if alarm_date is not None and today >= alarm_date:
+        return "critical"
+    if today > due_date:
+        return "overdue"
+    if today >= due_date - dt.timedelta(days=lead_window_days):
+        return "due"
+    return "upcoming"
+
+
+def refill_timeliness(performed_on: dt.date, *, due_date: dt.date | None, alarm_date: dt.date | None) -> str:
+    """How a completed refill closed its cycle, kept for reporting."""
+    if due_date is None:
+        return "first"
+    if alarm_date is not None and performed_on >= alarm_date:
+        return "after_alarm"
+    if performed_on > due_date:
+        return "late"
+    return "on_time"
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """Same day ``years`` later; 29 February becomes 28 February (the earlier, safer day)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def battery_eri_date(*, implant_date: dt.date, documented_eri: dt.date | None, battery_life_years: int) -> dt.date:
+    return documented_eri or add_years(implant_date, battery_life_years)
+
+
+def follow_up_missed(today: dt.date, *, visit_date: dt.date, grace_days: int) -> bool:
+    """A visit not completed is missed once its grace period has passed."""
+    return today > visit_date + dt.timedelta(days=grace_days)
+
+
+def residual_discrepancy(
+    *, volume_removed_ml: Decimal, expected_residual_ml: Decimal | None, tolerance_ml: Decimal
+) -> bool:
+    if expected_residual_ml is None:
+        return False
+    return abs(volume_removed_ml - expected_residual_ml) > tolerance_ml

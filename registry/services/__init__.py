@@ -1,0 +1,44 @@
+"""Services: every write to the registry goes through one of these functions (STYLE.md)."""
+
+from registry.services.clinical import (
+    add_indication,
+    cancel_follow_up,
+    complete_follow_up,
+    mark_missed_follow_ups,
+    record_complication,
+    record_screening_trial,
+    review_goal,
+    schedule_follow_up,
+    set_goal,
+)
+from registry.services.patients import allowed_next_statuses, change_status, create_patient, update_patient
+from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
+from registry.services.refills import preview_refill, record_dose_change, record_refill
+from registry.services.schedule import recompute_schedule, recompute_site, site_rules, site_today
+
+__all__ = [
+    "add_indication",
+    "allowed_next_statuses",
+    "cancel_follow_up",
+    "change_status",
+    "complete_follow_up",
+    "create_patient",
+    "explant_pump",
+    "implant_pump",
+    "mark_missed_follow_ups",
+    "preview_refill",
+    "recompute_schedule",
+    "recompute_site",
+    "record_complication",
+    "record_dose_change",
+    "record_refill",
+    "record_screening_trial",
+    "replace_pump",
+    "review_goal",
+    "schedule_follow_up",
+    "set_goal",
+    "site_rules",
+    "site_today",
+    "update_patient",
+    "update_pump",
+]

@@ -1,0 +1,111 @@
+"""Writes of the other clinical records: indications, trials, follow-ups, goals, complications."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from registry.models import Complication, FollowUp, Goal, GoalReview, Indication, Patient, ScreeningTrial
+from registry.services.base import fail, validated_save
+from registry.services.schedule import site_today
+
+
+def _not_future(field: str, day: dt.date | None, patient: Patient) -> None:
+    if day is not None and day > site_today(patient.site):
+        fail(field, "This date cannot be in the future.")
+
+
+def _not_before_birth(field: str, day: dt.date | None, patient: Patient) -> None:
+    if day is not None and day < patient.date_of_birth:
+        fail(field, "This date cannot be before the patient's date of birth.")
+
+
+@transaction.atomic
+def add_indication(*, patient: Patient, diagnosis: str, by=None, **fields) -> Indication:
+    """Add a coded diagnosis; the first becomes primary, and a new primary demotes the old one."""
+    fields.setdefault("icd10_code", Indication.DEFAULT_ICD10.get(diagnosis, ""))
+    if "is_primary" not in fields:
+        fields["is_primary"] = not patient.indications.filter(is_primary=True).exists()
+    if fields["is_primary"]:
+        for old in patient.indications.filter(is_primary=True):
+            old.is_primary = False
+            validated_save(old, by=by)
+    return validated_save(Indication(patient=patient, diagnosis=diagnosis, **fields), by=by)
+
+
+@transaction.atomic
+def record_screening_trial(*, patient: Patient, performed_on: dt.date, by=None, **fields) -> ScreeningTrial:
+    _not_future("performed_on", performed_on, patient)
+    _not_before_birth("performed_on", performed_on, patient)
+    return validated_save(ScreeningTrial(patient=patient, performed_on=performed_on, **fields), by=by)
+
+
+@transaction.atomic
+def schedule_follow_up(
+    *, patient: Patient, kind: str, due_date: dt.date, scheduled_at: dt.datetime | None = None, by=None, **fields
+) -> FollowUp:
+    _not_before_birth("due_date", due_date, patient)
+    return validated_save(
+        FollowUp(patient=patient, kind=kind, due_date=due_date, scheduled_at=scheduled_at, **fields), by=by
+    )
+
+
+@transaction.atomic
+def complete_follow_up(*, follow_up: FollowUp, completed_on: dt.date, outcome_notes: str = "", by=None) -> FollowUp:
+    follow_up = FollowUp.objects.select_for_update().select_related("patient__site").get(pk=follow_up.pk)
+    if follow_up.status == FollowUp.Status.CANCELLED:
+        fail("status", "A cancelled follow-up cannot be completed; schedule a new one.")
+    _not_future("completed_on", completed_on, follow_up.patient)
+    follow_up.status = FollowUp.Status.COMPLETED
+    follow_up.completed_on = completed_on
+    follow_up.outcome_notes = outcome_notes or follow_up.outcome_notes
+    return validated_save(follow_up, by=by)
+
+
+@transaction.atomic
+def cancel_follow_up(*, follow_up: FollowUp, reason: str = "", by=None) -> FollowUp:
+    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if follow_up.status == FollowUp.Status.COMPLETED:
+        fail("status", "A completed follow-up cannot be cancelled.")
+    follow_up.status = FollowUp.Status.CANCELLED
+    follow_up.completed_on = None
+    if reason:
+        follow_up.outcome_notes = reason
+    return validated_save(follow_up, by=by)
+
+
+def mark_missed_follow_ups(*, site, today: dt.date) -> int:
+    """Set-based: scheduled visits past their grace period become missed (one UPDATE per site)."""
+    cutoff = today - dt.timedelta(days=site.follow_up_grace_days)
+    return FollowUp.objects.filter(patient__site=site, status=FollowUp.Status.SCHEDULED, due_date__lt=cutoff).update(
+        status=FollowUp.Status.MISSED
+    )
+
+
+@transaction.atomic
+def set_goal(*, patient: Patient, category: str, description: str, set_on: dt.date, by=None, **fields) -> Goal:
+    _not_future("set_on", set_on, patient)
+    _not_before_birth("set_on", set_on, patient)
+    return validated_save(
+        Goal(patient=patient, category=category, description=description, set_on=set_on, **fields), by=by
+    )
+
+
+@transaction.atomic
+def review_goal(*, goal: Goal, reviewed_on: dt.date, score: int, notes: str = "", by=None) -> GoalReview:
+    if reviewed_on < goal.set_on:
+        fail("reviewed_on", f"A review cannot be before the goal was set ({goal.set_on}).")
+    _not_future("reviewed_on", reviewed_on, goal.patient)
+    return validated_save(GoalReview(goal=goal, reviewed_on=reviewed_on, score=score, notes=notes), by=by)
+
+
+@transaction.atomic
+def record_complication(*, patient: Patient, occurred_on: dt.date, kind: str, by=None, **fields) -> Complication:
+    _not_future("occurred_on", occurred_on, patient)
+    _not_before_birth("occurred_on", occurred_on, patient)
+    pump = fields.get("pump")
+    if pump is not None and pump.patient_id != patient.pk:
+        fail("pump", "This pump belongs to another patient.")
+    _not_future("resolved_on", fields.get("resolved_on"), patient)
+    return validated_save(Complication(patient=patient, occurred_on=occurred_on, kind=kind, **fields), by=by)

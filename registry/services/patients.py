@@ -1,0 +1,112 @@
+"""Patient writes and the program-status state machine (DESIGN.md, "Domain model")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.db import transaction
+
+from registry.models import ALLOWED_TRANSITIONS, Patient, PatientStatus, Pump, Site, StatusChange
+from registry.services.base import fail, validated_save
+from registry.services.schedule import recompute_schedule, site_today
+
+PATIENT_FIELDS = {
+    "mrn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "guardian_name",
+    "contact_phone",
+    "contact_email",
+    "consent_email",
+    "consent_sms",
+    "primary_clinician",
+    "notes",
+}
+
+
+def _new_study_id() -> str:
+    # Random, so research exports carry an identifier that says nothing about the MRN.
+    return "ITB-" + secrets.token_hex(5).upper()
+
+
+@transaction.atomic
+def create_patient(
+    *, site: Site, by=None, status: str = PatientStatus.REFERRED, status_on: dt.date | None = None, **fields
+) -> Patient:
+    """Create a patient with the first row of their status history."""
+    unknown = set(fields) - PATIENT_FIELDS
+    if unknown:
+        raise TypeError(f"unknown patient fields: {sorted(unknown)}")
+    on = status_on or site_today(site)
+    patient = Patient(site=site, status=status, status_changed_on=on, study_id=_new_study_id(), **fields)
+    if patient.date_of_birth and patient.date_of_birth > site_today(site):
+        fail("date_of_birth", "The date of birth cannot be in the future.")
+    validated_save(patient, by=by)
+    StatusChange.objects.create(
+        patient=patient,
+        from_status="",
+        to_status=status,
+        changed_on=on,
+        reason="Registered",
+        changed_by=by if getattr(by, "pk", None) else None,
+    )
+    recompute_schedule(patient)
+    return patient
+
+
+@transaction.atomic
+def update_patient(*, patient: Patient, by=None, **fields) -> Patient:
+    """Edit demographic and contact fields; site and status change only through their services."""
+    unknown = set(fields) - PATIENT_FIELDS
+    if unknown:
+        raise TypeError(f"unknown patient fields: {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(patient, name, value)
+    if patient.date_of_birth and patient.date_of_birth > site_today(patient.site):
+        fail("date_of_birth", "The date of birth cannot be in the future.")
+    return validated_save(patient, by=by)
+
+
+def allowed_next_statuses(patient: Patient) -> list[str]:
+    return sorted(ALLOWED_TRANSITIONS[PatientStatus(patient.status)])
+
+
+@transaction.atomic
+def change_status(
+    *, patient: Patient, to_status: str, on: dt.date | None = None, reason: str = "", by=None
+) -> StatusChange:
+    """Apply one allowed transition and write its dated history row in the same transaction."""
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    if to_status not in PatientStatus.values:
+        fail("to_status", f"“{to_status}” is not a program status.")
+    allowed = ALLOWED_TRANSITIONS[PatientStatus(patient.status)]
+    if to_status not in allowed:
+        names = ", ".join(sorted(allowed)) or "none (final status)"
+        fail("to_status", f"A patient cannot move from {patient.status} to {to_status}. Allowed: {names}.")
+    today = site_today(patient.site)
+    on = on or today
+    if on > today:
+        fail("on", "A status change cannot be dated in the future.")
+    if patient.status_changed_on and on < patient.status_changed_on:
+        fail("on", f"The change cannot be dated before the current status began ({patient.status_changed_on}).")
+    has_active_pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).exists()
+    if to_status == PatientStatus.IMPLANTED and not has_active_pump:
+        fail("to_status", "Record the pump implant; the patient becomes implanted with it.")
+    if to_status == PatientStatus.EXPLANTED and has_active_pump:
+        fail("to_status", "Record the explant of the active pump; the patient becomes explanted with it.")
+    change = StatusChange.objects.create(
+        patient=patient,
+        from_status=patient.status,
+        to_status=to_status,
+        changed_on=on,
+        reason=reason,
+        changed_by=by if getattr(by, "pk", None) else None,
+    )
+    patient.status = to_status
+    patient.status_changed_on = on
+    validated_save(patient, by=by)
+    recompute_schedule(patient)
+    return change

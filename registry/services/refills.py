@@ -1,0 +1,151 @@
+"""Refills and dose changes: the writes that move a patient's next refill date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from registry import scheduling
+from registry.models import DoseChange, Pump, Refill, Site
+from registry.services.base import fail, validated_save
+from registry.services.schedule import recompute_schedule, schedule_for_refill, site_rules
+
+# A few minutes of clock skew between a programmer and the server is not "the future".
+_FUTURE_TOLERANCE = dt.timedelta(minutes=10)
+
+
+def _check_instant(field: str, at: dt.datetime, pump: Pump) -> None:
+    if timezone.is_naive(at):
+        fail(field, "Give the time with its time zone.")
+    if at > timezone.now() + _FUTURE_TOLERANCE:
+        fail(field, "This cannot be recorded in the future.")
+    if pump.explant_date is not None:
+        fail("pump", "This pump has been explanted; record it on the patient's active pump.")
+    if at.astimezone(pump.patient.site.zone).date() < pump.implant_date:
+        fail(field, f"This is before the pump's implant date ({pump.implant_date}).")
+
+
+def _check_plausible_dose(field: str, dose: Decimal, site: Site, confirmed: bool) -> None:
+    if dose is not None and dose > site.dose_confirm_above_mcg and not confirmed:
+        fail(field, f"A daily dose above {site.dose_confirm_above_mcg} mcg is unusual: check it and confirm.")
+
+
+@transaction.atomic
+def record_refill(
+    *,
+    pump: Pump,
+    performed_at: dt.datetime,
+    volume_after_ml: Decimal,
+    concentration_mcg_per_ml: Decimal,
+    daily_dose_mcg: Decimal,
+    volume_removed_ml: Decimal = Decimal("0"),
+    expected_residual_ml: Decimal | None = None,
+    programmer_alarm_date: dt.date | None = None,
+    manual_due_date: dt.date | None = None,
+    notes: str = "",
+    confirmed: bool = False,
+    by=None,
+) -> Refill:
+    """Record what the clinician documented at a refill and reschedule the patient.
+
+    Flags a residual discrepancy beyond the site's tolerance and keeps the timeliness of the
+    cycle this refill closes (on time, late, after the alarm date) for reporting.
+    """
+    pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
+    site = pump.patient.site
+    _check_instant("performed_at", performed_at, pump)
+    if (
+        concentration_mcg_per_ml is not None
+        and not confirmed
+        and not (site.concentration_confirm_min <= concentration_mcg_per_ml <= site.concentration_confirm_max)
+    ):
+        fail(
+            "concentration_mcg_per_ml",
+            f"A concentration outside {site.concentration_confirm_min}-"
+            f"{site.concentration_confirm_max} mcg/mL is unusual: check it and confirm.",
+        )
+    _check_plausible_dose("daily_dose_mcg", daily_dose_mcg, site, confirmed)
+    performed_on = performed_at.astimezone(site.zone).date()
+    if programmer_alarm_date is not None and programmer_alarm_date < performed_on:
+        fail("programmer_alarm_date", "The programmer's alarm date cannot be before the refill.")
+    if manual_due_date is not None and manual_due_date <= performed_on:
+        fail("manual_due_date", "The next refill date must be after this refill.")
+    refill = Refill(
+        pump=pump,
+        performed_at=performed_at,
+        volume_after_ml=volume_after_ml,
+        volume_removed_ml=volume_removed_ml,
+        expected_residual_ml=expected_residual_ml,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        daily_dose_mcg=daily_dose_mcg,
+        programmer_alarm_date=programmer_alarm_date,
+        manual_due_date=manual_due_date,
+        notes=notes,
+        performed_by=by if getattr(by, "pk", None) else None,
+    )
+    refill.residual_discrepancy = scheduling.residual_discrepancy(
+        volume_removed_ml=volume_removed_ml,
+        expected_residual_ml=expected_residual_ml,
+        tolerance_ml=site.residual_tolerance_ml,
+    )
+    previous = Refill.objects.filter(pump=pump, performed_at__lt=performed_at).order_by("-performed_at").first()
+    if previous is None and pump.replaces_id is not None:
+        previous_pump = pump.replaces
+        previous = Refill.objects.filter(pump=previous_pump).order_by("-performed_at").first()
+    if previous is not None:
+        closed = schedule_for_refill(previous, previous.pump, site_rules(site))
+        refill.due_date_at_refill = closed.next_refill_due
+        refill.timeliness = scheduling.refill_timeliness(
+            performed_on, due_date=closed.next_refill_due, alarm_date=closed.alarm_date
+        )
+    else:
+        refill.timeliness = Refill.Timeliness.FIRST
+    validated_save(refill, by=by)
+    recompute_schedule(pump.patient)
+    return refill
+
+
+def preview_refill(
+    *,
+    pump: Pump,
+    performed_at: dt.datetime,
+    volume_after_ml: Decimal,
+    concentration_mcg_per_ml: Decimal,
+    daily_dose_mcg: Decimal,
+    programmer_alarm_date: dt.date | None = None,
+    manual_due_date: dt.date | None = None,
+) -> scheduling.RefillSchedule:
+    """The schedule a refill would give, before it is saved (the refill form shows it)."""
+    rules = site_rules(pump.patient.site)
+    fill = scheduling.FillState(performed_at, volume_after_ml, concentration_mcg_per_ml, daily_dose_mcg)
+    return scheduling.refill_schedule(
+        fill,
+        [],
+        alarm_volume_ml=pump.alarm_volume_ml,
+        rules=rules,
+        programmer_alarm_date=programmer_alarm_date,
+        manual_due_date=manual_due_date,
+    )
+
+
+@transaction.atomic
+def record_dose_change(
+    *, pump: Pump, effective_at: dt.datetime, daily_dose_mcg: Decimal, notes: str = "", confirmed: bool = False, by=None
+) -> DoseChange:
+    """A documented dose change between refills moves the projected alarm and due dates."""
+    pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
+    _check_instant("effective_at", effective_at, pump)
+    _check_plausible_dose("daily_dose_mcg", daily_dose_mcg, pump.patient.site, confirmed)
+    change = DoseChange(
+        pump=pump,
+        effective_at=effective_at,
+        daily_dose_mcg=daily_dose_mcg,
+        notes=notes,
+        documented_by=by if getattr(by, "pk", None) else None,
+    )
+    validated_save(change, by=by)
+    recompute_schedule(pump.patient)
+    return change

@@ -1,0 +1,122 @@
+"""The ORM adapter of ``registry.scheduling``: reads a patient's records, stores the schedule.
+
+``recompute_schedule`` is called inside the transaction of every write that can move a date
+(refill, dose change, pump implant/replace/explant or edit, status change, site settings), so the
+stored columns on Patient are always the scheduling rules applied to the committed records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from registry import scheduling
+from registry.models import ClosedDay, DoseChange, Patient, PatientStatus, Pump, Refill, Site
+
+
+def site_rules(site: Site, *, closed_dates: frozenset[dt.date] | None = None) -> scheduling.SiteRules:
+    if closed_dates is None:
+        closed_dates = frozenset(ClosedDay.objects.filter(site=site).values_list("date", flat=True))
+    return scheduling.SiteRules(
+        time_zone=site.time_zone,
+        safety_margin_days=site.safety_margin_days,
+        max_refill_interval_days=site.max_refill_interval_days,
+        closed_weekdays=frozenset(site.closed_weekdays),
+        closed_dates=closed_dates,
+        lead_window_days=max(site.refill_lead_days or [0]),
+        alarm_disagreement_days=site.alarm_disagreement_days,
+        battery_life_years=site.battery_life_years,
+        follow_up_grace_days=site.follow_up_grace_days,
+    )
+
+
+def site_today(site: Site, now: dt.datetime | None = None) -> dt.date:
+    return scheduling.today_in(site.zone, now or timezone.now())
+
+
+def fill_state(refill: Refill) -> scheduling.FillState:
+    return scheduling.FillState(
+        performed_at=refill.performed_at,
+        volume_ml=refill.volume_after_ml,
+        concentration_mcg_per_ml=refill.concentration_mcg_per_ml,
+        daily_dose_mcg=refill.daily_dose_mcg,
+    )
+
+
+def schedule_for_refill(refill: Refill, pump: Pump, rules: scheduling.SiteRules) -> scheduling.RefillSchedule:
+    """The schedule of the cycle begun by ``refill``: dose changes up to the pump's next refill."""
+    next_refill_at = (
+        Refill.objects.filter(pump=pump, performed_at__gt=refill.performed_at)
+        .order_by("performed_at")
+        .values_list("performed_at", flat=True)
+        .first()
+    )
+    changes = DoseChange.objects.filter(pump=pump, effective_at__gt=refill.performed_at)
+    if next_refill_at is not None:
+        changes = changes.filter(effective_at__lt=next_refill_at)
+    steps = [scheduling.DoseStep(c.effective_at, c.daily_dose_mcg) for c in changes]
+    return scheduling.refill_schedule(
+        fill_state(refill),
+        steps,
+        alarm_volume_ml=pump.alarm_volume_ml,
+        rules=rules,
+        programmer_alarm_date=refill.programmer_alarm_date,
+        manual_due_date=refill.manual_due_date,
+    )
+
+
+EMPTY_SCHEDULE = {
+    "next_refill_due": None,
+    "alarm_date": None,
+    "empty_date": None,
+    "refill_due_basis": "",
+    "projected_alarm_date": None,
+    "alarm_date_disagrees": False,
+    "last_refill_at": None,
+    "battery_eri_date": None,
+}
+
+
+@transaction.atomic
+def recompute_schedule(patient: Patient) -> dict:
+    """Apply the scheduling rules to ``patient``'s records and store the result on the patient.
+
+    Nothing is due unless the patient is implanted with an active pump: an explanted, discontinued,
+    transferred or deceased patient, or one not yet implanted, drops off every worklist.
+    """
+    values = dict(EMPTY_SCHEDULE)
+    site = patient.site
+    pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).first()
+    if patient.status == PatientStatus.IMPLANTED and pump is not None:
+        rules = site_rules(site)
+        values["battery_eri_date"] = scheduling.battery_eri_date(
+            implant_date=pump.implant_date, documented_eri=pump.eri_date, battery_life_years=rules.battery_life_years
+        )
+        latest = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
+        if latest is not None:
+            result = schedule_for_refill(latest, pump, rules)
+            values.update(
+                next_refill_due=result.next_refill_due,
+                alarm_date=result.alarm_date,
+                empty_date=result.empty_date,
+                refill_due_basis=result.basis,
+                projected_alarm_date=result.projected_alarm_date,
+                alarm_date_disagrees=result.alarm_date_disagrees,
+                last_refill_at=latest.performed_at,
+            )
+    Patient.objects.filter(pk=patient.pk).update(**values)
+    for name, value in values.items():
+        setattr(patient, name, value)
+    return values
+
+
+def recompute_site(site: Site) -> int:
+    """Recompute every implanted patient of ``site`` (after its settings changed)."""
+    count = 0
+    for patient in Patient.objects.filter(site=site).select_related("site").iterator(chunk_size=500):
+        with transaction.atomic():
+            recompute_schedule(patient)
+        count += 1
+    return count

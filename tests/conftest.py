@@ -1,0 +1,63 @@
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.factories import SiteFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI") in {"1", "true"}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, env_var: str, default_port: int) -> str:
+    """The service's URL; under CI a missing or unreachable service fails the test, never skips it."""
+    url = os.environ.get(env_var, "")
+    if url and _reachable(url, default_port):
+        return url
+    reason = f"{name} is not reachable ({env_var}={url or 'unset'})"
+    if REQUIRE_SERVICES:
+        pytest.fail(reason + "; under CI every service-backed test must run", pytrace=False)
+    pytest.skip(reason + "; set it, or run bash .ci/run")
+
+
+@pytest.fixture
+def redis_url():
+    return require_service("Redis", "REDIS_URL", 6379)
+
+
+@pytest.fixture
+def postgres(settings):
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        msg = "this test needs PostgreSQL (DATABASE_URL=postgres://...)"
+        if REQUIRE_SERVICES:
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def site(db):
+    return SiteFactory()
+
+
+@pytest.fixture
+def other_site(db):
+    return SiteFactory(name="Other clinic", time_zone="America/New_York")
+
+
+@pytest.fixture
+def coordinator(site):
+    return UserFactory(username="coord", role="coordinator", role__sites=[site])
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True, role="administrator")

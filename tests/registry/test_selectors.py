@@ -1,0 +1,59 @@
+"""The SQL refill status agrees with the pure rule, per site time zone; the worklist is one query."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+import time_machine
+
+from registry import services
+from registry.models import Patient
+from registry.selectors import patient_refill_status, refill_worklist, with_refill_status
+from tests.factories import SiteFactory, at, make_implanted
+
+pytestmark = pytest.mark.django_db
+
+
+def _program():
+    """Three patients in London and one in Auckland, filled on different days."""
+    london = SiteFactory(name="London", time_zone="Europe/London")
+    auckland = SiteFactory(name="Auckland", time_zone="Pacific/Auckland")
+    with time_machine.travel(dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC), tick=False):
+        patients = []
+        for site, day in [(london, dt.date(2026, 1, 5)), (london, dt.date(2026, 1, 8)),
+                          (auckland, dt.date(2026, 1, 5))]:
+            patient, pump = make_implanted(site)
+            services.record_refill(pump=pump, performed_at=at(day, tz=site.time_zone), volume_after_ml=D("40"),
+                                   concentration_mcg_per_ml=D("2000"), daily_dose_mcg=D("400"))
+            patients.append(patient)
+    return patients
+
+
+@pytest.mark.parametrize(
+    "now",
+    [dt.datetime(2026, 6, 18, 12, tzinfo=dt.UTC), dt.datetime(2026, 7, 3, 12, tzinfo=dt.UTC),
+     dt.datetime(2026, 7, 6, 12, tzinfo=dt.UTC), dt.datetime(2026, 7, 13, 11, tzinfo=dt.UTC),
+     dt.datetime(2026, 7, 13, 13, tzinfo=dt.UTC), dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC)],
+)
+def test_sql_status_matches_python_status(now):
+    _program()
+    with time_machine.travel(now, tick=False):
+        for patient in with_refill_status(Patient.objects.select_related("site")):
+            assert patient.refill_status == patient_refill_status(patient), (patient.site.name, now)
+
+
+def test_auckland_reaches_critical_half_a_day_before_london():
+    london_patient, _, auckland_patient = _program()
+    with time_machine.travel(dt.datetime(2026, 7, 13, 13, tzinfo=dt.UTC), tick=False):  # 01:00 14 July Auckland
+        rows = {p.pk: p.refill_status for p in with_refill_status(Patient.objects.all())}
+    assert rows[auckland_patient.pk] == "critical"
+    assert rows[london_patient.pk] == "overdue"
+
+
+def test_worklist_orders_by_urgency_in_one_query(django_assert_max_num_queries):
+    first, second, _ = _program()
+    with time_machine.travel(dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC), tick=False):
+        with django_assert_max_num_queries(2):  # sites' zones, then the worklist itself
+            rows = list(refill_worklist(end=dt.date(2026, 7, 28)))
+    assert [r.refill_status for r in rows] == ["critical", "critical", "overdue"]
+    assert rows[-1].pk == second.pk
