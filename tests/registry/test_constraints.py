@@ -42,8 +42,11 @@ def test_refill_invariants(implanted):
     refused(lambda: Refill.objects.create(performed_at=at(dt.date(2025, 5, 1)), volume_after_ml=D("20"), **good))
     refused(
         lambda: Refill.objects.create(
-            pump=pump, performed_at=at(dt.date(2025, 7, 1)), volume_after_ml=D("20"),
-            concentration_mcg_per_ml=D("3500"), daily_dose_mcg=D("400"),
+            pump=pump,
+            performed_at=at(dt.date(2025, 7, 1)),
+            volume_after_ml=D("20"),
+            concentration_mcg_per_ml=D("3500"),
+            daily_dose_mcg=D("400"),
         )
     )
     refill = Refill.objects.create(performed_at=at(dt.date(2025, 7, 1)), volume_after_ml=D("20"), **good)
@@ -61,16 +64,20 @@ def test_status_transitions_are_guarded_by_the_database(site):
     refused(lambda: Patient.objects.filter(pk=patient.pk).update(status="nonsense"))
     Patient.objects.filter(pk=patient.pk).update(status="evaluating")  # allowed
     refused(
-        lambda: StatusChange.objects.create(patient=patient, from_status="referred", to_status="implanted",
-                                            changed_on=dt.date(2026, 1, 1))
+        lambda: StatusChange.objects.create(
+            patient=patient, from_status="referred", to_status="implanted", changed_on=dt.date(2026, 1, 1)
+        )
     )
 
 
 def test_mrn_unique_within_site(site):
     with time_machine.travel(NOW, tick=False):
         patient = make_patient(site, mrn="X1")
-    refused(lambda: Patient.objects.create(site=site, mrn="X1", given_name="A", family_name="B",
-                                           date_of_birth=dt.date(2000, 1, 1)))
+    refused(
+        lambda: Patient.objects.create(
+            site=site, mrn="X1", given_name="A", family_name="B", date_of_birth=dt.date(2000, 1, 1)
+        )
+    )
     refused(lambda: Patient.objects.filter(pk=patient.pk).update(mrn=""))
 
 

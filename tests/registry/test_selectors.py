@@ -20,20 +20,33 @@ def _program():
     auckland = SiteFactory(name="Auckland", time_zone="Pacific/Auckland")
     with time_machine.travel(dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC), tick=False):
         patients = []
-        for site, day in [(london, dt.date(2026, 1, 5)), (london, dt.date(2026, 1, 8)),
-                          (auckland, dt.date(2026, 1, 5))]:
+        for site, day in [
+            (london, dt.date(2026, 1, 5)),
+            (london, dt.date(2026, 1, 8)),
+            (auckland, dt.date(2026, 1, 5)),
+        ]:
             patient, pump = make_implanted(site)
-            services.record_refill(pump=pump, performed_at=at(day, tz=site.time_zone), volume_after_ml=D("40"),
-                                   concentration_mcg_per_ml=D("2000"), daily_dose_mcg=D("400"))
+            services.record_refill(
+                pump=pump,
+                performed_at=at(day, tz=site.time_zone),
+                volume_after_ml=D("40"),
+                concentration_mcg_per_ml=D("2000"),
+                daily_dose_mcg=D("400"),
+            )
             patients.append(patient)
     return patients
 
 
 @pytest.mark.parametrize(
     "now",
-    [dt.datetime(2026, 6, 18, 12, tzinfo=dt.UTC), dt.datetime(2026, 7, 3, 12, tzinfo=dt.UTC),
-     dt.datetime(2026, 7, 6, 12, tzinfo=dt.UTC), dt.datetime(2026, 7, 13, 11, tzinfo=dt.UTC),
-     dt.datetime(2026, 7, 13, 13, tzinfo=dt.UTC), dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC)],
+    [
+        dt.datetime(2026, 6, 18, 12, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 3, 12, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 6, 12, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 13, 11, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 13, 13, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC),
+    ],
 )
 def test_sql_status_matches_python_status(now):
     _program()
