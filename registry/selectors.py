@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Case, CharField, DateField, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import Patient, Site
+from registry.models import FollowUp, Patient, Site
 
 URGENCY = {"critical": 0, "overdue": 1, "due": 2, "upcoming": 3, "none": 4}
 
@@ -80,3 +81,103 @@ def refill_worklist(
     return with_refill_status(qs.select_related("site", "primary_clinician"), now).order_by(
         "urgency", "alarm_date", "next_refill_due", "id"
     )
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One row of the worklist: why a patient needs attention, and by when."""
+
+    patient: Patient
+    kind: str  # "refill", "battery" or "follow_up"
+    due_date: dt.date
+    status: str  # refill: critical/overdue/due/upcoming; battery: due/overdue; follow_up: due/missed
+    reason: str
+    target_id: int | None = None
+
+    @property
+    def urgency(self) -> int:
+        return WORK_URGENCY[(self.kind, self.status)]
+
+
+WORK_URGENCY = {
+    ("refill", "critical"): 0,
+    ("refill", "overdue"): 1,
+    ("battery", "overdue"): 2,
+    ("refill", "due"): 3,
+    ("follow_up", "missed"): 4,
+    ("battery", "due"): 5,
+    ("follow_up", "due"): 6,
+    ("refill", "upcoming"): 7,
+}
+WORK_KINDS = ("refill", "battery", "follow_up")
+
+
+def worklist(
+    *,
+    start: dt.date | None,
+    end: dt.date,
+    patients: QuerySet[Patient] | None = None,
+    kinds: tuple[str, ...] = WORK_KINDS,
+    now: dt.datetime | None = None,
+    battery_window_days: int = 180,
+) -> list[WorkItem]:
+    """Everything due by ``end`` for ``patients`` (default: all), most urgent first.
+
+    A constant number of queries whatever the program's size (sites, refills, batteries,
+    follow-ups). Anything critical, overdue or missed is listed whatever ``start`` says: nobody
+    past a date may fall out of a window. Battery items appear from ``battery_window_days`` before
+    the ERI date (the earliest battery reminder lead by default, FACTS.md).
+    """
+    base = patients if patients is not None else Patient.objects.all()
+    items: list[WorkItem] = []
+    if "refill" in kinds:
+        for p in refill_worklist(end=end, sites=None, now=now).filter(pk__in=base.values("pk")):
+            if start is not None and p.next_refill_due < start and p.refill_status == "upcoming":
+                continue
+            reason = {
+                "critical": f"Alarm date {p.alarm_date:%d %b %Y} reached: refill now",
+                "overdue": f"Refill was due {p.next_refill_due:%d %b %Y}",
+                "due": f"Refill due {p.next_refill_due:%d %b %Y}",
+                "upcoming": f"Refill due {p.next_refill_due:%d %b %Y}",
+            }[p.refill_status]
+            items.append(WorkItem(p, "refill", p.next_refill_due, p.refill_status, reason))
+    if "battery" in kinds:
+        horizon = end + dt.timedelta(days=battery_window_days)
+        qs = with_refill_status(
+            base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon).select_related(
+                "site", "primary_clinician"
+            ),
+            now,
+        )
+        for p in qs:
+            status = "overdue" if p.battery_eri_date <= p.site_today else "due"
+            items.append(
+                WorkItem(
+                    p,
+                    "battery",
+                    p.battery_eri_date,
+                    status,
+                    f"Battery ERI {p.battery_eri_date:%d %b %Y}: plan the replacement",
+                )
+            )
+    if "follow_up" in kinds:
+        visits = (
+            FollowUp.objects.filter(patient__in=base.values("pk"), due_date__lte=end)
+            .filter(status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED])
+            .select_related("patient__site", "patient__primary_clinician")
+        )
+        if start is not None:
+            visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
+        for v in visits:
+            site = v.patient.site
+            overdue = scheduling.follow_up_missed(
+                scheduling.today_in(site.zone, now or timezone.now()),
+                visit_date=v.due_date,
+                grace_days=site.follow_up_grace_days,
+            )
+            status = "missed" if v.status == FollowUp.Status.MISSED or overdue else "due"
+            label = v.get_kind_display()
+            reason = f"{label} missed (due {v.due_date:%d %b %Y})" if status == "missed" else f"{label} due"
+            items.append(WorkItem(v.patient, "follow_up", v.due_date, status, reason, v.pk))
+    items.sort(key=lambda i: (i.urgency, i.due_date, i.patient.pk))
+    return items
