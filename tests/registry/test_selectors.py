@@ -70,3 +70,42 @@ def test_worklist_orders_by_urgency_in_one_query(django_assert_max_num_queries):
             rows = list(refill_worklist(end=dt.date(2026, 7, 28)))
     assert [r.refill_status for r in rows] == ["critical", "critical", "overdue"]
     assert rows[-1].pk == second.pk
+
+
+def test_worklist_kinds_reasons_and_constant_queries(django_assert_max_num_queries):
+    from registry.selectors import worklist
+
+    first, second, third = _program()
+    with time_machine.travel(dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC), tick=False):
+        services.schedule_follow_up(patient=second, kind="clinic_review", due_date=dt.date(2026, 6, 20))
+        services.schedule_follow_up(patient=third, kind="annual_review", due_date=dt.date(2026, 7, 8))
+    with time_machine.travel(dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC), tick=False):
+        with django_assert_max_num_queries(5):
+            items = worklist(start=dt.date(2026, 7, 14), end=dt.date(2026, 7, 28))
+    got = [(i.patient.pk, i.kind, i.status) for i in items]
+    assert got[:3] == [
+        (first.pk, "refill", "critical"),
+        (third.pk, "refill", "critical"),
+        (second.pk, "refill", "overdue"),
+    ]
+    # 20 June + 7 days of grace has passed: missed; 8 July is still within its grace: due.
+    assert (second.pk, "follow_up", "missed") in got and (third.pk, "follow_up", "due") in got
+    assert items[0].reason.startswith("Alarm date 14 Jul 2026")
+    # Scoping: only the patients given.
+    with time_machine.travel(dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC), tick=False):
+        scoped = worklist(start=None, end=dt.date(2026, 7, 28), patients=Patient.objects.filter(pk=second.pk))
+    assert {i.patient.pk for i in scoped} == {second.pk}
+
+
+def test_worklist_battery_window():
+    from registry.selectors import worklist
+
+    site = SiteFactory(time_zone="Europe/London")
+    with time_machine.travel(dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC), tick=False):
+        patient, pump = make_implanted(site, implant_date=dt.date(2025, 6, 2))
+        services.update_pump(pump=pump, eri_date=dt.date(2026, 9, 1))
+    with time_machine.travel(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC), tick=False):
+        assert [i.kind for i in worklist(start=None, end=dt.date(2026, 3, 1))] == []  # 184 days ahead
+        assert [(i.kind, i.status) for i in worklist(start=None, end=dt.date(2026, 3, 5))] == [("battery", "due")]
+    with time_machine.travel(dt.datetime(2026, 9, 2, 12, tzinfo=dt.UTC), tick=False):
+        assert [(i.kind, i.status) for i in worklist(start=None, end=dt.date(2026, 9, 2))] == [("battery", "overdue")]
