@@ -24,6 +24,7 @@ class Marker:
     label: str
     x: float
     when: dt.datetime
+    label_y: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ def reservoir_chart(
         return round(plot_bottom - float(ml) / top_ml * (plot_bottom - TOP), 1)
 
     polyline = " ".join(f"{x_of(t)},{y_of(v)}" for t, v in points)
-    shown = [Marker(label, x_of(when), when) for label, when in (markers or {}).items() if start <= when <= end]
+    inside = [(label, when) for label, when in (markers or {}).items() if start <= when <= end]
+    # Labels sit on staggered rows at the top of the plot so neighbouring markers stay readable.
+    shown = [Marker(label, x_of(when), when, TOP + 12 + 13 * n) for n, (label, when) in enumerate(inside)]
     y_ticks = [Tick(f"{float(v):g} mL", y_of(v)) for v in (Decimal(0), alarm_ml, Decimal(str(top_ml)))]
     days = max((end - start).days, 1)
     step = max(days // 4, 1)
