@@ -12,9 +12,6 @@ import pytest
 
 from tests.conftest import REQUIRE_SERVICES
 
-# Playwright's sync API runs an event loop in this thread; Django's ORM refuses async contexts.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 ARGS = [
@@ -36,8 +33,12 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API keeps an event loop running in this thread, and Django's ORM refuses
+    # to run where a loop runs. Allowed only while a browser test runs: the variable must not leak
+    # into later tests (``check --deploy`` rightly fails when it is set).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         _missing(f"Chromium not found at {CHROMIUM}")
     try:
