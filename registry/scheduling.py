@@ -240,3 +240,45 @@ def residual_discrepancy(
     if expected_residual_ml is None:
         return False
     return abs(volume_removed_ml - expected_residual_ml) > tolerance_ml
+
+
+def reservoir_curve(
+    fill: FillState, dose_changes: Iterable[DoseStep], *, until: dt.datetime | None = None
+) -> list[tuple[dt.datetime, Decimal]]:
+    """Breakpoints (UTC instant, mL) of the projected reservoir from ``fill`` until it is empty.
+
+    The volume falls linearly between breakpoints: one at the fill, one at each dose change, and
+    the last where the reservoir is empty (or at ``until``, if that comes first). The same walk as
+    ``project_reservoir``, so the curve crosses the alarm volume at the projected alarm instant.
+    """
+    if fill.performed_at.tzinfo is None or (until is not None and until.tzinfo is None):
+        raise ValueError("instants must be timezone-aware")
+    at = fill.performed_at.astimezone(dt.UTC)
+    end = until.astimezone(dt.UTC) if until is not None else None
+    volume = fill.volume_ml
+    dose = fill.daily_dose_mcg
+    points = [(at, volume)]
+    changes = sorted(
+        (
+            DoseStep(c.effective_at.astimezone(dt.UTC), c.daily_dose_mcg)
+            for c in dose_changes
+            if c.effective_at > fill.performed_at
+        ),
+        key=lambda c: c.effective_at,
+    )
+    for change in [*changes, None]:
+        rate = dose / fill.concentration_mcg_per_ml
+        empty_at = at + _time_to_use(volume, rate)
+        limits = [t for t in (empty_at, change.effective_at if change else None, end) if t is not None]
+        stop = min(limits)
+        if stop >= empty_at:
+            points.append((empty_at, Decimal("0.00")))
+            return points
+        used = rate * Decimal((stop - at).total_seconds()) / _SECONDS_PER_DAY
+        volume = max(volume - used, Decimal(0))
+        at = stop
+        points.append((at, volume.quantize(Decimal("0.01"))))
+        if end is not None and stop >= end:
+            return points
+        dose = change.daily_dose_mcg
+    return points

@@ -3,5 +3,29 @@ from django.urls import path
 from registry import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.worklist, name="worklist"),
+    path("patients/", views.patient_list, name="patient_list"),
+    path("patients/new/", views.patient_create, name="patient_create"),
+    # Staff e-mail reminders link here: keep this path stable.
+    path("patients/<int:pk>/", views.patient_detail, name="patient"),
+    path("patients/<int:pk>/status/", views.status_change, name="status_change"),
+    path("patients/<int:pk>/trials/new/", views.trial_create, name="trial_create"),
+    path("patients/<int:pk>/pump/implant/", views.pump_implant, name="pump_implant"),
+    path("patients/<int:pk>/pump/replace/", views.pump_replace, name="pump_replace"),
+    path("patients/<int:pk>/pump/explant/", views.pump_explant, name="pump_explant"),
+    path("patients/<int:pk>/refills/new/", views.refill_create, name="refill_create"),
+    path("patients/<int:pk>/refills/preview/", views.refill_preview, name="refill_preview"),
+    path("patients/<int:pk>/dose-changes/new/", views.dose_change_create, name="dose_change_create"),
+    path("patients/<int:pk>/follow-ups/new/", views.follow_up_create, name="follow_up_create"),
+    path(
+        "patients/<int:pk>/follow-ups/<int:follow_up_id>/complete/",
+        views.follow_up_complete,
+        name="follow_up_complete",
+    ),
+    path("patients/<int:pk>/follow-ups/<int:follow_up_id>/cancel/", views.follow_up_cancel, name="follow_up_cancel"),
+    path("patients/<int:pk>/goals/new/", views.goal_create, name="goal_create"),
+    path("patients/<int:pk>/goals/<int:goal_id>/review/", views.goal_review, name="goal_review"),
+    path("patients/<int:pk>/complications/new/", views.complication_create, name="complication_create"),
+    path("reminders/", views.inbox, name="inbox"),
+    path("reminders/acknowledge/", views.inbox_acknowledge, name="inbox_acknowledge"),
 ]

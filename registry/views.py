@@ -1,12 +1,513 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.utils import timezone
+"""The staff dashboard: plain function views, every one scoped by ``registry.roles``.
 
-from registry.selectors import refill_worklist
+Views read through ``registry.selectors`` and write through ``registry.services``; no view
+computes a date. Every page works as plain HTML; with htmx some parts reload on their own
+(worklist filters, patient search, the refill preview, acknowledging reminders).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from registry import forms, scheduling, selectors, services
+from registry.charts import reservoir_chart
+from registry.models import FollowUp, Goal, Patient, Refill, Reminder
+from registry.roles import is_clinical, patients_for, sites_for
+from registry.services.pumps import IMPLANTABLE_FROM
+
+WORKLIST_DAYS = 30
+SECTION_TITLES = {
+    ("refill", "critical"): "Critical: past the low-reservoir alarm date",
+    ("refill", "overdue"): "Refill overdue",
+    ("battery", "overdue"): "Battery past its ERI date",
+    ("refill", "due"): "Refill due within the reminder window",
+    ("follow_up", "missed"): "Follow-ups missed",
+    ("battery", "due"): "Battery / ERI approaching",
+    ("follow_up", "due"): "Follow-ups due",
+    ("refill", "upcoming"): f"Refills upcoming in the next {WORKLIST_DAYS} days",
+}
+STATUS_LABELS = {
+    "critical": "Critical",
+    "overdue": "Overdue",
+    "due": "Due",
+    "upcoming": "Upcoming",
+    "missed": "Missed",
+    "none": "Nothing due",
+}
+
+
+def clinical_required(view):
+    """Logged in with a clinical role; a reporting user sees no identifying data (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_clinical(request.user):
+            raise PermissionDenied("Your role gives access to aggregate reports only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def patient_view(view):
+    """Load the patient from the user's own sites (404 otherwise), in the clinic's time zone."""
+
+    @clinical_required
+    @wraps(view)
+    def wrapper(request, pk: int, *args, **kwargs):
+        patient = get_object_or_404(patients_for(request.user).select_related("site", "primary_clinician"), pk=pk)
+        with timezone.override(patient.site.zone):
+            return view(request, patient, *args, **kwargs)
+
+    return wrapper
+
+
+# --- Worklist -----------------------------------------------------------------------------------
 
 
 @login_required
-def home(request):
-    end = timezone.now().date() + timezone.timedelta(days=30)
-    rows = refill_worklist(end=end)[:200]
-    return render(request, "registry/home.html", {"rows": rows})
+def worklist(request):
+    """Today: everything critical, overdue, due or coming up, in sections, most urgent first."""
+    user = request.user
+    if not is_clinical(user):
+        return render(request, "registry/no_access.html", status=403)
+    patients = patients_for(user)
+    clinicians = (
+        get_user_model()
+        .objects.filter(pk__in=patients.exclude(primary_clinician=None).values("primary_clinician"))
+        .order_by("last_name", "first_name", "username")
+    )
+    form = forms.WorklistFilterForm(request.GET or None, sites=sites_for(user), clinicians=clinicians)
+    kinds = selectors.WORK_KINDS
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["site"]:
+            patients = patients.filter(site=data["site"])
+        if data["clinician"]:
+            patients = patients.filter(primary_clinician=data["clinician"])
+        if data["kind"]:
+            kinds = (data["kind"],)
+    today = timezone.now().date()
+    items = selectors.worklist(
+        start=today, end=today + dt.timedelta(days=WORKLIST_DAYS), patients=patients, kinds=kinds
+    )
+    sections = []
+    for key, title in SECTION_TITLES.items():
+        rows = [i for i in items if (i.kind, i.status) == key]
+        if rows:
+            sections.append(
+                {"key": f"{key[0]}-{key[1]}", "kind": key[0], "status": key[1], "title": title, "rows": rows}
+            )
+    context = {"form": form, "sections": sections, "total": len(items), "status_labels": STATUS_LABELS}
+    if request.htmx:
+        return render(request, "registry/partials/worklist_sections.html", context)
+    return render(request, "registry/worklist.html", context)
+
+
+# --- Patients -----------------------------------------------------------------------------------
+
+
+@clinical_required
+def patient_list(request):
+    form = forms.PatientSearchForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    qs = selectors.search_patients(
+        patients_for(request.user),
+        query=filters.get("q", ""),
+        status=filters.get("status", ""),
+        diagnosis=filters.get("indication", ""),
+    )
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "status_labels": STATUS_LABELS}
+    if request.htmx:
+        return render(request, "registry/partials/patient_rows.html", context)
+    return render(request, "registry/patient_list.html", context)
+
+
+@clinical_required
+def patient_create(request):
+    sites = sites_for(request.user)
+    form = forms.PatientForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        site, diagnosis = data.pop("site"), data.pop("diagnosis")
+        try:
+            patient = services.create_patient(site=site, by=request.user, **data)
+            if diagnosis:
+                services.add_indication(patient=patient, diagnosis=diagnosis, by=request.user)
+        except (ValidationError, IntegrityError) as error:
+            forms.apply_service_errors(form, error)
+        else:
+            messages.success(request, f"{patient.given_name} {patient.family_name} registered.")
+            return redirect("patient", pk=patient.pk)
+    return render(request, "registry/form.html", {"form": form, "title": "New patient", "patient": None})
+
+
+@patient_view
+def patient_detail(request, patient: Patient):
+    try:
+        patient = selectors.patient_detail(patients_for(request.user), patient.pk)
+    except Patient.DoesNotExist as missing:
+        raise Http404 from missing
+    pump = patient.active_pump
+    curve = selectors.patient_reservoir_curve(patient)
+    chart = None
+    if curve is not None:
+        zone = patient.site.zone
+        markers = {"Today": timezone.now()}
+        for label, day in (("Refill due", patient.next_refill_due), ("Alarm date", patient.alarm_date)):
+            if day:
+                markers[label] = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        chart = reservoir_chart(
+            curve.points, reservoir_ml=curve.reservoir_ml, alarm_ml=curve.alarm_ml, markers=markers, zone=zone
+        )
+    context = {
+        "patient": patient,
+        "pump": pump,
+        "refill_status": selectors.patient_refill_status(patient),
+        "status_labels": STATUS_LABELS,
+        "curve": curve,
+        "chart": chart,
+        "timeline": selectors.patient_timeline(patient),
+        "open_follow_ups": [f for f in patient.follow_ups.all() if f.status == FollowUp.Status.SCHEDULED],
+        "goals": list(patient.goals.all()),
+        "can_implant": pump is None and patient.status in IMPLANTABLE_FROM,
+        "can_change_status": bool(services.allowed_next_statuses(patient)),
+        "primary_indication": next((i for i in patient.indications.all() if i.is_primary), None),
+    }
+    return render(request, "registry/patient_detail.html", context)
+
+
+def _service_form(request, patient, form_class, save, *, title, success, form_kwargs=None, initial=None):
+    """GET shows ``form_class``; POST validates it and calls ``save(cleaned_data)`` (a service).
+
+    A service's refusal comes back as errors beside the fields, never as a 500.
+    """
+    form_kwargs = form_kwargs or {}
+    if request.method == "POST":
+        form = form_class(request.POST, **form_kwargs)
+        if form.is_valid():
+            try:
+                result = save(form.cleaned_data)
+            except (ValidationError, IntegrityError) as error:
+                forms.apply_service_errors(form, error)
+            else:
+                messages.success(request, success(result) if callable(success) else success)
+                return redirect("patient", pk=patient.pk)
+    else:
+        form = form_class(initial=initial, **form_kwargs)
+    return render(request, "registry/form.html", {"form": form, "title": title, "patient": patient})
+
+
+def _today(patient: Patient) -> dt.date:
+    return services.site_today(patient.site)
+
+
+def _active_pump_or_404(patient: Patient):
+    pump = patient.pumps.filter(explant_date__isnull=True).first()
+    if pump is None:
+        raise Http404("This patient has no active pump.")
+    return pump
+
+
+@patient_view
+def status_change(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.StatusChangeForm,
+        lambda d: services.change_status(patient=patient, by=request.user, **d),
+        title="Change program status",
+        success=lambda c: f"Status changed to {c.get_to_status_display().lower()}.",
+        form_kwargs={"allowed": services.allowed_next_statuses(patient)},
+    )
+
+
+@patient_view
+def trial_create(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.ScreeningTrialForm,
+        lambda d: services.record_screening_trial(patient=patient, by=request.user, **d),
+        title="Record a screening trial",
+        success="Screening trial recorded.",
+        initial={"performed_on": _today(patient)},
+    )
+
+
+@patient_view
+def pump_implant(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.ImplantPumpForm,
+        lambda d: services.implant_pump(patient=patient, by=request.user, **forms.non_empty(d)),
+        title="Record a pump implant",
+        success="Pump implant recorded; the patient is now implanted.",
+        initial={"implant_date": _today(patient), "alarm_volume_ml": patient.site.default_alarm_volume_ml},
+    )
+
+
+@patient_view
+def pump_replace(request, patient):
+    pump = _active_pump_or_404(patient)
+
+    def save(d):
+        d = forms.non_empty(d)
+        return services.replace_pump(
+            pump=pump, implant_date=d.pop("implant_date"), reason=d.pop("reason"), by=request.user, **d
+        )
+
+    return _service_form(
+        request,
+        patient,
+        forms.ReplacePumpForm,
+        save,
+        title="Record a pump replacement",
+        success="Pump replacement recorded.",
+        initial={"implant_date": _today(patient)},
+    )
+
+
+@patient_view
+def pump_explant(request, patient):
+    pump = _active_pump_or_404(patient)
+    return _service_form(
+        request,
+        patient,
+        forms.ExplantPumpForm,
+        lambda d: services.explant_pump(pump=pump, by=request.user, **d),
+        title="Record a pump explant",
+        success="Pump explant recorded; nothing is scheduled for this patient any more.",
+        initial={"explant_date": _today(patient)},
+    )
+
+
+def _refill_preview(patient, pump, form) -> dict:
+    """The schedule the refill would give and its warnings, or the reasons it cannot be computed."""
+    if not form.is_valid():
+        return {"preview_errors": form.errors}
+    data = form.cleaned_data
+    try:
+        Refill(pump=pump, performed_at=data["performed_at"], volume_after_ml=data["volume_after_ml"]).clean()
+    except ValidationError as error:
+        return {"preview_errors": error.message_dict}
+    try:
+        schedule = services.preview_refill(pump=pump, **form.preview_kwargs())
+    except (ValueError, ArithmeticError) as error:
+        return {"preview_errors": {"__all__": [str(error)]}}
+    discrepancy = scheduling.residual_discrepancy(
+        volume_removed_ml=data.get("volume_removed_ml") or 0,
+        expected_residual_ml=data.get("expected_residual_ml"),
+        tolerance_ml=patient.site.residual_tolerance_ml,
+    )
+    return {
+        "preview": schedule,
+        "discrepancy": discrepancy,
+        "tolerance": patient.site.residual_tolerance_ml,
+        "volume_removed": data.get("volume_removed_ml") or 0,
+        "expected_residual": data.get("expected_residual_ml"),
+    }
+
+
+@patient_view
+def refill_create(request, patient):
+    """Record a refill; "Preview" (or htmx as the fields change) shows the next due date first."""
+    pump = _active_pump_or_404(patient)
+    last = pump.refills.order_by("-performed_at").first()
+    context = {"patient": patient, "pump": pump, "last_refill": last, "title": "Record a refill"}
+    if request.method == "POST":
+        form = forms.RefillForm(request.POST)
+        if request.POST.get("action") == "preview":
+            context.update(_refill_preview(patient, pump, form))
+        elif form.is_valid():
+            try:
+                refill = services.record_refill(pump=pump, by=request.user, **forms.non_empty(form.cleaned_data))
+            except (ValidationError, IntegrityError) as error:
+                forms.apply_service_errors(form, error)
+            else:
+                patient.refresh_from_db()
+                messages.success(
+                    request,
+                    f"Refill recorded. Next refill due {patient.next_refill_due:%d %b %Y} "
+                    f"(alarm date {patient.alarm_date:%d %b %Y}).",
+                )
+                if refill.residual_discrepancy:
+                    messages.warning(
+                        request,
+                        f"Residual discrepancy flagged for clinical review: removed {refill.volume_removed_ml} mL, "
+                        f"expected {refill.expected_residual_ml} mL.",
+                    )
+                return redirect("patient", pk=patient.pk)
+    else:
+        now = timezone.localtime().replace(second=0, microsecond=0)
+        initial = {"performed_at": now, "volume_after_ml": pump.reservoir_volume_ml}
+        if last is not None:
+            initial.update(
+                concentration_mcg_per_ml=last.concentration_mcg_per_ml,
+                daily_dose_mcg=pump.dose_changes.order_by("-effective_at")
+                .filter(effective_at__gt=last.performed_at)
+                .values_list("daily_dose_mcg", flat=True)
+                .first()
+                or last.daily_dose_mcg,
+            )
+        form = forms.RefillForm(initial=initial)
+    context["form"] = form
+    return render(request, "registry/refill_form.html", context)
+
+
+@patient_view
+@require_POST
+def refill_preview(request, patient):
+    """htmx: the preview box of the refill form, re-rendered as the fields change."""
+    pump = _active_pump_or_404(patient)
+    context = {"patient": patient, **_refill_preview(patient, pump, forms.RefillForm(request.POST))}
+    return render(request, "registry/partials/refill_preview.html", context)
+
+
+@patient_view
+def dose_change_create(request, patient):
+    pump = _active_pump_or_404(patient)
+    return _service_form(
+        request,
+        patient,
+        forms.DoseChangeForm,
+        lambda d: services.record_dose_change(pump=pump, by=request.user, **d),
+        title="Record a dose change",
+        success=lambda c: (
+            f"Dose change recorded. Next refill due {Patient.objects.get(pk=patient.pk).next_refill_due:%d %b %Y}."
+        ),
+        initial={"effective_at": timezone.localtime().replace(second=0, microsecond=0)},
+    )
+
+
+@patient_view
+def follow_up_create(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.FollowUpForm,
+        lambda d: services.schedule_follow_up(patient=patient, by=request.user, **d),
+        title="Schedule a follow-up",
+        success="Follow-up scheduled.",
+    )
+
+
+@patient_view
+def follow_up_complete(request, patient, follow_up_id: int):
+    follow_up = get_object_or_404(FollowUp, pk=follow_up_id, patient=patient)
+    return _service_form(
+        request,
+        patient,
+        forms.CompleteFollowUpForm,
+        lambda d: services.complete_follow_up(follow_up=follow_up, by=request.user, **d),
+        title=f"Complete: {follow_up.get_kind_display()} due {follow_up.due_date:%d %b %Y}",
+        success="Follow-up completed.",
+        initial={"completed_on": _today(patient)},
+    )
+
+
+@patient_view
+def follow_up_cancel(request, patient, follow_up_id: int):
+    follow_up = get_object_or_404(FollowUp, pk=follow_up_id, patient=patient)
+    return _service_form(
+        request,
+        patient,
+        forms.CancelFollowUpForm,
+        lambda d: services.cancel_follow_up(follow_up=follow_up, by=request.user, **d),
+        title=f"Cancel: {follow_up.get_kind_display()} due {follow_up.due_date:%d %b %Y}",
+        success="Follow-up cancelled.",
+    )
+
+
+@patient_view
+def goal_create(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.GoalForm,
+        lambda d: services.set_goal(patient=patient, by=request.user, **d),
+        title="Set a goal",
+        success="Goal recorded.",
+        initial={"set_on": _today(patient)},
+    )
+
+
+@patient_view
+def goal_review(request, patient, goal_id: int):
+    goal = get_object_or_404(Goal.objects.select_related("patient__site"), pk=goal_id, patient=patient)
+    return _service_form(
+        request,
+        patient,
+        forms.GoalReviewForm,
+        lambda d: services.review_goal(goal=goal, by=request.user, **d),
+        title=f"Review goal: {goal}",
+        success="Goal review recorded.",
+        initial={"reviewed_on": _today(patient)},
+    )
+
+
+@patient_view
+def complication_create(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.ComplicationForm,
+        lambda d: services.record_complication(patient=patient, by=request.user, **d),
+        title="Record a complication",
+        success="Complication recorded.",
+        form_kwargs={"patient": patient},
+        initial={"occurred_on": _today(patient), "pump": patient.pumps.filter(explant_date__isnull=True).first()},
+    )
+
+
+# --- Reminder inbox -----------------------------------------------------------------------------
+
+
+def _inbox_context(request) -> dict:
+    base = Reminder.objects.filter(recipient_user=request.user).select_related("patient", "site")
+    return {
+        "open": list(
+            services.open_reminders(request.user).select_related("patient", "site").order_by("due_date", "id")
+        ),
+        "done": list(base.filter(status=Reminder.Status.ACKNOWLEDGED).order_by("-acknowledged_at")[:20]),
+    }
+
+
+@login_required
+def inbox(request):
+    return render(request, "registry/inbox.html", _inbox_context(request))
+
+
+@login_required
+@require_POST
+def inbox_acknowledge(request):
+    """Acknowledge one reminder (its own button) or every ticked one."""
+    one = request.POST.get("one")
+    ids = [one] if one else request.POST.getlist("ids")
+    try:
+        count = services.acknowledge_reminders(user=request.user, ids=[int(i) for i in ids])
+    except ValueError:
+        count = 0
+    if count:
+        messages.success(request, f"{count} reminder{'s' if count != 1 else ''} acknowledged.")
+    else:
+        messages.info(request, "Nothing to acknowledge: tick one or more reminders first.")
+    if request.htmx:
+        return render(request, "registry/partials/inbox_body.html", {**_inbox_context(request), "oob_count": True})
+    return redirect("inbox")

@@ -1,0 +1,324 @@
+"""Dashboard forms. Each one takes its fields (labels, choices, validators) from the model and hands
+the cleaned data to a ``registry.services`` function, the same rules the API applies; the
+service's ``ValidationError`` is mapped back onto the fields with ``apply_service_errors``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models
+from django.forms.models import fields_for_model
+
+from registry.models import (
+    Complication,
+    DoseChange,
+    FollowUp,
+    Goal,
+    GoalReview,
+    Indication,
+    Patient,
+    PatientStatus,
+    Pump,
+    Refill,
+    ScreeningTrial,
+    StaffProfile,
+)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+def _formfield(field: models.Field, **kwargs):
+    if isinstance(field, models.DateTimeField):
+        kwargs["widget"] = DateTimeInput
+    elif isinstance(field, models.DateField):
+        kwargs["widget"] = DateInput
+    elif isinstance(field, models.TextField):
+        kwargs["widget"] = forms.Textarea(attrs={"rows": 3})
+    return field.formfield(**kwargs)
+
+
+class ServiceForm(forms.Form):
+    """A form whose ``model_fields`` come from ``model`` and whose writes go through a service."""
+
+    model: type[models.Model] | None = None
+    model_fields: tuple[str, ...] = ()
+    # Service error keys that name a form field differently (service key -> form field).
+    error_fields: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.model is not None:
+            generated = fields_for_model(self.model, fields=list(self.model_fields), formfield_callback=_formfield)
+            declared = dict(self.fields)
+            self.fields = {**{k: v for k, v in generated.items() if k not in declared}, **declared}
+            if self.field_order:
+                self.order_fields(self.field_order)
+
+
+def apply_service_errors(form: forms.Form, error: ValidationError | IntegrityError) -> None:
+    """Show a service's (or the database's) refusal beside the fields it names."""
+    if isinstance(error, IntegrityError):
+        form.add_error(None, "The record conflicts with one already saved; check the values and try again.")
+        return
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    mapping = getattr(form, "error_fields", {})
+    for key, errors in error.error_dict.items():
+        name = mapping.get(key, key)
+        messages = [m for e in errors for m in e.messages]
+        if name in form.fields and name != NON_FIELD_ERRORS:
+            if name in form.errors:
+                form.errors[name].extend(messages)
+            else:
+                form.add_error(name, messages)
+        else:
+            form.add_error(None, messages)
+
+
+def clinicians_for(sites) -> models.QuerySet:
+    """Staff who may be a patient's primary clinician at ``sites``."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            staff__role__in=[StaffProfile.Role.CLINICIAN, StaffProfile.Role.COORDINATOR],
+            staff__sites__in=sites,
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
+# --- Worklist and patient list filters --------------------------------------------------------------
+
+
+class WorklistFilterForm(forms.Form):
+    KIND_CHOICES = [("", "All kinds"), ("refill", "Refills"), ("battery", "Battery / ERI"), ("follow_up", "Follow-ups")]
+    site = forms.ModelChoiceField(queryset=None, required=False, empty_label="All my sites")
+    kind = forms.ChoiceField(choices=KIND_CHOICES, required=False)
+    clinician = UserChoiceField(queryset=None, required=False, empty_label="Any clinician")
+
+    def __init__(self, *args, sites, clinicians, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+        self.fields["clinician"].queryset = clinicians
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label="Name or MRN", required=False, max_length=100)
+    status = forms.ChoiceField(choices=[("", "Any status"), *PatientStatus.choices], required=False)
+    indication = forms.ChoiceField(
+        label="Indication", choices=[("", "Any indication"), *Indication.Diagnosis.choices], required=False
+    )
+
+
+# --- Patients ---------------------------------------------------------------------------------------
+
+
+class PatientForm(ServiceForm):
+    model = Patient
+    model_fields = (
+        "mrn",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "sex",
+        "guardian_name",
+        "contact_phone",
+        "contact_email",
+        "consent_email",
+        "consent_sms",
+        "notes",
+    )
+    site = forms.ModelChoiceField(queryset=None)
+    primary_clinician = UserChoiceField(queryset=None, required=False)
+    diagnosis = forms.ChoiceField(
+        label="Primary indication",
+        choices=[("", "Not known yet"), *Indication.Diagnosis.choices],
+        required=False,
+    )
+    field_order = ["site", "mrn", "given_name", "family_name", "date_of_birth", "sex", "diagnosis"]
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+        self.fields["primary_clinician"].queryset = clinicians_for(sites)
+        if sites.count() == 1:
+            self.fields["site"].initial = sites.first()
+
+    def clean(self):
+        data = super().clean()
+        clinician, site = data.get("primary_clinician"), data.get("site")
+        if clinician and site and not clinician.staff.sites.filter(pk=site.pk).exists():
+            self.add_error("primary_clinician", "This clinician does not work at the chosen site.")
+        return data
+
+
+class StatusChangeForm(ServiceForm):
+    to_status = forms.ChoiceField(label="New status")
+    on = forms.DateField(label="Date of the change", required=False, widget=DateInput, help_text="Default: today.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, allowed: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(PatientStatus.choices)
+        self.fields["to_status"].choices = [(s, labels[s]) for s in allowed]
+
+
+class ScreeningTrialForm(ServiceForm):
+    model = ScreeningTrial
+    model_fields = ("performed_on", "route", "test_dose_mcg", "response", "ashworth_before", "ashworth_after", "notes")
+
+
+PUMP_FORM_FIELDS = (
+    "implant_date",
+    "manufacturer",
+    "model",
+    "serial_number",
+    "reservoir_volume_ml",
+    "alarm_volume_ml",
+    "catheter_tip_level",
+    "catheter_notes",
+    "eri_date",
+)
+
+
+class ImplantPumpForm(ServiceForm):
+    model = Pump
+    model_fields = PUMP_FORM_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["alarm_volume_ml"].required = False
+        self.fields["alarm_volume_ml"].help_text = "Leave empty for the site's default alarm volume."
+
+
+class ReplacePumpForm(ServiceForm):
+    model = Pump
+    model_fields = PUMP_FORM_FIELDS
+    reason = forms.CharField(max_length=200, initial="Battery end / elective replacement")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["implant_date"].label = "Replacement date"
+        for name in ("manufacturer", "model", "reservoir_volume_ml", "alarm_volume_ml"):
+            self.fields[name].required = False
+            self.fields[name].help_text = "Leave empty to keep the old pump's value."
+
+
+class ExplantPumpForm(ServiceForm):
+    explant_date = forms.DateField(widget=DateInput)
+    reason = forms.CharField(max_length=200, label="Reason for the explant")
+    error_fields = {"explant_reason": "reason"}
+
+
+class RefillForm(ServiceForm):
+    model = Refill
+    model_fields = (
+        "performed_at",
+        "volume_removed_ml",
+        "expected_residual_ml",
+        "volume_after_ml",
+        "concentration_mcg_per_ml",
+        "daily_dose_mcg",
+        "programmer_alarm_date",
+        "manual_due_date",
+        "notes",
+    )
+    confirmed = forms.BooleanField(
+        label="I have checked an unusual concentration or dose", required=False, help_text="Needed only when asked."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        f = self.fields
+        f["performed_at"].label = "Refilled at (clinic time)"
+        f["volume_removed_ml"].label = "Volume removed (mL)"
+        f["expected_residual_ml"].label = "Expected residual from the programmer (mL)"
+        f["volume_after_ml"].label = "Volume in the reservoir after the refill (mL)"
+        f["concentration_mcg_per_ml"].label = "Concentration (mcg/mL)"
+        f["daily_dose_mcg"].label = "Daily dose (mcg/day)"
+        f["programmer_alarm_date"].label = "Low-reservoir alarm date shown by the programmer"
+        f["manual_due_date"].label = "Earlier next refill date set by a clinician"
+        for name in ("volume_removed_ml", "expected_residual_ml", "volume_after_ml", "concentration_mcg_per_ml"):
+            f[name].widget.attrs.setdefault("step", "0.01")
+        f["daily_dose_mcg"].widget.attrs.setdefault("step", "0.01")
+
+    def preview_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "performed_at": d["performed_at"],
+            "volume_after_ml": d["volume_after_ml"],
+            "concentration_mcg_per_ml": d["concentration_mcg_per_ml"],
+            "daily_dose_mcg": d["daily_dose_mcg"],
+            "programmer_alarm_date": d.get("programmer_alarm_date"),
+            "manual_due_date": d.get("manual_due_date"),
+        }
+
+
+class DoseChangeForm(ServiceForm):
+    model = DoseChange
+    model_fields = ("effective_at", "daily_dose_mcg", "notes")
+    confirmed = forms.BooleanField(label="I have checked an unusual dose", required=False)
+
+
+class FollowUpForm(ServiceForm):
+    model = FollowUp
+    model_fields = ("kind", "due_date", "scheduled_at")
+
+
+class CompleteFollowUpForm(ServiceForm):
+    model = FollowUp
+    model_fields = ("completed_on", "outcome_notes")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["completed_on"].required = True
+
+
+class CancelFollowUpForm(ServiceForm):
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class GoalForm(ServiceForm):
+    model = Goal
+    model_fields = ("category", "description", "set_on", "baseline_score", "expected_outcome", "weight")
+
+
+class GoalReviewForm(ServiceForm):
+    model = GoalReview
+    model_fields = ("reviewed_on", "score", "notes")
+
+
+class ComplicationForm(ServiceForm):
+    model = Complication
+    model_fields = ("occurred_on", "kind", "severity", "pump", "needed_surgery", "resolved_on", "notes")
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pump"].queryset = Pump.objects.filter(patient=patient)
+
+
+def non_empty(data: dict) -> dict:
+    """Drop optional values left empty so the service applies its own defaults."""
+    return {k: v for k, v in data.items() if v not in (None, "")}

@@ -1,0 +1,105 @@
+"""The worklist page: sections most urgent first, reasons, filters, constant query count."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry import services
+from tests.dashboard.conftest import refilled
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def sections(response) -> dict[str, str]:
+    """Section key -> its HTML."""
+    html = response.content.decode()
+    out = {}
+    for chunk in html.split('<section class="worklist-section" id="')[1:]:
+        key, _, rest = chunk.partition('"')
+        out[key] = rest.split("</section>")[0]
+    return out
+
+
+def test_sections_in_order_with_reasons(client, coordinator, program):
+    client.force_login(coordinator)
+    response = client.get(reverse("worklist"))
+    assert response.status_code == 200
+    found = sections(response)
+    assert list(found) == [
+        "refill-critical",
+        "refill-overdue",
+        "refill-due",
+        "follow_up-missed",
+        "battery-due",
+        "refill-upcoming",
+    ]
+    assert "Critical" in found["refill-critical"] and "Alarm date" in found["refill-critical"]
+    assert f'href="/patients/{program["critical"].pk}/"' in found["refill-critical"]
+    assert "Overdue" in found["refill-overdue"] and "Refill was due" in found["refill-overdue"]
+    assert "Duesoon" in found["refill-due"]
+    assert "Upcoming" in found["refill-upcoming"]
+    assert "Battery" in found["battery-due"] and "Battery ERI 01 Jun 2026" in found["battery-due"]
+    assert "Missedvisit" in found["follow_up-missed"] and "Clinic review missed" in found["follow_up-missed"]
+    assert "Outsider" not in response.content.decode()
+
+
+def test_filters_by_kind_site_and_clinician(client, coordinator, program, site):
+    client.force_login(coordinator)
+    only_refills = sections(client.get(reverse("worklist"), {"kind": "refill"}))
+    assert all(key.startswith("refill-") for key in only_refills)
+    by_doctor = client.get(reverse("worklist"), {"clinician": program["doctor"].pk}).content.decode()
+    assert "Critical" in by_doctor and "Overdue" not in by_doctor.split("<main")[1].replace("refill-overdue", "")
+    by_site = sections(client.get(reverse("worklist"), {"site": site.pk}))
+    assert "refill-critical" in by_site
+    # Another site's id is not a valid choice for this coordinator: the filter is refused, not applied.
+    refused = client.get(reverse("worklist"), {"site": program["outsider"].site.pk})
+    assert refused.status_code == 200
+    assert "Outsider" not in refused.content.decode()
+    assert "were not valid" in refused.content.decode()
+
+
+def test_htmx_filter_returns_only_the_sections(client, coordinator, program):
+    client.force_login(coordinator)
+    response = client.get(reverse("worklist"), {"kind": "follow_up"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "Missedvisit" in html and "Duesoon" not in html
+
+
+def test_query_count_does_not_grow_with_patients(client, frozen, site, coordinator, django_assert_max_num_queries):
+    def add(n, start):
+        for i in range(n):
+            patient, _ = refilled(site, f"Load{start + i}", dt.date(2025, 8, 1) + dt.timedelta(days=(i * 7) % 70))
+            services.schedule_follow_up(patient=patient, kind="clinic_review", due_date=dt.date(2026, 3, 20))
+
+    client.force_login(coordinator)
+    add(5, 0)
+    params = {"kind": "", "site": site.pk}
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(reverse("worklist"), params).status_code == 200
+    assert len(small.captured_queries) <= 14
+    add(35, 5)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = client.get(reverse("worklist"), params)
+    assert response.content.decode().count('data-patient="') >= 40
+    print(f"worklist queries: {len(small.captured_queries)} for 5 patients; the same bound holds for 40")
+
+
+def test_reporting_user_sees_no_patients(client, program, site):
+    reports = UserFactory(role="reporting", role__sites=[site])
+    client.force_login(reports)
+    response = client.get(reverse("worklist"))
+    assert response.status_code == 403
+    assert "Critical" not in response.content.decode()
+    assert 'href="/reports/"' in response.content.decode()
+    assert client.get(reverse("patient", args=[program["critical"].pk])).status_code == 403
+    assert client.get(reverse("patient_list")).status_code == 403
+
+
+def test_login_required(client):
+    response = client.get(reverse("worklist"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
