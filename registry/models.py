@@ -768,8 +768,9 @@ class Reminder(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    # Delivery bookkeeping (registry.services.reminders): the token of the delivery that claimed
-    # the row, and when it was last handed to the queue (a lost queue is rebuilt from this).
+    # Delivery bookkeeping (registry.services.reminders): the token of whoever last took the row
+    # (the sweep that inserted it, then the delivery that claimed it), and when it was last handed
+    # to the queue (a lost queue is rebuilt from this).
     claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)

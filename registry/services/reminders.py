@@ -150,8 +150,9 @@ _PATIENT_FIELDS = (
 class _Rows:
     """Collects Reminder rows keyed by the idempotency key (a duplicate recipient collapses)."""
 
-    def __init__(self, now: dt.datetime) -> None:
+    def __init__(self, now: dt.datetime, token: str) -> None:
         self.now = now
+        self.token = token
         self.rows: dict[tuple, Reminder] = {}
 
     def add(
@@ -195,12 +196,14 @@ class _Rows:
             recipient,
             channel,
         )
-        self.rows.setdefault(key, Reminder(**base, recipient=recipient, channel=channel, **extra))
+        self.rows.setdefault(
+            key, Reminder(**base, recipient=recipient, channel=channel, claim_token=self.token, **extra)
+        )
 
 
-def _collect(site_days: list[_SiteDay], now: dt.datetime) -> _Rows:
+def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
     """Every reminder due now, as unsaved rows. One query per kind, whatever the program's size."""
-    rows = _Rows(now)
+    rows = _Rows(now, token)
     by_site = {sd.site.pk: sd for sd in site_days}
     implanted = Patient.objects.filter(status=PatientStatus.IMPLANTED, pumps__explant_date__isnull=True)
 
@@ -369,17 +372,19 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, enqueue: Enq
     committed, pass each batch to ``enqueue``. ``dry_run`` runs the same steps and rolls back.
     """
     now = now or timezone.now()
-    started = timezone.now()
+    # New rows carry the sweep's token until a delivery claims them: that is how a sweep counts
+    # the rows it inserted itself (another sweep's, committed meanwhile, are visible too).
+    token = uuid.uuid4().hex
     result = SweepResult(now=now, dry_run=dry_run)
     try:
         with transaction.atomic():
             site_days = _site_days(now)
             for sd in site_days:
                 result.missed_follow_ups += mark_missed_follow_ups(site=sd.site, today=sd.today)
-            rows = _collect(site_days, now)
+            rows = _collect(site_days, now, token)
             Reminder.objects.bulk_create(rows.rows.values(), ignore_conflicts=True)
             result.created = dict(
-                Reminder.objects.filter(created_at__gte=started).values_list("kind").annotate(n=Count("id"))
+                Reminder.objects.filter(claim_token=token).values_list("kind").annotate(n=Count("id"))
             )
             result.cancelled = cancel_obsolete()
             result.recovered = _recover(now)
