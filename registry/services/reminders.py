@@ -56,6 +56,8 @@ DELIVERED_CHANNELS = (C.EMAIL, C.FAMILY_EMAIL, C.FAMILY_SMS)
 # A missed visit or a discrepancy is reported once; a sweep that did not run for up to this many
 # days still catches up. Older ones are on the worklist, not re-announced.
 CATCH_UP_DAYS = 14
+# Patients no longer followed by the program: their scheduled visits are not reminded.
+LEFT_PROGRAM = (PatientStatus.DECEASED, PatientStatus.TRANSFERRED, PatientStatus.DISCONTINUED)
 
 Enqueue = Callable[[list[int]], None]
 
@@ -182,7 +184,8 @@ class _Rows:
             self._put(base, email, C.EMAIL)
         if family and kind in FAMILY_KINDS:
             if family["consent_email"] and family["contact_email"]:
-                self._put(base, family["contact_email"].lower(), C.FAMILY_EMAIL)
+                # As stored: cancel_obsolete compares it with the patient's contact address.
+                self._put(base, family["contact_email"], C.FAMILY_EMAIL)
             if family["consent_sms"] and family["contact_phone"]:
                 self._put(base, family["contact_phone"], C.FAMILY_SMS)
 
@@ -242,7 +245,7 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
         rows.add(sd, K.BATTERY, p["id"], ("pump", p["pumps__id"]), p["battery_eri_date"], lead)
 
     visit_fields = ("id", "due_date", "status", *(f"patient__{f}" for f in _PATIENT_FIELDS[:-1]))
-    visits = FollowUp.objects.filter(
+    visits = FollowUp.objects.exclude(patient__status__in=LEFT_PROGRAM).filter(
         _any(
             Q(
                 patient__site_id=sd.site.pk,
@@ -297,12 +300,15 @@ def cancel_obsolete(*, patient: Patient | None = None) -> int:
     A refill reminder is about one due date (critical: one alarm date): once the patient's stored
     schedule says otherwise (a refill was recorded, the dose changed) or the patient is no longer
     implanted, it is void. So is a follow-up reminder once the visit is completed, cancelled or
-    moved, a battery reminder once the ERI date moved, and a family reminder once consent is
-    withdrawn or the contact changed. Sent, failed and acknowledged rows are history and stay.
+    moved or the patient left the program, a battery reminder once the ERI date moved, and a
+    family reminder once consent is withdrawn or the contact changed. Sent, failed and
+    acknowledged rows are history and stay.
     """
     qs = Reminder.objects.filter(_cancellable())
     if patient is not None:
         qs = qs.filter(patient=patient)
+        if not qs.exists():  # the common case for one patient: one indexed query, no UPDATEs
+            return 0
     not_implanted = ~Q(patient__status=PatientStatus.IMPLANTED)
     voids = [
         qs.filter(kind__in=[K.REFILL_DUE, K.REFILL_OVERDUE]).filter(
@@ -314,6 +320,7 @@ def cancel_obsolete(*, patient: Patient | None = None) -> int:
         qs.filter(kind=K.BATTERY).filter(
             not_implanted | Q(patient__battery_eri_date__isnull=True) | ~Q(due_date=F("patient__battery_eri_date"))
         ),
+        qs.filter(kind__in=[K.FOLLOW_UP_DUE, K.FOLLOW_UP_MISSED], patient__status__in=LEFT_PROGRAM),
         qs.filter(kind=K.FOLLOW_UP_DUE).filter(
             ~Exists(
                 FollowUp.objects.filter(

@@ -311,3 +311,21 @@ def test_query_count_does_not_grow_with_patients(ny_site, staff):
     assert len(not_insert(many)) == len(not_insert(few)) <= 25
     if connection.vendor == "postgresql":
         assert len(many) == len(few)
+
+
+def test_a_family_address_in_capitals_is_not_taken_for_a_changed_contact(ny_site, staff):
+    implanted(ny_site, staff, family="Parent.Name@Example.org", next_refill_due=dt.date(2026, 3, 16))
+    sweep_at(local(dt.date(2026, 3, 9)))
+    sweep_at(local(dt.date(2026, 3, 9), 10))
+    family = Reminder.objects.get(channel=C.FAMILY_EMAIL)
+    assert (family.recipient, family.status) == ("Parent.Name@Example.org", St.PENDING)
+
+
+def test_visits_of_a_patient_who_left_the_program_are_not_reminded(ny_site, staff):
+    patient, _ = implanted(ny_site, staff)
+    services.schedule_follow_up(patient=patient, kind="clinic_review", due_date=dt.date(2026, 3, 10))
+    sweep_at(local(dt.date(2026, 3, 3)))
+    assert Reminder.objects.filter(kind=K.FOLLOW_UP_DUE, status=St.PENDING).exists()
+    services.change_status(patient=patient, to_status="transferred", on=dt.date(2025, 12, 1))
+    sweep_at(local(dt.date(2026, 3, 9)))
+    assert not Reminder.objects.filter(kind=K.FOLLOW_UP_DUE).exclude(status=St.CANCELLED).exists()
