@@ -792,6 +792,8 @@ class Reminder(models.Model):
             models.Index(fields=["status", "created_at"], name="reminder_status_idx"),
             models.Index(fields=["recipient_user", "status"], name="reminder_inbox_idx"),
             models.Index(fields=["target_type", "target_id", "status"], name="reminder_target_idx"),
+            # A sweep counts the rows it inserted by its token; a delivery finds its claimed rows.
+            models.Index(fields=["claim_token"], name="reminder_claim_token_idx"),
         ]
 
     def __str__(self) -> str:
