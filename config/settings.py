@@ -159,8 +159,19 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="itb-registry@localhost")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
-# Pluggable SMS channel for family reminders (dotted path to a class with send(to, body)).
+# Pluggable SMS channel for family reminders (dotted path to a class with send(message)).
 SMS_BACKEND = env.str("SMS_BACKEND", default="tasks.channels.ConsoleSMSBackend")
+
+# --- Reminder delivery (registry.services.reminders, tasks.tasks.deliver) -------------------
+# Queue of the delivery tasks; tries per reminder before it is marked failed; first retry delay
+# (doubled each time, capped at 15 minutes); how long a row may stay "sending" before the sweep
+# takes it back (well above EMAIL_TIMEOUT); how long a "pending" row may wait in the queue before
+# the sweep queues it again (the queue is only a carrier: the database is the truth).
+REMINDER_QUEUE = env.str("REMINDER_QUEUE", default="celery")
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
+REMINDER_RETRY_BACKOFF_SECONDS = env.float("REMINDER_RETRY_BACKOFF_SECONDS", default=60.0)
+REMINDER_SENDING_TIMEOUT_SECONDS = env.int("REMINDER_SENDING_TIMEOUT_SECONDS", default=900)
+REMINDER_REQUEUE_AFTER_SECONDS = env.int("REMINDER_REQUEUE_AFTER_SECONDS", default=900)
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -768,6 +768,11 @@ class Reminder(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Delivery bookkeeping (registry.services.reminders): the token of whoever last took the row
+    # (the sweep that inserted it, then the delivery that claimed it), and when it was last handed
+    # to the queue (a lost queue is rebuilt from this).
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    enqueued_at = models.DateTimeField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
@@ -787,6 +792,8 @@ class Reminder(models.Model):
             models.Index(fields=["status", "created_at"], name="reminder_status_idx"),
             models.Index(fields=["recipient_user", "status"], name="reminder_inbox_idx"),
             models.Index(fields=["target_type", "target_id", "status"], name="reminder_target_idx"),
+            # A sweep counts the rows it inserted by its token; a delivery finds its claimed rows.
+            models.Index(fields=["claim_token"], name="reminder_claim_token_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,17 @@
 """Celery tasks. Each is small and idempotent and calls a ``registry`` service (STYLE.md)."""
 
+from __future__ import annotations
+
+import logging
+
 from celery import shared_task
+from django.conf import settings
 
 from registry.models import Site
-from registry.services import recompute_site
+from registry.services import recompute_site, reminders
+from tasks.channels import PermanentFailure, channel_for
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="registry.refresh_schedules")
@@ -14,3 +22,57 @@ def refresh_schedules() -> int:
     services (bulk imports, raw SQL) and settings changed outside the admin.
     """
     return sum(recompute_site(site) for site in Site.objects.all())
+
+
+def enqueue_delivery(reminder_ids: list[int]) -> None:
+    """Hand one batch to the queue (called on commit of the sweep that made it)."""
+    deliver.apply_async(args=(reminder_ids,), queue=settings.REMINDER_QUEUE)
+
+
+@shared_task(name="reminders.sweep")
+def sweep_reminders() -> dict:
+    """The periodic sweep (beat, every 5 minutes by default; editable in the admin)."""
+    result = reminders.sweep(enqueue=enqueue_delivery)
+    return {
+        "created": result.created_total,
+        "cancelled": result.cancelled,
+        "recovered": result.recovered,
+        "batches": len(result.batches),
+    }
+
+
+@shared_task(
+    bind=True,
+    name="reminders.deliver",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # the database counts attempts (REMINDER_MAX_ATTEMPTS), across redeliveries too
+)
+def deliver(self, reminder_ids: list[int]) -> str:
+    """Send one batch (one recipient, one channel) exactly once if at all possible.
+
+    Claim the rows (a redelivered or duplicate task finds nothing to claim and stops), send,
+    record the outcome. Acknowledged late and rejected on worker loss, so a worker killed
+    mid-send leaves the message to the broker; the sweep recovers rows left ``sending``.
+    """
+    claimed = reminders.claim(reminder_ids)
+    if not claimed.reminders:
+        return "nothing to send"
+    message = reminders.render(claimed)
+    try:
+        channel_for(message.channel).send(message)
+    except PermanentFailure as exc:
+        reminders.mark_failed(claimed, error=str(exc))
+        return f"failed: {exc}"
+    except OSError as exc:  # smtplib.SMTPException and socket errors are OSErrors
+        error = f"{type(exc).__name__}: {exc}"
+        if claimed.attempts >= settings.REMINDER_MAX_ATTEMPTS:
+            reminders.mark_failed(claimed, error=f"gave up after {claimed.attempts} attempts; {error}")
+            return "failed"
+        reminders.release_for_retry(claimed, error=error)
+        raise self.retry(
+            exc=exc, countdown=reminders.retry_delay(claimed.attempts), queue=settings.REMINDER_QUEUE
+        ) from exc
+    if reminders.mark_sent(claimed) != len(claimed.reminders):
+        log.warning("reminders %s were sent after their claim was taken over", [r.pk for r in claimed.reminders])
+    return f"sent {len(claimed.reminders)} to {message.channel}"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from registry import scheduling
 from registry.models import DoseChange, Pump, Refill, Site
 from registry.services.base import fail, validated_save
+from registry.services.reminders import cancel_obsolete
 from registry.services.schedule import recompute_schedule, schedule_for_refill, site_rules
 
 # A few minutes of clock skew between a programmer and the server is not "the future".
@@ -105,6 +106,8 @@ def record_refill(
         refill.timeliness = Refill.Timeliness.FIRST
     validated_save(refill, by=by)
     recompute_schedule(pump.patient)
+    # In the same transaction: reminders about the cycle this refill closed are never sent.
+    cancel_obsolete(patient=pump.patient)
     return refill
 
 
