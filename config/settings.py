@@ -175,7 +175,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.RegistryAutoSchema",
+    # Service ValidationErrors become 400 field errors and database races 409, in one place.
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="20/min")},
 }
 SPECTACULAR_SETTINGS = {
@@ -185,6 +187,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "PatientStatusEnum": "registry.models.PatientStatus",
+        "AshworthScoreEnum": "registry.models.AshworthScore",
+        "FollowUpStatusEnum": "registry.models.FollowUp.Status",
+        "ReminderStatusEnum": "registry.models.Reminder.Status",
+    },
 }
 
 # --- Audit history ---------------------------------------------------------------------------
