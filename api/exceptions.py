@@ -50,4 +50,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, DataError):
         log.info("data error answered with 400: %s", exc)
         return Response({"detail": "A value is outside what the registry can store."}, status=400)
+    elif isinstance(exc, DRFValidationError) and isinstance(exc.detail, list):
+        # A bare list ("Null characters are not allowed." from a search filter) becomes the
+        # same {field: [messages]} object as every other 400, so clients parse one shape.
+        exc = DRFValidationError({"non_field_errors": exc.detail})
     return drf_exception_handler(exc, context)

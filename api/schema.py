@@ -15,6 +15,7 @@ DESCRIPTIONS = {
     "404": "No such record among those you may see.",
     "405": "Method not offered on this resource.",
     "409": "Conflicts with a record saved at the same time.",
+    "415": "Unsupported request body media type.",
     "412": "If-Match did not match: the record changed since it was read.",
     "429": "Too many requests; retry later.",
 }
@@ -23,15 +24,14 @@ DESCRIPTIONS = {
 class RegistryAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        codes = ["400", "401", "403", "405"]
-        if self._is_detail():
-            codes.append("404")
+        # 404 on a list too: a page number past the end is "Invalid page."
+        codes = ["400", "401", "403", "404", "405"]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes.append("409")
+            codes += ["409", "415"]
             if self._is_detail():
                 codes.append("412")
         if self.view.__class__.__name__ == "TokenView":
-            codes = ["400", "405", "429"]
+            codes = ["400", "405", "415", "429"]
         for code in codes:
             responses.setdefault(
                 code,

@@ -13,7 +13,6 @@ import datetime as dt
 from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -207,7 +206,7 @@ class PatientSerializer(RegistryModelSerializer):
             }
         ).data
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_active_pump(self, patient: Patient) -> int | None:
         pump = patient.active_pump
         return pump.pk if pump else None

@@ -67,6 +67,8 @@ class ClinicalViewSet(viewsets.GenericViewSet):
 
     permission_classes = [IsAuthenticated, HasStaffRole, IsClinicalStaff]
     pagination_class = RegistryPagination
+    # Any path segment reaches the view, so a malformed id is a JSON 404, not Django's HTML page.
+    lookup_value_regex = "[^/]+"
 
     def patients(self):
         return patients_for(self.request.user)
@@ -93,15 +95,6 @@ class ClinicalViewSet(viewsets.GenericViewSet):
         check_if_match(self.request, etag_of(self.get_serializer(instance).data))
         return instance
 
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        created = self.perform_service_create(dict(serializer.validated_data))
-        return self.detail_response(created.pk, status.HTTP_201_CREATED)
-
-    def perform_service_create(self, data: dict):
-        raise NotImplementedError
-
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
@@ -110,6 +103,15 @@ class ClinicalViewSet(viewsets.GenericViewSet):
 
 class CreateReadViewSet(ClinicalViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
     """A clinical record that is recorded and read, never edited (amend by a new record)."""
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = self.perform_service_create(dict(serializer.validated_data))
+        return self.detail_response(created.pk, status.HTTP_201_CREATED)
+
+    def perform_service_create(self, data: dict):
+        raise NotImplementedError
 
 
 class EditableViewSet(CreateReadViewSet, mixins.UpdateModelMixin):
@@ -138,6 +140,7 @@ class SiteViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.SiteSerializer
     permission_classes = [IsAuthenticated, HasStaffRole, ReadOnlyUnlessAdministrator]
     pagination_class = RegistryPagination
+    lookup_value_regex = "[^/]+"
     search_fields = ["name"]
     ordering_fields = ["name", "id"]
     filterset_fields = ["time_zone"]

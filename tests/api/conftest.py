@@ -83,3 +83,17 @@ def elsewhere(other_site):
 
 
 __all__ = ["make_patient", "token_client"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a run that fuzzed the API, say how many cases went out and how long they took."""
+    import sys
+
+    module = sys.modules.get("tests.api.test_schemathesis")
+    timings = getattr(module, "TIMINGS", None)
+    if timings and timings.cases:
+        counts = timings.cases.values()
+        terminalreporter.write_line(
+            f"schemathesis: {sum(counts)} cases over {len(counts)} operations "
+            f"(min {min(counts)}, max {max(counts)} per operation), {timings.seconds:.1f}s inside requests"
+        )
