@@ -32,7 +32,7 @@ from registry.models import (
     Site,
     StatusChange,
 )
-from registry.roles import patients_for, sites_for
+from registry.roles import is_clinical, patients_for, sites_for
 from registry.selectors import patient_refill_status
 
 # Clinical dates outside this range are typing errors, and beyond them date arithmetic (time
@@ -100,8 +100,6 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
 def scoped_sites(user):
     # Reporting users may read sites but never write a patient into one.
-    from registry.roles import is_clinical
-
     return sites_for(user) if is_clinical(user) else Site.objects.none()
 
 

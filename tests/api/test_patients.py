@@ -94,3 +94,17 @@ def test_filters_search_and_ordering(api, implanted, site):
     ordered = api.get("/api/v1/patients/?ordering=-family_name").json()["results"]
     assert [p["family_name"] for p in ordered] == ["Lee", "Example"]
     assert api.get("/api/v1/patients/?page_size=1").json()["next"]
+
+
+def test_a_race_on_a_unique_key_is_a_409_not_a_500(api, site, monkeypatch):
+    """Two clients creating the same MRN at once: the loser's INSERT hits the UNIQUE constraint."""
+    from django.db import IntegrityError
+
+    from registry import services
+
+    def racing(**kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "patient_mrn_unique_per_site"')
+
+    monkeypatch.setattr(services, "create_patient", racing)
+    response = api.post("/api/v1/patients/", {**NEW, "site": site.pk}, format="json")
+    assert response.status_code == 409 and "detail" in response.json()
