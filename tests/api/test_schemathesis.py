@@ -18,7 +18,9 @@ from decimal import Decimal
 import hypothesis
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from rest_framework.authtoken.models import Token
@@ -121,7 +123,22 @@ def _records_of(site, *, family_name: str) -> None:
 
 
 @pytest.fixture
-def world(db):
+def _keep_the_test_connection():
+    """Serve requests through the real WSGI handler without closing the test's DB connection.
+
+    Django closes "old" connections at each request's start and end; inside the test transaction
+    that would close the connection (PostgreSQL) and lose the test's data. Django's own test
+    client disconnects the same handlers for the same reason.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db, _keep_the_test_connection):
     """Two sites of records, and the tokens of an administrator and of the first site's coordinator."""
     home, other = SiteFactory(), SiteFactory(time_zone="America/New_York")
     _records_of(home, family_name="Home")
