@@ -1,1 +1,46 @@
-urlpatterns = []
+"""``/api/v1/`` (DESIGN.md, "API shape"): the router's resources, the worklist, the token
+endpoint, the OpenAPI document and a Swagger UI served from local static files (no CDN)."""
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.routers import DefaultRouter
+
+from api import views
+from api.permissions import HasStaffRole
+
+router = DefaultRouter()
+router.register("sites", views.SiteViewSet, basename="site")
+router.register("patients", views.PatientViewSet, basename="patient")
+router.register("indications", views.IndicationViewSet, basename="indication")
+router.register("screening-trials", views.ScreeningTrialViewSet, basename="screening-trial")
+router.register("pumps", views.PumpViewSet, basename="pump")
+router.register("refills", views.RefillViewSet, basename="refill")
+router.register("dose-changes", views.DoseChangeViewSet, basename="dose-change")
+router.register("follow-ups", views.FollowUpViewSet, basename="follow-up")
+router.register("goals", views.GoalViewSet, basename="goal")
+router.register("goal-reviews", views.GoalReviewViewSet, basename="goal-review")
+router.register("complications", views.ComplicationViewSet, basename="complication")
+router.register("reminders", views.ReminderViewSet, basename="reminder")
+
+SCHEMA_PERMISSIONS = [IsAuthenticated, HasStaffRole]
+# The document does not describe itself (its media types are YAML/JSON OpenAPI, not the API's).
+SchemaView = extend_schema_view(get=extend_schema(exclude=True))(SpectacularAPIView)
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("worklist/", views.WorklistView.as_view(), name="api-worklist"),
+    path("schema/", SchemaView.as_view(permission_classes=SCHEMA_PERMISSIONS), name="api-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=SCHEMA_PERMISSIONS),
+        name="api-docs",
+    ),
+    *router.urls,
+]
+
+# --- Reports (issue 6) ---------------------------------------------------------------------------
+# The aggregate and de-identified endpoints live in api/reports.py; append their routes here:
+#     from api import reports
+#     urlpatterns += [path("reports/...", reports.SomeView.as_view(), name="api-report-..."), ...]

@@ -1,0 +1,82 @@
+"""Every list endpoint answers in a number of queries that does not grow with the page size."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry import models, services
+from tests.factories import at, make_implanted
+
+pytestmark = pytest.mark.django_db
+
+LISTS = [
+    "sites",
+    "patients",
+    "indications",
+    "screening-trials",
+    "pumps",
+    "refills",
+    "dose-changes",
+    "follow-ups",
+    "goals",
+    "goal-reviews",
+    "complications",
+    "reminders",
+    "worklist",
+]
+
+
+def add_patients(site, count: int, start: int) -> None:
+    for n in range(start, start + count):
+        patient, pump = make_implanted(site, mrn=f"Q{n}", implant_date=dt.date(2025, 6, 2))
+        refill = services.record_refill(
+            pump=pump,
+            performed_at=at(dt.date(2025, 6, 2), 11),
+            volume_after_ml=Decimal("20"),
+            concentration_mcg_per_ml=Decimal("500"),
+            daily_dose_mcg=Decimal("100"),
+        )
+        services.record_dose_change(pump=pump, effective_at=at(dt.date(2025, 6, 5)), daily_dose_mcg=110)
+        services.add_indication(patient=patient, diagnosis="stroke")
+        services.record_screening_trial(
+            patient=patient, performed_on=dt.date(2025, 4, 1), test_dose_mcg=50, response="positive"
+        )
+        services.schedule_follow_up(patient=patient, kind="titration", due_date=dt.date(2025, 7, 1))
+        goal = services.set_goal(patient=patient, category="sleep", description="x", set_on=dt.date(2025, 5, 1))
+        services.review_goal(goal=goal, reviewed_on=dt.date(2025, 8, 1), score=1)
+        services.record_complication(patient=patient, occurred_on=dt.date(2025, 7, 1), kind="catheter", pump=pump)
+        models.Reminder.objects.create(
+            kind="refill_due", patient=patient, site=site, target_type="refill", target_id=refill.pk,
+            due_date=dt.date(2025, 8, 1), lead_days=7, recipient="n@x.test", channel="email",
+        )  # fmt: skip
+
+
+def queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return len(ctx.captured_queries)
+
+
+def url(resource: str, page_size: int) -> str:
+    window = "start=2025-01-01&end=2025-12-31&" if resource == "worklist" else ""
+    return f"/api/v1/{resource}/?{window}page_size={page_size}"
+
+
+def test_queries_do_not_grow_with_page_size_or_data(admin_api, api, site):
+    """Each list, as an administrator and as a coordinator: 5 then 50 patients, pages of 10 and 50.
+
+    One test over every list so the 50 patients' records are made once.
+    """
+    add_patients(site, 5, 0)
+    small = {(who, r): queries(c, url(r, 10)) for who, c in (("admin", admin_api), ("coord", api)) for r in LISTS}
+    add_patients(site, 45, 5)
+    for page_size in (10, 50):
+        big = {
+            (who, r): queries(c, url(r, page_size)) for who, c in (("admin", admin_api), ("coord", api)) for r in LISTS
+        }
+        assert big == small
+    assert max(small.values()) <= 8, small

@@ -1,0 +1,63 @@
+"""The worklist endpoint: the dashboard's selector, scoped to the user, in a validated window."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from registry import services
+from registry.selectors import worklist
+from tests.factories import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def due_things(implanted, elsewhere, site):
+    patient, _, _ = implanted
+    other = make_patient(site, family_name="Visit")
+    services.schedule_follow_up(patient=other, kind="clinic_review", due_date=dt.date(2025, 8, 20))
+    return patient, other
+
+
+@time_machine.travel(dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_items_match_the_dashboard_selector_most_urgent_first(api, due_things, coordinator):
+    patient, other = due_things
+    response = api.get("/api/v1/worklist/?start=2025-08-01&end=2025-08-31")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    from registry.roles import patients_for
+
+    expected = worklist(start=dt.date(2025, 8, 1), end=dt.date(2025, 8, 31), patients=patients_for(coordinator))
+    assert [(r["patient"], r["kind"], r["due_date"], r["status"]) for r in rows] == [
+        (i.patient.pk, i.kind, i.due_date.isoformat(), i.status) for i in expected
+    ]
+    assert [(r["patient"], r["kind"]) for r in rows] == [(patient.pk, "refill"), (other.pk, "follow_up")]
+    assert rows[0]["due_date"] == patient.next_refill_due.isoformat() and rows[0]["status"] == "due"
+
+
+@time_machine.travel(dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_other_sites_are_never_listed_and_filters_narrow(api, admin_api, due_things, elsewhere, site, other_site):
+    window = "start=2025-08-01&end=2025-08-31"
+    assert elsewhere[0].pk not in {r["patient"] for r in api.get(f"/api/v1/worklist/?{window}").json()["results"]}
+    everyone = {r["patient"] for r in admin_api.get(f"/api/v1/worklist/?{window}").json()["results"]}
+    assert elsewhere[0].pk in everyone
+    only_other = admin_api.get(f"/api/v1/worklist/?{window}&site={other_site.pk}").json()["results"]
+    assert {r["patient"] for r in only_other} == {elsewhere[0].pk}
+    kinds = {r["kind"] for r in api.get(f"/api/v1/worklist/?{window}&kind=follow_up").json()["results"]}
+    assert kinds == {"follow_up"}
+
+
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("start=2025-08-10&end=2025-08-01", "end"),
+        ("start=2025-01-01&end=2026-12-31", "end"),
+        ("start=yesterday", "start"),
+        ("kind=pizza", "kind"),
+        ("site=-3", "site"),
+    ],
+)
+def test_bad_windows_are_field_errors(api, query, field):
+    response = api.get(f"/api/v1/worklist/?{query}")
+    assert response.status_code == 400 and field in response.json()
