@@ -224,7 +224,7 @@ def _census_patients(sites: QuerySet[Site] | None, end: dt.date) -> QuerySet[Pat
         Patient.objects.filter(_scope(sites, "site"))
         .annotate(
             status_at_end=_status_at(end),
-            primary=FilteredRelation("indications", condition=Q(indications__is_primary=True)),
+            primary_indication=FilteredRelation("indications", condition=Q(indications__is_primary=True)),
         )
         .filter(status_at_end__isnull=False)
     )
@@ -248,7 +248,7 @@ def _reviewed_goal_sums(sites, start, end) -> QuerySet:
 def _census(sites, end) -> dict:
     groups = (
         _census_patients(sites, end)
-        .values("status_at_end", "primary__diagnosis", "primary__gmfcs_level")
+        .values("status_at_end", "primary_indication__diagnosis", "primary_indication__gmfcs_level")
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -258,8 +258,8 @@ def _census(sites, end) -> dict:
     for g in groups:
         by_status[g["status_at_end"]] += g["n"]
         implanted = g["n"] if g["status_at_end"] == PatientStatus.IMPLANTED else 0
-        dx = g["primary__diagnosis"] or NOT_RECORDED
-        level = str(g["primary__gmfcs_level"]) if g["primary__gmfcs_level"] else NOT_RECORDED
+        dx = g["primary_indication__diagnosis"] or NOT_RECORDED
+        level = str(g["primary_indication__gmfcs_level"]) if g["primary_indication__gmfcs_level"] else NOT_RECORDED
         for table, key in ((by_indication, dx), (by_gmfcs, level)):
             row = table.setdefault(key, {"patients": 0, "implanted": 0})
             row["patients"] += g["n"]
@@ -723,8 +723,8 @@ def patient_export(*, sites: QuerySet[Site] | None, start: dt.date, end: dt.date
             "site__name",
             "sex",
             "date_of_birth",
-            "primary__diagnosis",
-            "primary__gmfcs_level",
+            "primary_indication__diagnosis",
+            "primary_indication__gmfcs_level",
             "status_at_end",
         )
         .order_by("study_id")
