@@ -17,6 +17,7 @@ Definitions (the period is ``start``..``end``, both days included):
   before it). Status is the ``to_status`` of the latest ``StatusChange`` dated on or before
   ``end`` (the later id wins a same-day tie). Indication and GMFCS level are those of the
   primary indication ("not_recorded" without one), each also counted among the implanted.
+  "Active" is every status but discontinued, transferred and deceased.
 - **Referrals**: registrations (first history row) plus re-referrals (a change to "referred"),
   dated in the period. **Trials**: screening trials performed in the period; the positive rate is
   per *patient*: patients with at least one positive trial / patients trialled (a 50 mcg dose that
