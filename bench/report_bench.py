@@ -214,6 +214,7 @@ def generate(n: int, n_sites: int, seed: int) -> None:
 def timed(label: str, fn, runs: int) -> tuple[str, float, float, int]:
     times, queries = [], 0
     for _ in range(runs):
+        connection.queries_log.clear()
         with CaptureQueriesContext(connection) as ctx:
             t0 = time.perf_counter()
             fn()

@@ -390,26 +390,22 @@ def refill_intervals(sites, start, end, zones=None) -> list[int]:
     reaches back before ``start``.
     """
     zones = _zones(sites) if zones is None else zones
+    local = _local_date("performed_at", "pump__patient__site__time_zone", zones)
     window = {"partition_by": [F("pump__patient_id")], "order_by": [F("performed_at").asc(), F("id").asc()]}
     rows = (
         Refill.objects.filter(_scope(sites, "pump__patient__site"), performed_at__lt=_instant_after(end))
         .annotate(
-            prev_at=Window(Lag("performed_at"), **window),
+            local=local,
+            prev_local=Window(Lag(local), **window),
             prev_pump=Window(Lag("pump_id"), **window),
         )
-        .values_list(
-            "performed_at", "prev_at", "pump_id", "prev_pump", "pump__replaces_id", "pump__patient__site__time_zone"
-        )
+        .values_list("local", "prev_local", "pump_id", "prev_pump", "pump__replaces_id")
     )
-    out = []
-    for at, prev_at, pump, prev_pump, replaces, tz in rows:
-        if prev_at is None or prev_pump not in (pump, replaces):
-            continue
-        zone = zoneinfo.ZoneInfo(tz)
-        day = at.astimezone(zone).date()
-        if start <= day <= end:
-            out.append((day - prev_at.astimezone(zone).date()).days)
-    return out
+    return [
+        (day - prev).days
+        for day, prev, pump, prev_pump, replaces in rows
+        if prev is not None and start <= day <= end and prev_pump in (pump, replaces)
+    ]
 
 
 def pump_years(sites, start, end) -> float:
