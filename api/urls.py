@@ -40,7 +40,7 @@ urlpatterns = [
     *router.urls,
 ]
 
-# --- Reports (issue 6) ---------------------------------------------------------------------------
-# The aggregate and de-identified endpoints live in api/reports.py; append their routes here:
-#     from api import reports
-#     urlpatterns += [path("reports/...", reports.SomeView.as_view(), name="api-report-..."), ...]
+# --- Reports (issue 6): aggregate and de-identified endpoints, in api/reports.py ----------------
+from api.reports import urlpatterns as report_urls  # noqa: E402
+
+urlpatterns += report_urls

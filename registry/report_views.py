@@ -1,0 +1,147 @@
+"""The reports page (``/reports/``) and its CSV downloads.
+
+Open to the reporting role, administrators and the clinical staff of their own sites; every figure
+is an aggregate from ``registry.reports`` and the exports are de-identified, so nothing here
+shows a name, MRN, contact or date of birth. Anyone else gets 403.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from registry import charts, reports
+from registry.models import Complication, Goal, Indication, PatientStatus
+from registry.report_forms import ReportParamsForm
+from registry.roles import is_clinical, is_reporting
+
+LABELS = {
+    **dict(PatientStatus.choices),
+    **dict(Indication.Diagnosis.choices),
+    **dict(Complication.Kind.choices),
+    **dict(Goal.Category.choices),
+    reports.NOT_RECORDED: "Not recorded",
+    **{str(n): f"GMFCS {roman}" for n, roman in enumerate(["I", "II", "III", "IV", "V"], start=1)},
+}
+EXPORTS = {"patients": "De-identified patients", "pump-years": "De-identified pump-years"}
+
+
+def may_see_reports(user) -> bool:
+    return is_reporting(user) or is_clinical(user)
+
+
+def _params(request) -> ReportParamsForm:
+    if not may_see_reports(request.user):
+        raise PermissionDenied("Reports are for program reporting, administrators and clinical staff.")
+    return ReportParamsForm(request.GET, user=request.user)
+
+
+def label(value) -> str:
+    return LABELS.get(str(value), str(value).replace("_", " "))
+
+
+def csv_response(header: list[str], rows, filename: str) -> HttpResponse:
+    response = HttpResponse(reports.to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _charts(report: dict) -> list:
+    census, safety, goals, refills = report["census"], report["safety"], report["goals"], report["refills"]
+    return [
+        charts.bar_chart(
+            f"Patients by status on {census['as_of']}", [(label(k), v) for k, v in census["by_status"].items() if v]
+        ),
+        charts.bar_chart(
+            "Patients by primary indication", [(label(r["indication"]), r["patients"]) for r in census["by_indication"]]
+        ),
+        charts.bar_chart(
+            "Refills by timeliness",
+            [
+                ("First fill", refills["first"]),
+                ("On time", refills["on_time"]),
+                ("Late", refills["late"]),
+                ("After the alarm date", refills["after_alarm"]),
+            ],
+        ),
+        charts.bar_chart(
+            "Complications per 100 pump-years",
+            [(label(r["kind"]), r["per_100_pump_years"]) for r in safety["by_kind"] if r["count"]],
+        ),
+        charts.bar_chart(
+            "Goals at or above the expected level (%)",
+            [
+                (
+                    label(r["category"]),
+                    None if r["share_at_or_above_expected"] is None else round(100 * r["share_at_or_above_expected"]),
+                )
+                for r in goals["by_category"]
+            ],
+            maximum=100,
+        ),
+        charts.bar_chart(
+            "Implants, replacements and explants by year",
+            [
+                (f"{r['year']} {kind}", r[kind])
+                for r in report["activity"]["by_year"]
+                for kind in ("implants", "replacements", "explants")
+            ],
+        ),
+    ]
+
+
+@login_required
+def reports_page(request):
+    form = _params(request)
+    if not form.is_valid():
+        return render(request, "reports/summary.html", {"form": form}, status=400)
+    report = reports.summary(sites=form.scope(), start=form.cleaned_data["start"], end=form.cleaned_data["end"])
+    query = form.query_string()
+    tables = []
+    for name, title in reports.TABLES.items():
+        header, rows = reports.table(report, name)
+        shown = [[label(r[0]) if isinstance(r[0], str) else r[0], *r[1:]] for r in rows]
+        url = reverse("report_table_csv", args=[name]) + "?" + query
+        tables.append({"name": name, "title": title, "header": header, "rows": shown, "csv_url": url})
+    exports = [(title, reverse("report_export_csv", args=[kind]) + "?" + query) for kind, title in EXPORTS.items()]
+    context = {"form": form, "report": report, "tables": tables, "charts": _charts(report), "exports": exports}
+    return render(request, "reports/summary.html", context)
+
+
+def _invalid(form) -> HttpResponse:
+    return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+def report_table_csv(request, name: str):
+    if name not in reports.TABLES:
+        raise Http404("No such report table.")
+    form = _params(request)
+    if not form.is_valid():
+        return _invalid(form)
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    header, rows = reports.table(reports.summary(sites=form.scope(), start=start, end=end), name)
+    return csv_response(header, rows, f"itb-{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv")
+
+
+@login_required
+def report_export_csv(request, kind: str):
+    if kind not in EXPORTS:
+        raise Http404("No such export.")
+    form = _params(request)
+    if not form.is_valid():
+        return _invalid(form)
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    header, rows = export_rows(kind, form.scope(), start, end)
+    return csv_response(header, rows, f"itb-{kind}-{start:%Y%m%d}-{end:%Y%m%d}.csv")
+
+
+def export_rows(kind: str, sites, start: dt.date, end: dt.date) -> tuple[list[str], list[list]]:
+    if kind == "patients":
+        return reports.PATIENT_EXPORT_COLUMNS, reports.patient_export(sites=sites, start=start, end=end)
+    return reports.PUMP_YEAR_COLUMNS, reports.pump_year_export(sites=sites, start=start, end=end)

@@ -1,0 +1,218 @@
+"""The reports API and page: who may see them, parameter validation, and no identifying data."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from registry import reports
+from tests.factories import UserFactory
+from tests.registry.program import NOW, build_program
+
+pytestmark = pytest.mark.django_db
+YEAR = {"start": "2026-01-01", "end": "2026-12-31"}
+API = "/api/v1/reports"
+
+
+@pytest.fixture
+def program():
+    with time_machine.travel(NOW, tick=False):
+        yield build_program()
+
+
+def client_for(user):
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def reporter(program):
+    return UserFactory(username="reporter", role="reporting", role__sites=[program.north, program.south])
+
+
+@pytest.fixture
+def south_reporter(program):
+    return UserFactory(username="south", role="reporting", role__sites=[program.south])
+
+
+def every_url(program) -> list[str]:
+    query = "start=2025-01-01&end=2026-12-31"
+    urls = [f"{API}/summary/?{query}", f"{API}/export/patients.csv?{query}", f"{API}/export/pump-years.csv?{query}"]
+    urls += [f"{API}/tables/{name}.csv?{query}" for name in reports.TABLES]
+    urls += [f"/reports/?{query}", f"/reports/export/patients.csv?{query}", f"/reports/export/pump-years.csv?{query}"]
+    urls += [f"/reports/{name}.csv?{query}" for name in reports.TABLES]
+    return urls
+
+
+def test_reporting_role_reaches_no_identifying_field_anywhere(program, reporter, admin_user):
+    secrets = program.identifying_values()
+    assert "Adaline" in secrets and "2011-12-31" in secrets and "+44 7700 900123" in secrets
+    for user in (reporter, admin_user):
+        client = client_for(user)
+        for url in every_url(program):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            body = response.content.decode()
+            leaked = [s for s in secrets if s in body]
+            assert not leaked, (url, leaked)
+    # The exports do carry the study ids, the research identifier.
+    body = client_for(reporter).get(f"{API}/export/patients.csv?start=2026-01-01&end=2026-12-31").content.decode()
+    assert program.ada.study_id in body
+
+
+def test_summary_matches_the_service(program, reporter):
+    response = client_for(reporter).get(f"{API}/summary/", YEAR)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["refills"]["median_interval_days"] == 92
+    assert data["safety"]["pump_years"] == 2.078
+    assert data["census"]["patients"] == 6
+    assert data["sites"] == ["North", "South"]
+
+
+def test_reporting_role_sees_only_its_sites(program, south_reporter):
+    client = client_for(south_reporter)
+    data = client.get(f"{API}/summary/", YEAR).json()
+    # South: Cleo (moved there) and Eve.
+    assert data["sites"] == ["South"] and data["census"]["patients"] == 2
+    rows = list(csv.reader(io.StringIO(client.get(f"{API}/export/patients.csv", YEAR).content.decode())))
+    assert {r[0] for r in rows[1:]} == {program.cleo.study_id, program.eve.study_id}
+    # Asking for a site it does not report on is an error, not a silent widening.
+    response = client.get(f"{API}/summary/", {**YEAR, "site": program.north.pk})
+    assert response.status_code == 400 and "site" in response.json()
+
+
+def test_administrator_sees_every_site_and_may_pick_some(program, admin_user):
+    client = client_for(admin_user)
+    assert client.get(f"{API}/summary/", YEAR).json()["census"]["patients"] == 6
+    data = client.get(f"{API}/summary/", {**YEAR, "site": [program.north.pk, program.south.pk]}).json()
+    assert data["census"]["patients"] == 6
+    assert client.get(f"{API}/summary/", {**YEAR, "site": program.north.pk}).json()["census"]["patients"] == 4
+
+
+def test_coordinator_sees_the_aggregates_of_their_own_sites(program):
+    nurse = UserFactory(username="nurse", role="coordinator", role__sites=[program.north])
+    client = client_for(nurse)
+    assert client.get(f"{API}/summary/", YEAR).json()["sites"] == ["North"]
+    assert client.get(f"{API}/summary/", {**YEAR, "site": program.south.pk}).status_code == 400
+    assert client.get("/reports/", YEAR).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "yesterday"},
+        {"start": "2026-13-01"},
+        {"start": "2026-12-31", "end": "2026-01-01"},
+        {"start": "0001-01-01", "end": "2026-01-01"},
+        {"end": "9999-12-31"},
+        {"site": "abc"},
+        {"site": "-1"},
+        {"site": "99999999999999999999999"},
+        {"site": "123456"},
+    ],
+)
+def test_invalid_parameters_give_400(program, reporter, params):
+    client = client_for(reporter)
+    for url in (f"{API}/summary/", f"{API}/tables/refills.csv", f"{API}/export/patients.csv", "/reports/"):
+        response = client.get(url, params)
+        assert response.status_code == 400, (url, response.status_code)
+    assert client.get("/reports/refills.csv", params).status_code == 400
+    assert client.get("/reports/export/pump-years.csv", params).status_code == 400
+
+
+def test_csv_errors_when_csv_is_asked_for(program, reporter):
+    response = client_for(reporter).get(f"{API}/tables/refills.csv", {"start": "nope"}, HTTP_ACCEPT="text/csv")
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines()[0] == "field,message"
+
+
+def test_table_csv(program, reporter):
+    response = client_for(reporter).get(f"{API}/tables/refills.csv", YEAR)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["measure", "value"] and ["median_interval_days", "92"] in rows
+    assert client_for(reporter).get(f"{API}/tables/nothing.csv", YEAR).status_code == 404
+
+
+def test_pump_year_export_csv(program, reporter):
+    response = client_for(reporter).get(f"{API}/export/pump-years.csv", YEAR)
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == reports.PUMP_YEAR_COLUMNS
+    assert [program.ada.study_id, "2", "2026", "184", "2", "1"] in rows
+
+
+@pytest.mark.parametrize("url", [f"{API}/summary/", f"{API}/tables/refills.csv", f"{API}/export/patients.csv"])
+def test_users_without_a_role_and_anonymous_users_are_refused(program, url):
+    stranger = UserFactory(username="stranger")
+    assert client_for(stranger).get(url, YEAR).status_code == 403
+    assert APIClient().get(url, YEAR).status_code in (401, 403)
+
+
+def test_page_refuses_users_without_a_role_and_asks_anonymous_users_to_sign_in(program, client):
+    assert client.get("/reports/").status_code == 302
+    client.force_login(UserFactory(username="stranger"))
+    assert client.get("/reports/").status_code == 403
+    assert client.get("/reports/refills.csv").status_code == 403
+    assert client.get("/reports/export/patients.csv").status_code == 403
+
+
+def test_reporting_role_is_kept_from_the_admin(program, reporter, client):
+    client.force_login(reporter)
+    assert client.get("/admin/registry/patient/").status_code == 302  # not staff: sent to the admin login
+
+
+def test_page_has_charts_print_style_and_a_csv_link_per_table(program, reporter, client):
+    client.force_login(reporter)
+    with time_machine.travel(NOW, tick=False):
+        response = client.get("/reports/")  # default period: this year to date (2027)
+    assert response.status_code == 200
+    response = client.get("/reports/", YEAR)
+    body = response.content.decode()
+    assert body.count("<svg") == 6
+    assert "@media print" in body
+    for name in reports.TABLES:
+        assert f'href="/reports/{name}.csv?start=2026-01-01&amp;end=2026-12-31"' in body
+    assert "/reports/export/patients.csv?" in body and "Cerebral palsy" in body
+    csv_body = client.get(f"/reports/census-status.csv?{'start=2026-01-01&end=2026-12-31'}").content.decode()
+    assert "implanted,2" in csv_body
+
+
+def test_page_escapes_site_names_in_charts_and_tables(program, reporter, client):
+    program.north.name = "<script>alert(1)</script>"
+    program.north.save()
+    client.force_login(reporter)
+    body = client.get("/reports/", YEAR).content.decode()
+    assert "<script>alert(1)</script>" not in body
+
+
+def test_schema_stays_valid_with_the_report_endpoints(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    text = out.read_text()
+    for path in (
+        "/api/v1/reports/summary/",
+        "/api/v1/reports/export/patients.csv",
+        "/api/v1/reports/tables/{name}.csv",
+    ):
+        assert path in text
+
+
+def test_empty_year_through_the_api(program, reporter):
+    data = client_for(reporter).get(f"{API}/summary/", {"start": "2020-01-01", "end": "2020-12-31"}).json()
+    assert data["census"]["patients"] == 0 and data["goals"]["mean_t_score"] is None
+    rows = client_for(reporter).get(f"{API}/export/pump-years.csv", {"start": "2020-01-01", "end": "2020-12-31"})
+    assert rows.content.decode().strip() == ",".join(reports.PUMP_YEAR_COLUMNS)
+
+
+def test_default_period_is_this_year_to_date(program, reporter):
+    with time_machine.travel(dt.datetime(2026, 12, 31, 12, tzinfo=dt.UTC), tick=False):
+        data = client_for(reporter).get(f"{API}/summary/").json()
+    assert data["period"] == {"start": "2026-01-01", "end": "2026-12-31"}
+    assert data["refills"]["performed"] == 6
