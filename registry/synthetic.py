@@ -203,7 +203,11 @@ def clear_registry() -> None:
     tables = [m._meta.db_table for m in registry_models]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Deferred foreign-key checks of rows inserted earlier in this transaction must fire
+            # before a TRUNCATE (PostgreSQL refuses to truncate with trigger events pending).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         else:
             others = [m for m in registry_models if m not in ORDER and m is not Site]
             for model in [*others, *reversed(ORDER), Site]:
