@@ -89,6 +89,59 @@ def worklist(start: dt.date, end: dt.date) -> tuple[list, list, list]:
     return refills, batteries, visits
 
 
+def _worklist_union(start: dt.date, end: dt.date) -> str:
+    """Every worklist item as (kind, status, urgency, due, patient, target), as registry.selectors ranks them."""
+    return f"""
+      SELECT 'refill' AS kind, st AS status,
+             CASE st WHEN 'critical' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due' THEN 3 ELSE 7 END AS urgency,
+             next_refill_due AS due, id AS patient, NULL::bigint AS target
+        FROM (SELECT p.id, p.next_refill_due, {STATUS} AS st FROM registry_patient p
+              JOIN registry_site s ON s.id = p.site_id WHERE p.next_refill_due <= '{end}') r
+       WHERE NOT (st = 'upcoming' AND next_refill_due < '{start}')
+      UNION ALL
+      SELECT 'battery', CASE WHEN p.battery_eri_date <= (now() AT TIME ZONE s.time_zone)::date
+                             THEN 'overdue' ELSE 'due' END,
+             CASE WHEN p.battery_eri_date <= (now() AT TIME ZONE s.time_zone)::date THEN 2 ELSE 5 END,
+             p.battery_eri_date, p.id, NULL
+        FROM registry_patient p JOIN registry_site s ON s.id = p.site_id
+       WHERE p.battery_eri_date <= '{end + dt.timedelta(days=180)}'
+      UNION ALL
+      SELECT 'follow_up', m, CASE m WHEN 'missed' THEN 4 ELSE 6 END, due_date, patient_id, id
+        FROM (SELECT f.id, f.patient_id, f.due_date,
+                     CASE WHEN f.status = 'missed' OR f.due_date < (now() AT TIME ZONE s.time_zone)::date
+                          - s.follow_up_grace_days THEN 'missed' ELSE 'due' END AS m
+                FROM registry_followup f JOIN registry_patient p ON p.id = f.patient_id
+                JOIN registry_site s ON s.id = p.site_id
+               WHERE f.due_date <= '{end}' AND f.status IN ('scheduled', 'missed')
+                 AND NOT (f.status = 'scheduled' AND f.due_date < '{start - dt.timedelta(days=30)}')) v
+    """
+
+
+def worklist_page(start: dt.date, end: dt.date, limit: int = 50) -> tuple[int, list, list]:
+    """The total, the first page ranked by urgency and date, and the page's patients."""
+    union = _worklist_union(start, end)
+    total = _rows(f"SELECT count(*) FROM ({union}) w")[0][0]  # noqa: S608
+    page = _rows(f"SELECT * FROM ({union}) w ORDER BY urgency, due, patient, kind, target LIMIT {int(limit)}")  # noqa: S608
+    ids = list({row[4] for row in page})
+    patients = _rows(
+        f"SELECT {PATIENT_COLUMNS} FROM registry_patient p JOIN registry_site s ON s.id = p.site_id "  # noqa: S608
+        "WHERE p.id = ANY(%s)",
+        [ids],
+    )
+    return total, page, patients
+
+
+def refill_worklist(end: dt.date, limit: int) -> list:
+    """The dashboard's rows: refills due by ``end``, most urgent first, at most ``limit``."""
+    return _rows(
+        f"SELECT * FROM (SELECT {PATIENT_COLUMNS} AS refill_status FROM registry_patient p "  # noqa: S608
+        "JOIN registry_site s ON s.id = p.site_id WHERE p.next_refill_due <= %s) w "
+        "ORDER BY array_position(ARRAY['critical','overdue','due','upcoming','none'], refill_status), "
+        f"alarm_date, next_refill_due, id LIMIT {int(limit)}",
+        [end],
+    )
+
+
 def sweep(today: dt.date) -> tuple[list, list, list]:
     """What a sweep must look at: refills within the longest lead, batteries within 180 days, visits."""
     refills = _rows(

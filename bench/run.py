@@ -37,7 +37,7 @@ BUDGETS = {
     "dashboard": (150, None),
     "core: patient list": (30, 5),
     "core: patient detail": (30, 5),
-    "core: worklist": (30, 5),
+    "core: worklist page": (30, 5),
 }
 COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666", "#1f78b4", "#b2182b"]
 
@@ -101,6 +101,7 @@ def markdown(results: list[dict], repeat: int) -> str:
     for r in results:
         g = r["generation"]
         rows = g.get("rows") or {}
+        rows = json.loads(rows) if isinstance(rows, str) else rows
         when = "earlier run" if g.get("skipped") else "this run"
         total, refills = sum(rows.values()), rows.get("refill", 0)
         lines.append(f"| {r['patients']:,} | {g['seconds']:.0f} s ({when}) | {total:,} ({refills:,} refills) |")
@@ -207,14 +208,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="Timed runs per target (median and p95).")
     parser.add_argument("--regenerate", action="store_true", help="Generate again even if already there.")
     parser.add_argument("--only", default="", help="Comma-separated substrings of target names.")
+    parser.add_argument("--from-json", default=None, help="Only re-render results.md/chart.svg from a results.json.")
     args = parser.parse_args()
     server = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER).rstrip("/")
     if urlparse(server).scheme not in {"postgres", "postgresql"}:
         parser.error("BENCH_DATABASE_URL must be a PostgreSQL server URL (without a database name)")
     out = Path(args.out or ROOT / "bench" / "results" / dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S"))
     out.mkdir(parents=True, exist_ok=True)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    results = [measure_size(server, size, args) for size in sorted(sizes)]
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+    else:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        results = [measure_size(server, size, args) for size in sorted(sizes)]
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = markdown(results, args.repeat)
     (out / "results.md").write_text(table)

@@ -145,7 +145,33 @@ def test_status_history_walks_the_state_machine_to_the_stored_status():
 def _worklist_queries(today):
     with CaptureQueriesContext(connection) as captured:
         items = selectors.worklist(start=today, end=today + dt.timedelta(days=14))
-    return len(captured.captured_queries), len(items)
+    with CaptureQueriesContext(connection) as paged:
+        selectors.worklist_page(start=today, end=today + dt.timedelta(days=14), offset=10, limit=50)
+    return (len(captured.captured_queries), len(paged.captured_queries)), len(items)
+
+
+def _key(item):
+    return (item.patient.pk, item.kind, item.due_date, item.status, item.target_id, item.reason)
+
+
+@pytest.mark.parametrize("start_days, end_days", [(0, 14), (None, 30), (20, 40)])
+def test_a_worklist_page_is_that_slice_of_the_full_worklist(start_days, end_days):
+    _generate(patients=300, sites=4)
+    today = timezone.now().date()
+    start = None if start_days is None else today + dt.timedelta(days=start_days)
+    end = today + dt.timedelta(days=end_days)
+    full = selectors.worklist(start=start, end=end)
+    assert {"refill", "follow_up"} <= {i.kind for i in full} and len({i.status for i in full}) >= 3
+
+    for offset in (0, 50, len(full) - 20):
+        page = selectors.worklist_page(start=start, end=end, offset=offset, limit=50)
+        assert page.total == len(full)
+        assert [_key(i) for i in page.items] == [_key(i) for i in full[offset : offset + 50]]
+    some_site = Site.objects.order_by("pk").first()
+    mine = Patient.objects.filter(site=some_site)
+    scoped = selectors.worklist_page(start=start, end=end, patients=mine, kinds=("refill", "follow_up"), limit=1000)
+    expected = selectors.worklist(start=start, end=end, patients=mine, kinds=("refill", "follow_up"))
+    assert [_key(i) for i in scoped.items] == [_key(i) for i in expected]
 
 
 def _list_and_detail_queries():
