@@ -278,6 +278,8 @@ class Patient(models.Model):
             models.Index(fields=["battery_eri_date"], name="patient_battery_eri_idx"),
             models.Index(fields=["site", "status"], name="patient_site_status_idx"),
             models.Index(fields=["site", "family_name", "given_name"], name="patient_site_name_idx"),
+            # Program-wide patient list by name: a page of 50 without sorting every patient (issue 7).
+            models.Index(fields=["family_name", "given_name", "id"], name="patient_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,192 @@
+"""Load run: the app served as in production, hammered on loopback with wrk (issue 7).
+
+    python bench/load.py --patients-db itb_bench_100k --duration 30 [--out bench/results/load]
+
+Starts ``gunicorn config.wsgi:application`` with 2 workers on a free loopback port, with the
+production settings (``DEBUG=false``; only the HTTPS redirect is off, as behind a TLS proxy), on
+a bench database that ``bench/run.py`` generated. It creates an API token for an administrator
+and runs ``wrk -t2 -c16 --latency`` for ``--duration`` seconds against each target: the API's
+patient list and worklist (token-authenticated) and the dashboard's worklist page (a session).
+Reports requests per second, p50/p95/p99 latency (from a wrk Lua ``done`` hook) and errors
+(socket errors and non-2xx/3xx responses). A target whose URL is not built yet is "n/a".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
+LUA = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %.3f, "p50_ms": %.2f, "p90_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, ' ..
+    '"socket_errors": %d, "non_2xx_3xx": %d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def _prepare() -> None:
+    """In the served database: an admin with a token and a session; which targets exist."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import Resolver404, resolve
+    from rest_framework.authtoken.models import Token
+
+    User = get_user_model()
+    admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+    token, _ = Token.objects.get_or_create(user=admin)
+    client = Client()
+    client.force_login(admin)
+    today = dt.date.today()
+    paths = {
+        "api: patient list": ("/api/v1/patients/", "token"),
+        "api: worklist, 14 days": (f"/api/v1/worklist/?start={today}&end={today + dt.timedelta(days=14)}", "token"),
+        "dashboard: worklist page /": ("/", "session"),
+    }
+    targets = {}
+    for name, (path, auth) in paths.items():
+        try:
+            resolve(path.split("?")[0])
+            targets[name] = {"path": path, "auth": auth}
+        except Resolver404:
+            targets[name] = None
+    print(json.dumps({"token": token.key, "session": client.cookies["sessionid"].value, "targets": targets}))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback URL we built
+            return
+        except urllib.error.HTTPError:
+            return  # the server answers (a 302 to the login page or a 401 is fine)
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"gunicorn did not answer on {url} within {seconds} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients-db", default="itb_bench_100k", help="Bench database name.")
+    parser.add_argument("--duration", type=int, default=30, help="Seconds per target.")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
+    parser.add_argument("--out", default=None, help="Folder for load.md and load.json.")
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prepare:
+        _prepare()
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk (macOS)")
+    server = os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER).rstrip("/")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{server}/{args.patients_db}",
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-load-run-" + "x" * 50),
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    prepared = subprocess.run(
+        [sys.executable, __file__, "--prepare"], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
+    setup = json.loads(prepared.stdout.strip().splitlines()[-1])
+    port = _free_port()
+    gunicorn = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-w", str(args.workers)]
+        + ["-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+    results = {}
+    try:
+        _wait(f"http://127.0.0.1:{port}/accounts/login/")
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(LUA)
+        for name, target in setup["targets"].items():
+            if target is None:
+                results[name] = None
+                print(f"{name}: n/a (not built yet)", file=sys.stderr)
+                continue
+            header = (
+                f"Authorization: Token {setup['token']}"
+                if target["auth"] == "token"
+                else f"Cookie: sessionid={setup['session']}"
+            )
+            url = f"http://127.0.0.1:{port}{target['path']}"
+            print(f"{name}: wrk {args.duration} s against {url}", file=sys.stderr)
+            done = subprocess.run(
+                ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+                + ["-H", header, "-s", script.name, url],
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+            figures = json.loads(line.removeprefix("RESULT "))
+            figures["rps"] = figures["requests"] / figures["seconds"]
+            figures["errors"] = figures["socket_errors"] + figures["non_2xx_3xx"]
+            results[name] = figures
+        os.unlink(script.name)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+    lines = [
+        f"# Load run — {args.patients_db}, gunicorn {args.workers} workers, wrk -t{args.threads} "
+        f"-c{args.connections} -d{args.duration}s, loopback",
+        "",
+        "| target | req/s | p50 ms | p95 ms | p99 ms | errors (socket + non-2xx/3xx) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, f in results.items():
+        if f is None:
+            lines.append(f"| {name} | n/a (not built yet) | | | | |")
+        else:
+            lines.append(
+                f"| {name} | {f['rps']:.0f} | {f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['p99_ms']:.1f} | "
+                f"{f['errors']} ({f['socket_errors']} + {f['non_2xx_3xx']}) |"
+            )
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "load.md").write_text(table)
+        (out / "load.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Measure one registry size, in-process: run by ``bench/run.py`` once per size (issue 7).
+
+Why a subprocess per size: Django reads ``DATABASE_URL`` once, at import, so each bench database
+needs its own interpreter. This script migrates the database, generates the registry unless a
+marker row says this size and seed are already there, then times every target and prints one
+JSON document on stdout.
+
+Each target is a small function that returns ``None`` when what it measures is not built yet (an
+import or a URL does not resolve), so the same command measures more as branches are merged. For
+each available target it records the median and p95 of repeated runs, the SQL query count, and
+the floor: bare SQL returning the same rows through a plain cursor (no ORM, no serializer, no
+template), the time no framework can beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import Resolver404, resolve  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+
+from bench import floors  # noqa: E402
+from registry import synthetic  # noqa: E402
+from registry.models import Patient  # noqa: E402
+
+MARKER = "bench_registry_marker"
+
+
+@dataclass
+class Target:
+    """What to run, and the bare SQL that returns the same rows."""
+
+    run: Callable[[], object]
+    floor: Callable[[], object] | None = None
+
+
+@dataclass
+class Measurement:
+    name: str
+    available: bool
+    reason: str = ""
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    queries: int | None = None
+    floor_ms: float | None = None
+    ratio: float | None = None
+
+
+# --- generation ------------------------------------------------------------------------------
+def ensure_registry(patients: int, seed: int, force: bool) -> dict:
+    """Generate the registry unless the marker says this size and seed are already in place."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {MARKER} (patients integer, seed integer, "
+            "generated_at timestamptz, seconds double precision, rows jsonb)"
+        )
+        cursor.execute(f"SELECT patients, seed, generated_at, seconds, rows FROM {MARKER}")  # noqa: S608
+        row = cursor.fetchone()
+    if row and isinstance(row[4], str):
+        row = (*row[:4], json.loads(row[4]))
+    if row and row[0] == patients and row[1] == seed and not force and Patient.objects.count() == patients:
+        return {"skipped": True, "generated_at": row[2].isoformat(), "seconds": row[3], "rows": row[4]}
+    synthetic.clear_registry()
+    result = synthetic.generate(patients=patients, seed=seed, progress=synthetic.stderr_progress)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {MARKER}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {MARKER} VALUES (%s, %s, now(), %s, %s)",  # noqa: S608
+            [patients, seed, result.seconds, Jsonb(result.rows)],
+        )
+    return {"skipped": False, "seconds": result.seconds, "rows": result.rows}
+
+
+class QueryCounter:
+    """Counts every statement on the connection (a request resets ``connection.queries``)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+# --- timing ----------------------------------------------------------------------------------
+def _times(fn: Callable[[], object], repeat: int) -> list[float]:
+    started = time.perf_counter()
+    fn()  # warm caches and connections once
+    if time.perf_counter() - started > 1:
+        repeat = min(repeat, 3)  # seconds-long targets: three runs say enough
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def measure(name: str, build: Callable[[], Target | None], repeat: int) -> Measurement:
+    try:
+        target = build()
+    except Resolver404 as exc:
+        return Measurement(name, False, f"n/a (not built yet: no URL /{exc.args[0].get('path', '')})")
+    except ImportError as exc:
+        return Measurement(name, False, f"n/a (not built yet: no module {exc.name})")
+    except AttributeError as exc:
+        return Measurement(name, False, f"n/a (not built yet: {exc})")
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        target.run()
+    times = _times(target.run, repeat)
+    result = Measurement(name, True, median_ms=statistics.median(times), p95_ms=_p95(times), queries=counter.count)
+    if target.floor is not None:
+        result.floor_ms = statistics.median(_times(target.floor, repeat))
+        result.ratio = result.median_ms / result.floor_ms if result.floor_ms else None
+    return result
+
+
+# --- targets ---------------------------------------------------------------------------------
+class Context:
+    """What the targets share: today's window, a sample patient, an admin with a token."""
+
+    def __init__(self):
+        from django.contrib.auth import get_user_model
+
+        User = get_user_model()
+        self.admin, _ = User.objects.get_or_create(
+            username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        self.now = timezone.now()
+        self.today = self.now.date()
+        self.end = self.today + dt.timedelta(days=14)
+        implanted = Patient.objects.filter(status="implanted", next_refill_due__isnull=False).order_by("pk")
+        self.patient_id = implanted.values_list("pk", flat=True)[implanted.count() // 2]
+        self.session = Client()
+        self.session.force_login(self.admin)
+
+    def token_client(self) -> Client:
+        from rest_framework.authtoken.models import Token
+
+        token, _ = Token.objects.get_or_create(user=self.admin)
+        return Client(headers={"Authorization": f"Token {token.key}"})
+
+
+def _get(client: Client, url: str) -> Callable[[], object]:
+    resolve(url.split("?")[0])  # Resolver404 when the endpoint is not built yet
+
+    def run():
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} returned {response.status_code}")
+        return response.content
+
+    run()
+    return run
+
+
+def _optional(module: str, attribute: str):
+    return getattr(importlib.import_module(module), attribute)
+
+
+def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
+    from registry import selectors
+
+    def core_worklist_full():
+        return Target(
+            lambda: selectors.worklist(start=ctx.today, end=ctx.end),
+            lambda: floors.worklist(ctx.today, ctx.end),
+        )
+
+    def core_worklist_page():
+        fn = _optional("registry.selectors", "worklist_page")
+        return Target(
+            lambda: fn(start=ctx.today, end=ctx.end, offset=0, limit=50),
+            lambda: floors.worklist_page(ctx.today, ctx.end),
+        )
+
+    def core_patient_list():
+        def run():
+            qs = selectors.with_refill_status(Patient.objects.select_related("site", "primary_clinician"))
+            return qs.count(), list(qs.order_by("family_name", "given_name", "id")[:50])
+
+        return Target(run, floors.patient_list)
+
+    def core_patient_detail():
+        def run():
+            qs = selectors.with_refill_status(Patient.objects.select_related("site", "primary_clinician"))
+            patient = qs.prefetch_related("pumps", "indications").get(pk=ctx.patient_id)
+            pump = patient.active_pump
+            return patient, list(pump.refills.order_by("-performed_at")[:10]) if pump else []
+
+        return Target(run, lambda: floors.patient_detail(ctx.patient_id))
+
+    def sweep():
+        fn = _optional("registry.services.reminders", "sweep")
+
+        def run():
+            with transaction.atomic():  # every run does the full work: roll the reminders back
+                fn(now=ctx.now)
+                transaction.set_rollback(True)
+
+        return Target(run, lambda: floors.sweep(ctx.today))
+
+    def report_summary():
+        fn = _optional("registry.reports", "summary")
+        start = ctx.today - dt.timedelta(days=365)
+        return Target(lambda: fn(start=start, end=ctx.today), lambda: floors.summary(start, ctx.today))
+
+    api = ctx.token_client
+    start, end = ctx.today.isoformat(), ctx.end.isoformat()
+    return [
+        ("core: worklist page of 50, 14 days", core_worklist_page),
+        ("core: worklist() full list, 14 days", core_worklist_full),
+        ("core: patient list page (ORM, 50)", core_patient_list),
+        ("core: patient detail (ORM)", core_patient_detail),
+        ("sweep: reminder sweep", sweep),
+        ("api: patient list (page of 50)", lambda: Target(_get(api(), "/api/v1/patients/"), floors.patient_list)),
+        (
+            "api: patient detail",
+            lambda: Target(
+                _get(api(), f"/api/v1/patients/{ctx.patient_id}/"), lambda: floors.patient_detail(ctx.patient_id)
+            ),
+        ),
+        (
+            "api: worklist, 14 days",
+            lambda: Target(
+                _get(api(), f"/api/v1/worklist/?start={start}&end={end}"), lambda: floors.worklist(ctx.today, ctx.end)
+            ),
+        ),
+        (
+            "api: summary report",
+            lambda: Target(
+                _get(api(), "/api/v1/reports/summary/"),
+                lambda: floors.summary(ctx.today - dt.timedelta(days=365), ctx.today),
+            ),
+        ),
+        ("report: summary() in-process", report_summary),
+        (
+            "dashboard: worklist page /",
+            lambda: Target(_get(ctx.session, "/"), lambda: floors.refill_worklist(ctx.today + dt.timedelta(30), 200)),
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--only", default="", help="Comma-separated substrings of target names to run.")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0, interactive=False)
+    generation = ensure_registry(args.patients, args.seed, args.regenerate)
+    results = []
+    if not args.generate_only:
+        ctx = Context()
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        for name, build in targets(ctx):
+            if wanted and not any(w in name for w in wanted):
+                continue
+            measurement = measure(name, build, args.repeat)
+            print(f"  {name}: {measurement.median_ms or measurement.reason}", file=sys.stderr)
+            results.append(asdict(measurement))
+    print(json.dumps({"patients": args.patients, "seed": args.seed, "generation": generation, "targets": results}))
+
+
+if __name__ == "__main__":
+    main()

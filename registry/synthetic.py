@@ -1,0 +1,707 @@
+"""A synthetic ITB program of any size, for benchmarks and scale tests (issue 7).
+
+Why it exists: the worklist, the sweep and the reports must stay quick at a national registry's
+size (100,000 patients, twenty years of refills), and that can only be shown on data with the
+shapes of a real program. Going through the services (as ``seed_demo`` does) would take hours at
+that size, so this module writes rows in bulk (PostgreSQL ``COPY``; ``bulk_create`` elsewhere)
+while keeping every rule the services keep:
+
+- each patient walks the status state machine (every StatusChange is an allowed transition);
+- at most one active pump per patient; replacements every 5.5-7 years form a ``replaces`` chain;
+- refills every 60-180 days (the date the scheduling rules give, mostly a few days early, some
+  late), never above the reservoir nor before the implant, with dose changes between them;
+- the refill's timeliness and ``due_date_at_refill`` and the patient's stored schedule are computed
+  with the same pure functions (``registry.scheduling``) and site rules as the services, so the
+  stored columns equal what ``registry.services.recompute_schedule`` would store (tested);
+- today's state includes refills due, overdue and critical, batteries near ERI and follow-ups due
+  or missed; the reminders table is left empty for the sweep to fill.
+
+Bulk rows bypass django-simple-history: the generated records have no history rows. The data is
+deterministic for a seed and a day: patient ``i`` draws from its own ``Random(seed, i)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management.color import no_style
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from registry import scheduling
+from registry.models import (
+    ClosedDay,
+    Complication,
+    DoseChange,
+    FollowUp,
+    Goal,
+    GoalReview,
+    Indication,
+    Patient,
+    PatientStatus,
+    Pump,
+    Refill,
+    ScreeningTrial,
+    Site,
+    StaffProfile,
+    StatusChange,
+)
+from registry.services.schedule import EMPTY_SCHEDULE, site_rules
+
+S = PatientStatus
+CONCENTRATIONS = (Decimal(500), Decimal(1000), Decimal(2000))  # mcg/mL as supplied (FACTS.md, "Drug")
+DAY = dt.timedelta(days=1)
+
+CITIES = [
+    ("London", "Europe/London"),
+    ("Chicago", "America/Chicago"),
+    ("Sydney", "Australia/Sydney"),
+    ("Tokyo", "Asia/Tokyo"),
+    ("Toronto", "America/Toronto"),
+    ("Berlin", "Europe/Berlin"),
+    ("Los Angeles", "America/Los_Angeles"),
+    ("Mumbai", "Asia/Kolkata"),
+    ("São Paulo", "America/Sao_Paulo"),
+    ("Johannesburg", "Africa/Johannesburg"),
+    ("Auckland", "Pacific/Auckland"),
+    ("Madrid", "Europe/Madrid"),
+]
+# Final status of a patient today, with its share of the program (about 70 % implanted).
+STATUS_WEIGHTS = [
+    (S.IMPLANTED, 70),
+    (S.EXPLANTED, 4),
+    (S.DECEASED, 3),
+    (S.DISCONTINUED, 4),
+    (S.TRANSFERRED, 3),
+    (S.REFERRED, 3),
+    (S.EVALUATING, 4),
+    (S.SCREENING, 3),
+    (S.CANDIDATE, 3),
+    (S.NOT_CANDIDATE, 3),
+]
+# The allowed path after "referred" to each final status (ALLOWED_TRANSITIONS).
+PATHS = {
+    S.REFERRED: [],
+    S.EVALUATING: [S.EVALUATING],
+    S.SCREENING: [S.EVALUATING, S.SCREENING],
+    S.CANDIDATE: [S.EVALUATING, S.SCREENING, S.CANDIDATE],
+    S.NOT_CANDIDATE: [S.EVALUATING, S.SCREENING, S.NOT_CANDIDATE],
+    S.DISCONTINUED: [S.EVALUATING, S.DISCONTINUED],
+    S.TRANSFERRED: [S.EVALUATING, S.TRANSFERRED],
+    S.IMPLANTED: [S.EVALUATING, S.SCREENING, S.CANDIDATE, S.IMPLANTED],
+    S.EXPLANTED: [S.EVALUATING, S.SCREENING, S.CANDIDATE, S.IMPLANTED, S.EXPLANTED],
+    S.DECEASED: [S.EVALUATING, S.SCREENING, S.CANDIDATE, S.IMPLANTED, S.DECEASED],
+}
+IMPLANTED_EVER = {S.IMPLANTED, S.EXPLANTED, S.DECEASED}
+DIAGNOSIS_WEIGHTS = [
+    ("cerebral_palsy", 45),
+    ("spinal_cord_injury", 12),
+    ("multiple_sclerosis", 12),
+    ("traumatic_brain_injury", 8),
+    ("acquired_brain_injury", 6),
+    ("stroke", 5),
+    ("dystonia_secondary", 4),
+    ("dystonia_primary", 3),
+    ("hsp", 3),
+    ("other", 2),
+]
+GOAL_TEXT = {
+    "comfort": "Sit comfortably through a school or work day",
+    "pain": "Less pain from spasms at night",
+    "positioning": "Easier transfers from bed to wheelchair",
+    "orthoses": "Wear ankle-foot orthoses all day",
+    "self_care": "Dress the upper body with less help",
+    "caregiving": "Easier nappy changes and bathing for carers",
+    "mobility": "Walk 10 m with a walker",
+    "sleep": "Sleep through the night without repositioning",
+}
+GIVEN = "Amira Ben Chloe Dev Ella Finn Grace Hugo Isla Jonah Kai Leah Milo Nia Oscar Priya Quinn Rosa Sami Tara Umar Vera Wes Yara Zac Ana Bruno Chen Dara Emil".split()  # noqa: E501
+FAMILY = "Adams Bello Costa Dubois Evans Fischer Garcia Hughes Ito Jones Khan Lopez Murphy Nowak Okafor Patel Quigley Rossi Silva Taylor Usman Varga Walsh Young Zhang Berg Kim Nair Sato Moreau".split()  # noqa: E501
+
+
+def _weighted(rng: random.Random, table):
+    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+
+
+class Table:
+    """Rows of one model collected as tuples in column order, with each field's default."""
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        fields = model._meta.concrete_fields
+        self.columns = [f.column for f in fields]
+        self.attnames = [f.attname for f in fields]
+        now = timezone.now()
+        self.defaults = []
+        for f in fields:
+            default = f.get_default()
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                default = now
+            self.defaults.append(default)
+        self.rows: list[tuple] = []
+        self.next_id = (model.objects.aggregate(m=models.Max("pk"))["m"] or 0) + 1
+
+    def add(self, **values) -> int:
+        pk = self.next_id
+        self.next_id += 1
+        values["id"] = pk
+        self.rows.append(tuple(values.get(a, d) for a, d in zip(self.attnames, self.defaults, strict=True)))
+        return pk
+
+    def flush(self) -> int:
+        count = len(self.rows)
+        if not count:
+            return 0
+        if connection.vendor == "postgresql":
+            columns = ", ".join(connection.ops.quote_name(c) for c in self.columns)
+            with connection.cursor() as cursor:
+                sql = f"COPY {connection.ops.quote_name(self.model._meta.db_table)} ({columns}) FROM STDIN"
+                with cursor.cursor.copy(sql) as copy:
+                    for row in self.rows:
+                        copy.write_row(row)
+        else:
+            objs = [self.model(**dict(zip(self.attnames, row, strict=True))) for row in self.rows]
+            self.model.objects.bulk_create(objs, batch_size=500)
+        self.rows = []
+        return count
+
+
+# Parents before children: the refill trigger reads its pump's row.
+ORDER = [Patient, StatusChange, Indication, ScreeningTrial, Pump, Refill, DoseChange, FollowUp, Goal, GoalReview]
+ORDER.append(Complication)
+
+
+@dataclass
+class SiteCtx:
+    site: Site
+    rules: scheduling.SiteRules
+    today: dt.date
+    clinician_id: int
+    prefix: str
+
+
+@dataclass
+class Result:
+    patients: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def clear_registry() -> None:
+    """Wipe every clinical table and the sites (staff profiles and users stay)."""
+    registry_models = [
+        m for m in apps.get_app_config("registry").get_models(include_auto_created=True) if m is not StaffProfile
+    ]
+    tables = [m._meta.db_table for m in registry_models]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Deferred foreign-key checks of rows inserted earlier in this transaction must fire
+            # before a TRUNCATE (PostgreSQL refuses to truncate with trigger events pending).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        else:
+            others = [m for m in registry_models if m not in ORDER and m is not Site]
+            for model in [*others, *reversed(ORDER), Site]:
+                cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - table names from models
+            for table in tables:
+                cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+
+
+def make_sites(count: int, now: dt.datetime) -> list[SiteCtx]:
+    """``count`` clinics in different time zones, each with a clinician and public holidays."""
+    User = get_user_model()
+    contexts = []
+    for k in range(count):
+        city, zone = CITIES[k % len(CITIES)]
+        name = f"{city} ITB Program" + (f" {k // len(CITIES) + 1}" if k >= len(CITIES) else "")
+        site, _ = Site.objects.get_or_create(
+            name=name,
+            defaults={
+                "time_zone": zone,
+                "phone": f"+1 555 01{k:02d}",
+                "escalation_email": f"itb-oncall-{k}@synthetic.test",
+                "safety_margin_days": 10 if k % 4 == 3 else 7,
+                "closed_weekdays": [4, 5] if zone == "Asia/Kolkata" else [5, 6],
+            },
+        )
+        today = scheduling.today_in(site.zone, now)
+        ClosedDay.objects.bulk_create(
+            [
+                ClosedDay(site=site, date=dt.date(year, month, day), reason=reason)
+                for year in range(today.year - 21, today.year + 2)
+                for month, day, reason in [(12, 25, "Christmas Day"), (1, 1, "New Year's Day")]
+            ],
+            ignore_conflicts=True,
+        )
+        user, made = User.objects.get_or_create(
+            username=f"gen-clinician-{k}", defaults={"email": f"clinician{k}@synthetic.test"}
+        )
+        if made:
+            user.set_unusable_password()
+            user.save()
+        profile, _ = StaffProfile.objects.get_or_create(user=user, defaults={"role": StaffProfile.Role.CLINICIAN})
+        profile.sites.add(site)
+        contexts.append(SiteCtx(site, site_rules(site), today, user.pk, f"S{k:02d}"))
+    return contexts
+
+
+class Generator:
+    """Builds patients one at a time into per-table row buffers; ``flush`` writes a batch."""
+
+    def __init__(self, *, seed: int, sites: list[SiteCtx], now: dt.datetime):
+        self.seed = seed
+        self.sites = sites
+        self.now = now
+        self.tables = {model: Table(model) for model in ORDER}
+        self.study_ids = set(Patient.objects.exclude(study_id=None).values_list("study_id", flat=True))
+        self.mrn_offset = self.tables[Patient].next_id - 1
+
+    def flush(self) -> dict[str, int]:
+        return {model._meta.model_name: self.tables[model].flush() for model in ORDER}
+
+    # --- one patient ----------------------------------------------------------------------
+    def patient(self, index: int) -> None:
+        rng = random.Random(self.seed * 1_000_003 + index)
+        ctx = self.sites[rng.randrange(len(self.sites))]
+        today = ctx.today
+        status = _weighted(rng, STATUS_WEIGHTS)
+        child = rng.random() < 0.4
+        implanted_ever = status in IMPLANTED_EVER
+        if implanted_ever:
+            # Programs grow: more recent implants than old ones; up to 20 years back.
+            implant = today - dt.timedelta(days=int(20 * 365 * rng.random() ** 2) + 1)
+            registered = implant - dt.timedelta(days=rng.randint(120, 400))
+            anchor = implant
+        else:
+            implant = None
+            registered = today - dt.timedelta(days=rng.randint(20, 700))
+            anchor = registered
+        age_years = rng.randint(4, 17) if child else rng.randint(18, 75)
+        dob = anchor - dt.timedelta(days=age_years * 365 + rng.randint(0, 364))
+        end = None  # the day an explanted or deceased patient's care ended
+        if status in (S.EXPLANTED, S.DECEASED):
+            span = max((today - implant).days, 2)
+            end = implant + dt.timedelta(days=rng.randint(1, span - 1))
+        history = self._status_path(rng, status, registered, implant, end, today)
+        final_status, status_on = history[-1][1], history[-1][2]
+        family = rng.choice(FAMILY)
+        number = self.mrn_offset + index + 1
+        study_id = self._study_id(rng)
+        consent = rng.random() < 0.45
+        patients = self.tables[Patient]
+        patient_values = dict(
+            site_id=ctx.site.pk,
+            mrn=f"{ctx.prefix}-{number:08d}",
+            given_name=rng.choice(GIVEN),
+            family_name=family,
+            date_of_birth=dob,
+            sex=rng.choice(["female", "male", "female", "male", "unknown"]),
+            guardian_name=f"{rng.choice(GIVEN)} {family}" if child else "",
+            contact_phone=f"+1 555 {number % 10**7:07d}",
+            contact_email=f"family{number}@example.org",
+            consent_email=consent,
+            consent_sms=consent and rng.random() < 0.5,
+            primary_clinician_id=ctx.clinician_id,
+            status=final_status,
+            status_changed_on=status_on,
+            study_id=study_id,
+            **EMPTY_SCHEDULE,
+        )
+        patient_id = patients.next_id
+        self._indications(rng, patient_id)
+        if final_status in (S.CANDIDATE, S.NOT_CANDIDATE) or implanted_ever:
+            on = (implant - dt.timedelta(days=60)) if implant else registered + dt.timedelta(days=40)
+            self._trials(rng, patient_id, on, positive=final_status != S.NOT_CANDIDATE)
+        if implanted_ever:
+            schedule = self._pumps(rng, ctx, patient_id, implant, final_status, end, child)
+            if final_status == S.IMPLANTED:
+                patient_values.update(schedule)
+            self._care(rng, ctx, patient_id, implant, end or today, final_status, schedule)
+        elif final_status in (S.EVALUATING, S.SCREENING, S.CANDIDATE):
+            self._follow_up(patient_id, "clinic_review", today + dt.timedelta(days=rng.randint(2, 60)), today, rng)
+        patients.add(**patient_values)
+        for from_status, to_status, on in history:
+            self.tables[StatusChange].add(
+                patient_id=patient_id, from_status=from_status, to_status=to_status, changed_on=on, reason=""
+            )
+
+    def _study_id(self, rng: random.Random) -> str:
+        while True:
+            value = f"ITB-{rng.getrandbits(48):012X}"
+            if value not in self.study_ids:
+                self.study_ids.add(value)
+                return value
+
+    def _status_path(self, rng, status, registered, implant, end, today):
+        steps = [("", S.REFERRED, registered)]
+        day = registered
+        previous = S.REFERRED
+        for step in PATHS[status]:
+            if step == S.IMPLANTED:
+                day = implant
+            elif step in (S.EXPLANTED, S.DECEASED):
+                day = end
+            elif implant is not None:
+                day = min(day + dt.timedelta(days=rng.randint(10, 40)), implant - dt.timedelta(days=30))
+            else:
+                day = min(day + dt.timedelta(days=rng.randint(10, 60)), today)
+            steps.append((previous, step, day))
+            previous = step
+        return steps
+
+    def _indications(self, rng, patient_id):
+        diagnosis = _weighted(rng, DIAGNOSIS_WEIGHTS)
+        table = self.tables[Indication]
+        table.add(
+            patient_id=patient_id,
+            diagnosis=diagnosis,
+            icd10_code=Indication.DEFAULT_ICD10[diagnosis],
+            tone_type=rng.choice(["spastic", "spastic", "spastic", "mixed", "dystonic"]),
+            distribution=rng.choice(["quadriplegia", "diplegia", "hemiplegia", "paraplegia", "generalised"]),
+            gmfcs_level=rng.choice([3, 4, 4, 5, 5]) if diagnosis == "cerebral_palsy" else None,
+            is_primary=True,
+        )
+        if rng.random() < 0.1:
+            table.add(
+                patient_id=patient_id,
+                diagnosis="dystonia_secondary",
+                icd10_code="G24.2",
+                tone_type="dystonic",
+                is_primary=False,
+            )
+
+    def _trials(self, rng, patient_id, on, *, positive):
+        table = self.tables[ScreeningTrial]
+        if positive and rng.random() < 0.15:
+            table.add(
+                patient_id=patient_id,
+                performed_on=on - dt.timedelta(days=7),
+                test_dose_mcg=Decimal("50"),
+                response="equivocal",
+                ashworth_before="3",
+                ashworth_after="2",
+            )
+            dose = Decimal("75")
+        else:
+            dose = Decimal("50")
+        table.add(
+            patient_id=patient_id,
+            performed_on=on,
+            test_dose_mcg=dose,
+            response="positive" if positive else "negative",
+            ashworth_before=rng.choice(["3", "4"]),
+            ashworth_after=rng.choice(["1", "1+"]) if positive else "3",
+        )
+
+    # --- pumps and refills ----------------------------------------------------------------
+    def _pumps(self, rng, ctx, patient_id, implant, final_status, end, child) -> dict:
+        """Pump chain and its refill cycles; returns the stored schedule of the active pump."""
+        today = ctx.today
+        stop = end if final_status in (S.EXPLANTED, S.DECEASED) else today + DAY
+        reservoir = Decimal("20") if rng.random() < 0.3 else Decimal("40")
+        alarm = ctx.site.default_alarm_volume_ml
+        dose = Decimal(rng.randrange(60, 400, 10) if child else rng.randrange(150, 900, 10))
+        # Each refill's concentration is chosen to give this patient refills every 2-6 months.
+        interval = rng.randint(60, 180)
+        # The lapsed few skip their last refill: today's overdue and critical patients.
+        lapsed = final_status == S.IMPLANTED and rng.random() < 0.05
+        pumps = self.tables[Pump]
+        previous_pump = None
+        previous_schedule = None
+        implant_day = implant
+        last = None
+        while True:
+            life = dt.timedelta(days=rng.randint(int(5.5 * 365), int(6.9 * 365)))
+            replace_on = implant_day + life
+            final = replace_on >= stop
+            documented_eri = implant_day + dt.timedelta(days=rng.randint(int(6.5 * 365), int(7.2 * 365)))
+            pump_id = pumps.next_id
+            pumps.add(
+                patient_id=patient_id,
+                implant_date=implant_day,
+                serial_number=f"NGP{pump_id:09d}",
+                reservoir_volume_ml=reservoir,
+                alarm_volume_ml=alarm,
+                catheter_tip_level=rng.choice(["T10", "T8", "T6", "T4", "C5"]),
+                eri_date=documented_eri if rng.random() < 0.6 else None,
+                explant_date=None if final and final_status != S.EXPLANTED else (end if final else replace_on),
+                explant_reason=(
+                    ""
+                    if final and final_status != S.EXPLANTED
+                    else (
+                        rng.choice(["Pocket infection", "No longer benefiting", "Patient choice"])
+                        if final
+                        else "Battery end / elective replacement"
+                    )
+                ),
+                replaces_id=previous_pump,
+            )
+            limit = stop if final else replace_on
+            previous_schedule, last = self._refills(
+                rng,
+                ctx,
+                pump_id,
+                implant_day,
+                limit,
+                reservoir,
+                alarm,
+                interval,
+                dose,
+                previous_schedule,
+                lapsed=lapsed and final,
+            )
+            if final:
+                active_row = pumps.rows[-1]
+                break
+            previous_pump = pump_id
+            implant_day = replace_on
+        if final_status != S.IMPLANTED:
+            return dict(EMPTY_SCHEDULE)
+        column = pumps.attnames.index
+        values = dict(EMPTY_SCHEDULE)
+        values["battery_eri_date"] = scheduling.battery_eri_date(
+            implant_date=active_row[column("implant_date")],
+            documented_eri=active_row[column("eri_date")],
+            battery_life_years=ctx.rules.battery_life_years,
+        )
+        if last is not None:
+            performed_at, schedule = last
+            values.update(
+                next_refill_due=schedule.next_refill_due,
+                alarm_date=schedule.alarm_date,
+                empty_date=schedule.empty_date,
+                refill_due_basis=schedule.basis,
+                projected_alarm_date=schedule.projected_alarm_date,
+                alarm_date_disagrees=schedule.alarm_date_disagrees,
+                last_refill_at=performed_at,
+            )
+        return values
+
+    def _refills(
+        self, rng, ctx, pump_id, implant_day, limit, reservoir, alarm, interval, base_dose, previous, *, lapsed
+    ):
+        """Refill cycles of one pump from its implant up to ``limit`` (exclusive) or now."""
+        rules, zone, now = ctx.rules, ctx.rules.zone, self.now
+        refills, changes = self.tables[Refill], self.tables[DoseChange]
+        day = implant_day
+        at = dt.datetime.combine(day, dt.time(rng.randint(12, 16), rng.choice([0, 15, 30, 45])), tzinfo=zone)
+        if at > now or day >= limit:
+            return previous, None
+        residual = None
+        last = None
+        dose = base_dose
+        while True:
+            volume = reservoir if rng.random() < 0.85 else reservoir - Decimal(rng.randint(1, 5))
+            concentration = next(
+                (c for c in CONCENTRATIONS if (volume - alarm) * c / dose >= interval), CONCENTRATIONS[-1]
+            )
+            fill = scheduling.FillState(at, volume, concentration, dose)
+            schedule = scheduling.refill_schedule(fill, [], alarm_volume_ml=alarm, rules=rules)
+            programmer = manual = None
+            steps = []
+            if rng.random() < 0.3:
+                programmer = max(schedule.projected_alarm_date + dt.timedelta(days=rng.choice([-3, -1, 0, 0, 1])), day)
+            if rng.random() < 0.03 and (schedule.next_refill_due - day).days > 40:
+                manual = day + dt.timedelta(days=rng.randint(30, 40))
+            span = (schedule.next_refill_due - day).days
+            if rng.random() < (0.5 if day < implant_day + dt.timedelta(days=365) else 0.15) and span > 20:
+                change_at = at + dt.timedelta(days=rng.randint(7, int(span * 0.6)), hours=rng.randint(0, 5))
+                if change_at <= now and change_at.astimezone(zone).date() < limit:
+                    # Titration around the patient's usual dose (a random walk would drift for 20 years).
+                    new_dose = (base_dose * Decimal(rng.uniform(0.8, 1.25))).quantize(Decimal("1"))
+                    dose = min(max(new_dose, Decimal("25")), Decimal("1500"))
+                    steps.append(scheduling.DoseStep(change_at, dose))
+            if programmer or manual or steps:
+                schedule = scheduling.refill_schedule(
+                    fill,
+                    steps,
+                    alarm_volume_ml=alarm,
+                    rules=rules,
+                    programmer_alarm_date=programmer,
+                    manual_due_date=manual,
+                )
+            if previous is None:
+                timeliness, due_at_refill = Refill.Timeliness.FIRST, None
+            else:
+                timeliness = scheduling.refill_timeliness(
+                    day, due_date=previous.next_refill_due, alarm_date=previous.alarm_date
+                )
+                due_at_refill = previous.next_refill_due
+            expected = residual if residual is not None and rng.random() < 0.8 else None
+            removed = Decimal(0) if residual is None else residual
+            if expected is not None and rng.random() < 0.03:
+                removed += Decimal(3)
+            refills.add(
+                pump_id=pump_id,
+                performed_at=at,
+                volume_removed_ml=removed,
+                expected_residual_ml=expected,
+                volume_after_ml=volume,
+                concentration_mcg_per_ml=concentration,
+                daily_dose_mcg=fill.daily_dose_mcg,
+                programmer_alarm_date=programmer,
+                manual_due_date=manual,
+                performed_by_id=ctx.clinician_id,
+                residual_discrepancy=scheduling.residual_discrepancy(
+                    volume_removed_ml=removed,
+                    expected_residual_ml=expected,
+                    tolerance_ml=ctx.site.residual_tolerance_ml,
+                ),
+                timeliness=timeliness,
+                due_date_at_refill=due_at_refill,
+            )
+            for step in steps:
+                changes.add(pump_id=pump_id, effective_at=step.effective_at, daily_dose_mcg=step.daily_dose_mcg)
+            last = (at, schedule)
+            previous = schedule
+            # The next visit: mostly a few days before the due date, some late, a few after the alarm.
+            roll = rng.random()
+            if roll < 0.9:
+                next_day = schedule.next_refill_due - dt.timedelta(days=rng.randint(0, 10))
+            elif roll < 0.985:
+                next_day = schedule.next_refill_due + dt.timedelta(days=rng.randint(1, 5))
+            else:
+                next_day = schedule.alarm_date + dt.timedelta(days=rng.randint(0, 5))
+            next_day = max(next_day, day + dt.timedelta(days=28))
+            next_at = dt.datetime.combine(next_day, dt.time(rng.randint(8, 16), rng.choice([0, 15, 30, 45])), zone)
+            if steps and next_at <= steps[-1].effective_at:
+                next_at = steps[-1].effective_at + DAY
+                next_day = next_at.astimezone(zone).date()
+            if next_day >= limit or next_at > now:
+                break
+            if lapsed and (ctx.today - next_day).days < 30:
+                break
+            elapsed_days = Decimal((next_at - at).total_seconds() / 86400)
+            left = volume - elapsed_days * dose / concentration
+            residual = max(left, Decimal(0)).quantize(Decimal("0.1"))
+            day, at = next_day, next_at
+        return previous, last
+
+    # --- follow-ups, goals, complications -------------------------------------------------
+    def _follow_up(self, patient_id, kind, due, today, rng, *, outcome: str | None = None):
+        if outcome is None:
+            outcome = "scheduled" if due >= today - dt.timedelta(days=3) else "completed"
+        completed_on = None
+        if outcome == "completed":
+            completed_on = min(due + dt.timedelta(days=rng.randint(-3, 5)), today)
+        self.tables[FollowUp].add(
+            patient_id=patient_id, kind=kind, due_date=due, status=outcome, completed_on=completed_on
+        )
+
+    def _care(self, rng, ctx, patient_id, implant, until, final_status, schedule):
+        today = ctx.today
+        follow = self._follow_up
+        for kind, days in (("post_op", 14), ("titration", 42)):
+            if implant + dt.timedelta(days=days) <= until:
+                follow(patient_id, kind, implant + dt.timedelta(days=days), today, rng)
+        year = 1
+        while year <= 20 and (due := implant + dt.timedelta(days=365 * year)) < until:
+            roll = rng.random()
+            outcome = "completed" if roll < 0.85 else ("missed" if roll < 0.93 else "cancelled")
+            follow(patient_id, "annual_review", due, today, rng, outcome=outcome)
+            year += 1
+        if final_status == S.IMPLANTED:
+            if rng.random() < 0.06:  # a review that did not happen: due or missed on the worklist
+                follow(
+                    patient_id,
+                    "clinic_review",
+                    today - dt.timedelta(days=rng.randint(1, 30)),
+                    today,
+                    rng,
+                    outcome="scheduled",
+                )
+            follow(patient_id, "clinic_review", today + dt.timedelta(days=rng.randint(1, 120)), today, rng)
+            eri = schedule.get("battery_eri_date")
+            if eri is not None and eri <= today + dt.timedelta(days=365):
+                follow(patient_id, "replacement_planning", max(eri - dt.timedelta(days=180), today), today, rng)
+        goals, reviews = self.tables[Goal], self.tables[GoalReview]
+        set_on = implant - dt.timedelta(days=30)
+        for category in rng.sample(list(GOAL_TEXT), rng.randint(1, 3)):
+            baseline = rng.choice([-1, -1, -2])
+            goal_id = goals.add(
+                patient_id=patient_id,
+                category=category,
+                description=GOAL_TEXT[category],
+                set_on=set_on,
+                baseline_score=baseline,
+                expected_outcome="Expected level of attainment agreed with the family",
+            )
+            score = baseline
+            for review in range(4):
+                on = implant + dt.timedelta(days=180 + 365 * review)
+                if on > until:
+                    break
+                score = max(-2, min(2, score + rng.choice([0, 1, 1, 2, -1])))
+                reviews.add(goal_id=goal_id, reviewed_on=on, score=score)
+        if rng.random() < 0.1:
+            occurred = implant + dt.timedelta(days=rng.randint(0, max((until - implant).days, 0)))
+            resolved = occurred + dt.timedelta(days=rng.randint(3, 60))
+            self.tables[Complication].add(
+                patient_id=patient_id,
+                occurred_on=occurred,
+                kind=rng.choice(["infection", "csf_leak", "catheter", "pump_malfunction", "wound", "withdrawal"]),
+                severity=rng.choice(["mild", "moderate", "moderate", "severe"]),
+                needed_surgery=rng.random() < 0.3,
+                resolved_on=resolved if resolved <= today and rng.random() < 0.85 else None,
+            )
+
+
+def generate(
+    *,
+    patients: int,
+    seed: int = 1,
+    sites: int | None = None,
+    batch: int = 2000,
+    now: dt.datetime | None = None,
+    progress: Callable[[int, int, int, float], None] | None = None,
+) -> Result:
+    """Add ``patients`` synthetic patients; returns the row counts and the time taken."""
+    started = time.monotonic()
+    now = now or timezone.now()
+    site_count = sites or max(2, min(40, patients // 2500))
+    contexts = make_sites(site_count, now)
+    generator = Generator(seed=seed, sites=contexts, now=now)
+    result = Result()
+    done = 0
+    while done < patients:
+        size = min(batch, patients - done)
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
+            for index in range(done, done + size):
+                generator.patient(index)
+            for name, count in generator.flush().items():
+                result.rows[name] = result.rows.get(name, 0) + count
+        done += size
+        if progress is not None:
+            progress(done, patients, sum(result.rows.values()), time.monotonic() - started)
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), ORDER):
+            cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE " + ", ".join(m._meta.db_table for m in ORDER))
+    result.patients = done
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def stderr_progress(done: int, total: int, rows: int, seconds: float) -> None:
+    """One status line on stderr, rewritten per batch."""
+    rate = done / seconds if seconds else 0
+    eta = (total - done) / rate if rate else 0
+    end = "\n" if done >= total else ""
+    sys.stderr.write(
+        f"\r  {done:>9,}/{total:,} patients ({100 * done // total:3d} %), {rows:,} rows, "
+        f"{seconds:6.1f} s elapsed, ~{eta:5.0f} s left{end}"
+    )
+    sys.stderr.flush()
