@@ -44,8 +44,8 @@ from registry.models import (
     StatusChange,
 )
 from registry.roles import patients_for, sites_for
-from registry.selectors import with_refill_status, worklist
-from registry.services.reminder_ack import acknowledge_reminder
+from registry.selectors import with_refill_status, worklist_page
+from registry.services.reminders_inbox import acknowledge_reminder
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -418,6 +418,26 @@ class ReminderViewSet(ClinicalViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 # --- Worklist ------------------------------------------------------------------------------------
 
 
+class _PagedWorklist:
+    """The worklist as a sequence Django's paginator can count and slice, one SQL page at a time.
+
+    ``registry.selectors.worklist_page`` ranks and cuts the items in SQL, so a page of 50 costs
+    the same at 100,000 patients as at 100 (issue 7).
+    """
+
+    def __init__(self, **query):
+        self.query = query
+
+    def count(self) -> int:
+        return worklist_page(**self.query, offset=0, limit=0).total
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice):
+        return worklist_page(**self.query, offset=window.start or 0, limit=window.stop - (window.start or 0)).items
+
+
 @extend_schema(
     parameters=[serializers.WorklistQuerySerializer],
     responses={200: serializers.WorkItemSerializer(many=True)},
@@ -443,7 +463,7 @@ class WorklistView(GenericAPIView):
         if "site" in params:
             patients = patients.filter(site_id=params["site"])
         kinds = tuple(sorted(params["kind"])) if params.get("kind") else ("refill", "battery", "follow_up")
-        items = worklist(start=params["start"], end=params["end"], patients=patients, kinds=kinds)
+        items = _PagedWorklist(start=params["start"], end=params["end"], patients=patients, kinds=kinds)
         page = self.paginate_queryset(items)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -619,7 +619,11 @@ class FollowUp(models.Model):
                 name="follow_up_completed_has_date",
             ),
         ]
-        indexes = [models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx"),
+            # The worklist's "superseded by a later visit of the same kind" test.
+            models.Index(fields=["patient", "kind", "due_date"], name="follow_up_patient_kind_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} due {self.due_date} ({self.status})"

@@ -17,8 +17,10 @@ from django.db.models import (
     Case,
     CharField,
     DateField,
+    Exists,
     F,
     IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -150,6 +152,27 @@ WORK_URGENCY = {
 WORK_KINDS = ("refill", "battery", "follow_up")
 
 
+def open_follow_ups(patients: QuerySet[Patient], *, start: dt.date | None, end: dt.date) -> QuerySet[FollowUp]:
+    """Visits a worklist shows: scheduled or missed, due by ``end``, and not superseded.
+
+    A missed (or never-recorded) visit stays on the worklist until the patient has a later visit
+    of the same kind booked or done: rebooking is how a coordinator closes it. Without this rule a
+    missed annual review from years ago would stay on every worklist for ever (issue 7 found
+    36,000 such rows at 100,000 patients).
+    """
+    later = FollowUp.objects.filter(
+        patient=OuterRef("patient"), kind=OuterRef("kind"), due_date__gt=OuterRef("due_date")
+    ).exclude(status=FollowUp.Status.CANCELLED)
+    visits = FollowUp.objects.filter(
+        patient__in=patients.values("pk"),
+        due_date__lte=end,
+        status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED],
+    ).exclude(Exists(later))
+    if start is not None:
+        visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
+    return visits
+
+
 def worklist(
     *,
     start: dt.date | None,
@@ -184,13 +207,9 @@ def worklist(
         for p in qs:
             items.append(_battery_item(p, "overdue" if p.battery_eri_date <= p.site_today else "due"))
     if "follow_up" in kinds:
-        visits = (
-            FollowUp.objects.filter(patient__in=base.values("pk"), due_date__lte=end)
-            .filter(status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED])
-            .select_related("patient__site", "patient__primary_clinician")
+        visits = open_follow_ups(base, start=start, end=end).select_related(
+            "patient__site", "patient__primary_clinician"
         )
-        if start is not None:
-            visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
         for v in visits:
             site = v.patient.site
             overdue = scheduling.follow_up_missed(
@@ -448,13 +467,7 @@ def worklist_page(
             .values_list(*columns)
         )
     if "follow_up" in kinds:
-        visits = FollowUp.objects.filter(
-            patient__in=base.values("pk"),
-            due_date__lte=end,
-            status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED],
-        )
-        if start is not None:
-            visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
+        visits = open_follow_ups(base, start=start, end=end)
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
         for pk, tz, grace in Site.objects.values_list("pk", "time_zone", "follow_up_grace_days"):
@@ -484,6 +497,8 @@ def worklist_page(
         return WorklistPage(0, [])
     union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     total = union.count()
+    if limit <= 0:
+        return WorklistPage(total, [])
     rows = list(
         union.order_by("work_urgency", "item_due", "item_patient", "item_kind", "item_target")[offset : offset + limit]
     )

@@ -14,10 +14,11 @@ from registry.services.clinical import (
 from registry.services.patients import allowed_next_statuses, change_status, create_patient, update_patient
 from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
 from registry.services.refills import preview_refill, record_dose_change, record_refill
-from registry.services.reminders_inbox import acknowledge_reminders, open_reminders
+from registry.services.reminders_inbox import acknowledge_reminder, acknowledge_reminders, open_reminders
 from registry.services.schedule import recompute_schedule, recompute_site, site_rules, site_today
 
 __all__ = [
+    "acknowledge_reminder",
     "acknowledge_reminders",
     "add_indication",
     "allowed_next_statuses",

@@ -78,5 +78,12 @@ def test_queries_do_not_grow_with_page_size_or_data(admin_api, api, site):
         big = {
             (who, r): queries(c, url(r, page_size)) for who, c in (("admin", admin_api), ("coord", api)) for r in LISTS
         }
-        assert big == small
-    assert max(small.values()) <= 8, small
+        # The worklist loads a page's follow-ups only when the page holds some: it may need one
+        # query fewer with more data, never one more.
+        assert {k: v for k, v in big.items() if k[1] != "worklist"} == {
+            k: v for k, v in small.items() if k[1] != "worklist"
+        }
+        assert all(big[k] <= small[k] for k in small if k[1] == "worklist"), (big, small)
+    assert max(v for k, v in small.items() if k[1] != "worklist") <= 8, small
+    # The worklist: counted and paged in SQL (registry.selectors.worklist_page), twice per request.
+    assert max(v for k, v in small.items() if k[1] == "worklist") <= 16, small
