@@ -13,7 +13,7 @@ by the same form as the reports page: bad ones give 400 with field messages, nev
 from __future__ import annotations
 
 from django.http import Http404
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission
@@ -71,6 +71,10 @@ CSV_RESPONSES = {
     (401, "application/json"): ERRORS[401],
     (403, "application/json"): ERRORS[403],
     (404, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="No such table or export."),
+    # A client that asked for CSV (``?format=csv`` or ``Accept: text/csv``) gets its errors as CSV too.
+    (401, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="field,message rows."),
+    (403, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="field,message rows."),
+    (404, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="field,message rows."),
 }
 
 
@@ -165,7 +169,8 @@ class PumpYearExportView(ExportView):
 
 urlpatterns = [
     path("reports/summary/", SummaryView.as_view(), name="api-report-summary"),
-    path("reports/tables/<slug:name>.csv", TableView.as_view(), name="api-report-table"),
+    # Any name reaches the view, so an unknown table is the API's own 404, not Django's HTML page.
+    re_path(r"^reports/tables/(?P<name>[^/]+)\.csv$", TableView.as_view(), name="api-report-table"),
     path("reports/export/patients.csv", PatientExportView.as_view(), name="api-report-export-patients"),
     path("reports/export/pump-years.csv", PumpYearExportView.as_view(), name="api-report-export-pump-years"),
 ]
