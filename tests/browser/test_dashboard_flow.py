@@ -35,14 +35,18 @@ def test_coordinator_morning(page, shot, live_server):
             site=patient.site,
             target_type="pump",
             target_id=patient.pk,
-            due_date=patient.next_refill_due,
+            due_date=due,
             lead_days=lead,
             recipient=f"user:{nurse.pk}",
             recipient_user=nurse,
             channel=Reminder.Channel.INBOX,
             status=Reminder.Status.SENT,
         )
-        for kind, lead in [(Reminder.Kind.REFILL_CRITICAL, -1), (Reminder.Kind.REFILL_OVERDUE, -2)]
+        for kind, lead, due in [
+            (Reminder.Kind.REFILL_CRITICAL, -1, patient.next_refill_due),
+            (Reminder.Kind.BATTERY, 180, patient.battery_eri_date),
+            (Reminder.Kind.BATTERY, 90, patient.battery_eri_date),
+        ]
     ]
 
     # Log in.
@@ -60,7 +64,7 @@ def test_coordinator_morning(page, shot, live_server):
     top_row = first_section.locator("tbody tr").first
     assert top_row.get_attribute("data-patient") == str(patient.pk)
     assert "Critical" in top_row.inner_text() and "Alarm date" in top_row.inner_text()
-    assert page.locator("#reminder-count").inner_text() == "2"
+    assert page.locator("#reminder-count").inner_text() == "3"
     shot("02-worklist")
 
     # Open the patient, then the refill form; the preview shows the next due date before saving.
@@ -113,11 +117,15 @@ def test_coordinator_morning(page, shot, live_server):
     page.get_by_role("link", name=re.compile("^Reminders")).click()
     page.wait_for_url("**/reminders/")
     shot("08-inbox")
-    page.locator(f'tr[data-reminder="{reminders[0].pk}"]').get_by_role("button", name=re.compile("Acknowledge")).click()
+    # The refill took away the reason of the critical reminder: it was cancelled, not left to nag.
+    reminders[0].refresh_from_db()
+    assert reminders[0].status == Reminder.Status.CANCELLED
+    assert page.locator("#inbox tbody tr").count() == 2
+    page.locator(f'tr[data-reminder="{reminders[1].pk}"]').get_by_role("button", name=re.compile("Acknowledge")).click()
     page.locator('#reminder-count[data-count="1"]').wait_for()
     assert page.locator("#inbox tbody tr").count() == 1
-    reminders[0].refresh_from_db()
-    assert reminders[0].status == Reminder.Status.ACKNOWLEDGED and reminders[0].acknowledged_by == nurse
+    reminders[1].refresh_from_db()
+    assert reminders[1].status == Reminder.Status.ACKNOWLEDGED and reminders[1].acknowledged_by == nurse
     shot("09-inbox-after-acknowledge")
 
     # The patient list, keyboard first: the skip link is the first thing Tab reaches.
