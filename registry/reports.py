@@ -100,8 +100,8 @@ GAS_RHO = 0.3
 DAYS_PER_YEAR = 365.25
 NOT_RECORDED = "not_recorded"
 # Refill intervals: the window reads this much history before the period (longer gaps are
-# looked up one by one). Refill intervals are weeks to months; a year covers nearly all.
-INTERVAL_LOOKBACK_DAYS = 400
+# looked up one by one). Refill intervals are weeks to months; 200 days covers nearly all.
+INTERVAL_LOOKBACK_DAYS = 200
 ENDED_STATUSES = {PatientStatus.DISCONTINUED, PatientStatus.TRANSFERRED, PatientStatus.DECEASED}
 
 
@@ -422,6 +422,7 @@ def refill_intervals(sites, start, end, zones=None) -> list[int]:
             prev_pump=Window(Lag("pump_id"), **window),
         )
         .values_list("pk", "local", "prev_local", "pump_id", "prev_pump", "pump__replaces_id")
+        .order_by()
     )
     pairs, first_in_window = [], []
     for pk, day, prev, pump, prev_pump, replaces in rows:
@@ -435,16 +436,21 @@ def refill_intervals(sites, start, end, zones=None) -> list[int]:
         Q(performed_at__lt=OuterRef("performed_at")) | Q(performed_at=OuterRef("performed_at"), id__lt=OuterRef("id"))
     )
     earlier = earlier.order_by("-performed_at", "-id")
-    # An empty list still queries (no id is -1): the same number of queries on every call.
-    pairs += (
+    # An empty list still queries (no id is -1): the same number of queries on every call. The
+    # previous refill is the same patient's, so its local date is taken in the same zone.
+    found = (
         Refill.objects.filter(pk__in=first_in_window or [-1])
         .annotate(
             local=local,
-            prev_local=Subquery(earlier.annotate(local=local).values("local")[:1]),
+            prev_at=Subquery(earlier.values("performed_at")[:1]),
             prev_pump=Subquery(earlier.values("pump_id")[:1]),
         )
-        .values_list("local", "prev_local", "pump_id", "prev_pump", "pump__replaces_id")
+        .values_list("local", "prev_at", "pump__patient__site__time_zone", "pump_id", "prev_pump", "pump__replaces_id")
+        .order_by()
     )
+    for day, prev_at, zone, pump, prev_pump, replaces in found:
+        if prev_at is not None:
+            pairs.append((day, prev_at.astimezone(zoneinfo.ZoneInfo(zone)).date(), pump, prev_pump, replaces))
     return [
         (day - prev).days
         for day, prev, pump, prev_pump, replaces in pairs
