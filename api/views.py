@@ -435,7 +435,9 @@ class _PagedWorklist:
         return self.count()
 
     def __getitem__(self, window: slice):
-        return worklist_page(**self.query, offset=window.start or 0, limit=window.stop - (window.start or 0)).items
+        start = window.start or 0
+        # The paginator has counted already: fetch only the page (one full ranking, not two).
+        return worklist_page(**self.query, offset=start, limit=window.stop - start, count=False).items
 
 
 @extend_schema(

@@ -543,7 +543,10 @@ class Refill(models.Model):
             ),
             models.UniqueConstraint(fields=["pump", "performed_at"], name="refill_unique_time_per_pump"),
         ]
-        indexes = [models.Index(fields=["pump", "-performed_at"], name="refill_pump_latest_idx")]
+        indexes = [
+            models.Index(fields=["pump", "-performed_at"], name="refill_pump_latest_idx"),
+            models.Index(fields=["performed_at"], name="refill_performed_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Refill {self.performed_at:%Y-%m-%d %H:%M} {self.volume_after_ml} mL"
