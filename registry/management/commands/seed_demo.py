@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from registry import services
 from registry.models import Indication, Patient, PatientStatus, Site, StaffProfile
+from registry.synthetic import PATHS
 
 DEMO_PASSWORD = "itb-demo-2026"  # noqa: S105 - printed on purpose: demo data only
 GIVEN = [
@@ -90,15 +91,6 @@ STATUS_PLAN = [
     (S.TRANSFERRED, 1),
     (S.DECEASED, 1),
 ]
-PATH = {
-    S.REFERRED: [],
-    S.EVALUATING: [S.EVALUATING],
-    S.SCREENING: [S.EVALUATING, S.SCREENING],
-    S.CANDIDATE: [S.EVALUATING, S.SCREENING, S.CANDIDATE],
-    S.NOT_CANDIDATE: [S.EVALUATING, S.SCREENING, S.NOT_CANDIDATE],
-    S.DISCONTINUED: [S.EVALUATING, S.DISCONTINUED],
-    S.TRANSFERRED: [S.EVALUATING, S.TRANSFERRED],
-}
 
 
 class Command(BaseCommand):
@@ -230,7 +222,7 @@ class Command(BaseCommand):
         if implanted:
             self._implanted_history(rng, patient, number, today, start, final=status)
         else:
-            for step in PATH[status]:
+            for step in PATHS[status]:
                 if step in (S.CANDIDATE, S.NOT_CANDIDATE):
                     services.record_screening_trial(
                         patient=patient,
