@@ -83,6 +83,7 @@ def worklist(start: dt.date, end: dt.date) -> tuple[list, list, list]:
         "SELECT f.id, f.kind, f.due_date, f.status, p.id, p.given_name, p.family_name, s.time_zone "
         "FROM registry_followup f JOIN registry_patient p ON p.id = f.patient_id "
         "JOIN registry_site s ON s.id = p.site_id WHERE f.due_date <= %s AND f.status IN ('scheduled', 'missed') "
+        "AND NOT f.superseded "
         "AND NOT (f.status = 'scheduled' AND f.due_date < %s)",
         [end, start - dt.timedelta(days=30)],
     )
@@ -114,8 +115,7 @@ def _worklist_union(start: dt.date, end: dt.date) -> str:
                 JOIN registry_site s ON s.id = p.site_id
                WHERE f.due_date <= '{end}' AND f.status IN ('scheduled', 'missed')
                  AND NOT (f.status = 'scheduled' AND f.due_date < '{start - dt.timedelta(days=30)}')
-                 AND NOT EXISTS (SELECT 1 FROM registry_followup l WHERE l.patient_id = f.patient_id
-                                 AND l.kind = f.kind AND l.due_date > f.due_date AND l.status <> 'cancelled')) v
+                 AND NOT f.superseded) v
     """
 
 

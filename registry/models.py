@@ -611,6 +611,11 @@ class FollowUp(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     completed_on = models.DateField(null=True, blank=True)
     outcome_notes = models.TextField(blank=True)
+    # Kept by database triggers (migration 0007), never by Python: true when the patient has a
+    # later, not cancelled visit of the same kind. A missed visit stays on the worklist until it is
+    # superseded (rebooked); storing the answer lets the worklist read open visits from one
+    # partial index instead of testing every old visit against every later one (issue 7).
+    superseded = models.BooleanField(default=False, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -624,8 +629,14 @@ class FollowUp(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx"),
-            # The worklist's "superseded by a later visit of the same kind" test.
+            # The triggers' "superseded by a later visit of the same kind" test.
             models.Index(fields=["patient", "kind", "due_date"], name="follow_up_patient_kind_idx"),
+            # The worklist's and the sweep's open visits.
+            models.Index(
+                fields=["due_date", "status"],
+                name="follow_up_open_idx",
+                condition=Q(status__in=["scheduled", "missed"], superseded=False),
+            ),
         ]
 
     def __str__(self) -> str:

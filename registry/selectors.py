@@ -17,10 +17,8 @@ from django.db.models import (
     Case,
     CharField,
     DateField,
-    Exists,
     F,
     IntegerField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -155,22 +153,23 @@ WORK_URGENCY = {
 WORK_KINDS = ("refill", "battery", "follow_up")
 
 
-def open_follow_ups(patients: QuerySet[Patient], *, start: dt.date | None, end: dt.date) -> QuerySet[FollowUp]:
+def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None, end: dt.date) -> QuerySet[FollowUp]:
     """Visits a worklist shows: scheduled or missed, due by ``end``, and not superseded.
 
     A missed (or never-recorded) visit stays on the worklist until the patient has a later visit
     of the same kind booked or done: rebooking is how a coordinator closes it. Without this rule a
     missed annual review from years ago would stay on every worklist for ever (issue 7 found
-    36,000 such rows at 100,000 patients).
+    36,000 such rows at 100,000 patients). ``FollowUp.superseded`` holds the rule's answer, kept by
+    database triggers (migration 0007), so this reads the partial index ``follow_up_open_idx``.
+    ``patients=None`` means every patient (no join).
     """
-    later = FollowUp.objects.filter(
-        patient=OuterRef("patient"), kind=OuterRef("kind"), due_date__gt=OuterRef("due_date")
-    ).exclude(status=FollowUp.Status.CANCELLED)
     visits = FollowUp.objects.filter(
-        patient__in=patients.values("pk"),
         due_date__lte=end,
         status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED],
-    ).exclude(Exists(later))
+        superseded=False,
+    )
+    if patients is not None:
+        visits = visits.filter(patient__in=patients.values("pk"))
     if start is not None:
         visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
     return visits
@@ -431,6 +430,8 @@ def worklist_page(
     """
     now = now or timezone.now()
     groups = site_days(now)  # once, for the three CASEs below
+    if patients is not None and not patients.query.where:
+        patients = None  # every patient (an administrator's scope): no semi-join on the patients
     base = patients if patients is not None else Patient.objects.all()
     columns = ("item_kind", "item_status", "work_urgency", "item_due", "item_patient", "item_target")
     parts = []
@@ -475,7 +476,7 @@ def worklist_page(
             .values_list(*columns)
         )
     if "follow_up" in kinds:
-        visits = open_follow_ups(base, start=start, end=end)
+        visits = open_follow_ups(patients, start=start, end=end)
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
         for pk, tz, grace in Site.objects.values_list("pk", "time_zone", "follow_up_grace_days"):

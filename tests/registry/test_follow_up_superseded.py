@@ -1,0 +1,115 @@
+"""``FollowUp.superseded`` is kept by the database (migration 0007) through every kind of write.
+
+Each test compares the stored flag with the rule computed from scratch: a visit is superseded when
+the patient has a later, not cancelled visit of the same kind. Runs on SQLite (row triggers) and on
+PostgreSQL (statement triggers with transition tables).
+"""
+
+import datetime as dt
+
+import pytest
+from django.db.models import Exists, OuterRef
+
+from registry import services
+from registry.models import FollowUp
+from registry.selectors import open_follow_ups
+from tests.factories import SiteFactory, make_patient
+
+pytestmark = pytest.mark.django_db
+
+D = dt.date
+
+
+def _rule() -> dict[int, bool]:
+    later = FollowUp.objects.filter(
+        patient=OuterRef("patient"), kind=OuterRef("kind"), due_date__gt=OuterRef("due_date")
+    ).exclude(status=FollowUp.Status.CANCELLED)
+    return dict(FollowUp.objects.annotate(s=Exists(later)).values_list("pk", "s"))
+
+
+def _stored() -> dict[int, bool]:
+    return dict(FollowUp.objects.values_list("pk", "superseded"))
+
+
+def _assert_kept():
+    assert _stored() == _rule()
+
+
+@pytest.fixture
+def patient():
+    return make_patient(SiteFactory())
+
+
+def _visit(patient, due, kind="annual_review"):
+    return services.schedule_follow_up(patient=patient, kind=kind, due_date=due)
+
+
+def test_rebooking_supersedes_the_missed_visit_and_cancelling_restores_it(patient):
+    first = _visit(patient, D(2026, 3, 1))
+    other_kind = _visit(patient, D(2026, 2, 1), kind="clinic_review")
+    FollowUp.objects.filter(pk=first.pk).update(status=FollowUp.Status.MISSED)
+    _assert_kept()
+    assert not FollowUp.objects.get(pk=first.pk).superseded
+
+    rebooked = _visit(patient, D(2026, 4, 1))
+    _assert_kept()
+    assert FollowUp.objects.get(pk=first.pk).superseded
+    assert not FollowUp.objects.get(pk=other_kind.pk).superseded  # another kind is not a rebooking
+
+    services.cancel_follow_up(follow_up=rebooked, reason="booked in error")
+    _assert_kept()
+    assert not FollowUp.objects.get(pk=first.pk).superseded
+
+
+def test_moving_deleting_and_stale_saves_keep_the_flag(patient):
+    a = _visit(patient, D(2026, 3, 1))
+    b = _visit(patient, D(2026, 5, 1))
+    stale = FollowUp.objects.get(pk=a.pk)
+    assert stale.superseded
+
+    # Moving the later visit before the earlier one swaps which one is superseded.
+    b.due_date = D(2026, 2, 1)
+    b.save()
+    _assert_kept()
+    assert not FollowUp.objects.get(pk=a.pk).superseded
+
+    # A stale instance written back from Python does not keep its old flag.
+    stale.outcome_notes = "phoned the family"
+    stale.save()
+    _assert_kept()
+
+    # Same day is not "later": neither supersedes the other.
+    FollowUp.objects.filter(pk=b.pk).update(due_date=D(2026, 3, 1))
+    _assert_kept()
+    assert not any(_stored().values())
+
+    FollowUp.objects.filter(pk=b.pk).update(due_date=D(2026, 6, 1))
+    assert FollowUp.objects.get(pk=a.pk).superseded
+    FollowUp.objects.filter(pk=b.pk).delete()
+    _assert_kept()
+    assert not FollowUp.objects.get(pk=a.pk).superseded
+
+
+def test_bulk_writes_and_moves_between_patients(patient):
+    other = make_patient(patient.site)
+    FollowUp.objects.bulk_create(
+        [FollowUp(patient=patient, kind="annual_review", due_date=D(2020 + i, 1, 1)) for i in range(5)]
+        + [FollowUp(patient=other, kind="annual_review", due_date=D(2026, 1, 1))]
+    )
+    _assert_kept()
+    assert sum(_stored().values()) == 4
+
+    # Moving the patient's latest visit to another patient changes both groups.
+    latest = FollowUp.objects.filter(patient=patient).order_by("-due_date").first()
+    FollowUp.objects.filter(pk=latest.pk).update(patient=other)
+    _assert_kept()
+    FollowUp.objects.filter(patient=patient).update(status=FollowUp.Status.CANCELLED)
+    _assert_kept()
+
+
+def test_the_worklist_reads_only_open_unsuperseded_visits(patient):
+    missed = _visit(patient, D(2026, 3, 1))
+    FollowUp.objects.filter(pk=missed.pk).update(status=FollowUp.Status.MISSED)
+    assert list(open_follow_ups(None, start=None, end=D(2026, 12, 31))) == [missed]
+    rebooked = _visit(patient, D(2026, 12, 1))
+    assert list(open_follow_ups(None, start=None, end=D(2026, 12, 31))) == [rebooked]
