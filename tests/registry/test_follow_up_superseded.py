@@ -113,3 +113,28 @@ def test_the_worklist_reads_only_open_unsuperseded_visits(patient):
     assert list(open_follow_ups(None, start=None, end=D(2026, 12, 31))) == [missed]
     rebooked = _visit(patient, D(2026, 12, 1))
     assert list(open_follow_ups(None, start=None, end=D(2026, 12, 31))) == [rebooked]
+
+
+def test_worklist_page_ranks_visits_by_each_sites_own_cutoff():
+    """Sites whose "today" and grace period differ: the SQL page agrees with the Python worklist."""
+    import time_machine
+
+    from registry import selectors, synthetic
+    from registry.models import Site
+
+    # 23:30 UTC: already tomorrow in Sydney and Tokyo, still today in London and Chicago.
+    with time_machine.travel(dt.datetime(2026, 6, 15, 23, 30, tzinfo=dt.UTC), tick=False):
+        synthetic.generate(patients=300, seed=5, sites=4, batch=100)
+        start, end = dt.date(2026, 6, 15), dt.date(2026, 6, 29)
+        for grace, site in zip((0, 3, 10, 30), Site.objects.order_by("pk"), strict=True):
+            Site.objects.filter(pk=site.pk).update(follow_up_grace_days=grace)
+            # Visits a few days past due: missed at some sites, still due at others.
+            patients = site.patients.order_by("pk")[:4]
+            for days, p in zip((1, 2, 5, 15), patients, strict=True):
+                FollowUp.objects.create(patient=p, kind="goal_review", due_date=start - dt.timedelta(days=days))
+        full = selectors.worklist(start=start, end=end, kinds=("follow_up",))
+        page = selectors.worklist_page(start=start, end=end, kinds=("follow_up",), limit=len(full) + 1)
+    assert {i.status for i in full} == {"due", "missed"}
+    assert page.total == len(full)
+    key = [(i.patient.pk, i.target_id, i.status) for i in full]
+    assert [(i.patient.pk, i.target_id, i.status) for i in page.items] == key
