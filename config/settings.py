@@ -85,6 +85,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No JIT: the worklist's plans are cheap to run (tens of ms) but estimated costly (per-row
+    # subplans), and PostgreSQL spent 0.8 s compiling them at 100,000 patients (issue 7).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
     # SQLite: wait for a writer instead of failing at once (web, worker and beat share the file).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

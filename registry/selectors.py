@@ -501,7 +501,7 @@ def worklist_page(
         # A scalar subquery (LIMIT 1) is run only for the rows that reach it; an EXISTS would be
         # planned as a hash of every patient.
         visits = visits.annotate(
-            visit_site=Subquery(Patient.objects.filter(pk=OuterRef("patient_id")).values("site")[:1])
+            visit_site=Subquery(Patient.objects.filter(pk=OuterRef("patient_id")).order_by().values("site")[:1])
         )
         parts.append(
             visits.annotate(
