@@ -27,12 +27,25 @@ def _later(f: str) -> str:
 
 
 def _pg_refresh(groups: str) -> str:
+    """Recompute the flag of every visit in ``groups`` (patient, kind), through the patient-kind index."""
     return f"""
       UPDATE registry_followup t SET superseded = x.s
-        FROM (SELECT f.id, {_later("f")} AS s FROM registry_followup f
-               WHERE (f.patient_id, f.kind) IN ({groups})) x
+        FROM (SELECT f.id, {_later("f")} AS s
+                FROM (SELECT DISTINCT patient_id, kind FROM ({groups}) g0) g
+                JOIN registry_followup f ON f.patient_id = g.patient_id AND f.kind = g.kind) x
        WHERE t.id = x.id AND t.superseded IS DISTINCT FROM x.s;
     """
+
+
+# An UPDATE changes a group only where a row's patient, kind, date or cancelled-ness changed, or
+# where the flag itself was written (a stale instance saved from Python). Marking visits missed,
+# completing them or editing notes touches no group: the sweep marks thousands missed at once.
+UPDATED_GROUPS = """
+    SELECT g.patient_id, g.kind FROM changed n JOIN old_rows o ON o.id = n.id,
+           LATERAL (VALUES (n.patient_id, n.kind), (o.patient_id, o.kind)) AS g(patient_id, kind)
+     WHERE (n.patient_id, n.kind, n.due_date, n.status = 'cancelled', n.superseded)
+           IS DISTINCT FROM (o.patient_id, o.kind, o.due_date, o.status = 'cancelled', o.superseded)
+"""
 
 
 POSTGRES = [
@@ -46,7 +59,7 @@ POSTGRES = [
     CREATE OR REPLACE FUNCTION registry_followup_supersede_update() RETURNS trigger AS $$
     BEGIN
       IF NOT EXISTS (SELECT 1 FROM changed) THEN RETURN NULL; END IF;
-      {_pg_refresh("SELECT patient_id, kind FROM changed UNION SELECT patient_id, kind FROM old_rows")}
+      {_pg_refresh(UPDATED_GROUPS)}
       RETURN NULL;
     END $$ LANGUAGE plpgsql;
     CREATE TRIGGER registry_followup_supersede_insert AFTER INSERT ON registry_followup

@@ -386,8 +386,7 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, enqueue: Enq
     try:
         with transaction.atomic():
             site_days = _site_days(now)
-            for sd in site_days:
-                result.missed_follow_ups += mark_missed_follow_ups(site=sd.site, today=sd.today)
+            result.missed_follow_ups = mark_missed_follow_ups(site_days=[(sd.site, sd.today) for sd in site_days])
             rows = _collect(site_days, now, token)
             Reminder.objects.bulk_create(rows.rows.values(), ignore_conflicts=True)
             result.created = dict(
