@@ -8,10 +8,13 @@ stored dates and each site's own "today" (its time zone) and lead window, with t
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import reduce
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -89,6 +92,27 @@ def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, gr
         output_field=IntegerField(),
     )
     return qs.annotate(site_today=today, refill_status=status, urgency=urgency)
+
+
+def refill_status_q(status: str, groups) -> Q:
+    """Patients whose ``refill_status`` (above) is ``status``, as plain conditions on the dates.
+
+    The same rule as the CASE, written so that PostgreSQL can estimate it from the columns'
+    statistics (a CASE compared with a constant is a blind guess): the worklist's per-urgency
+    members then walk the due-date index and stop after a page instead of sorting every row.
+    """
+    either = []
+    for (day, lead), ids in groups.items():
+        critical, overdue = Q(alarm_date__lte=day), Q(next_refill_due__lt=day)
+        due = Q(next_refill_due__lte=day + dt.timedelta(days=lead))
+        rule = {
+            "critical": critical,
+            "overdue": ~critical & overdue,
+            "due": ~critical & ~overdue & due,
+            "upcoming": ~critical & ~overdue & ~due,
+        }[status]
+        either.append(Q(site_id__in=ids) & rule)
+    return Q(next_refill_due__isnull=False) & reduce(operator.or_, either, Q(pk__in=[]))
 
 
 def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:
@@ -424,61 +448,84 @@ def worklist_page(
 ) -> WorklistPage:
     """One page of ``worklist`` (same items, same order) and the total, sorted and cut in SQL.
 
-    Why: program-wide the worklist holds thousands of items at 100,000 patients; building them all
-    in Python to show fifty costs seconds (issue 7). Here one UNION ALL query ranks every item by
-    urgency and date and returns only the page; the page's patients and visits are then loaded in
-    two queries. A constant number of queries whatever the size. ``count=False`` skips the total
-    (``total`` is then ``None``): a paginator that has already counted needs only the page.
+    Why: program-wide the worklist holds 25,000 items at 100,000 patients; building them all in
+    Python to show fifty costs seconds, and even ranking them all in SQL costs tens of ms (issue 7).
+    So the page is a UNION ALL of one member per urgency (critical refills, overdue refills, ...),
+    each ordered by date along an index and cut at ``offset + limit`` rows: the database reads
+    about a page per member, whatever the program's size. (SQLite cannot order and cut inside a
+    UNION: there the members are whole kinds and the union is ranked as a whole, same result.)
+    The total counts primary keys only, from the same indexes. The page's patients and visits are
+    then loaded in two queries: a constant number of queries whatever the size. ``count=False``
+    skips the total (``total`` is then ``None``): a paginator that has counted needs only the page.
     """
     now = now or timezone.now()
-    groups = site_days(now)  # once, for the three CASEs below
+    groups = site_days(now)  # once, for the CASEs below
     if patients is not None and not patients.query.where:
         patients = None  # every patient (an administrator's scope): no semi-join on the patients
     base = patients if patients is not None else Patient.objects.all()
+    per_urgency = connection.features.supports_slicing_ordering_in_compound
+    window = offset + max(limit, 0)
     columns = ("item_kind", "item_status", "work_urgency", "item_due", "item_patient", "item_target")
-    parts = []
+    days = [day for day, _ in groups] or [timezone.now().date()]
+    members, counted = [], []
+
+    def cut(qs, *order):
+        return qs.order_by(*order, "item_patient", "item_target").values_list(*columns)[:window]
+
     if "refill" in kinds:
         qs = Patient.objects.filter(next_refill_due__isnull=False, next_refill_due__lte=end)
-        qs = with_refill_status(qs, now, groups)
         if patients is not None:
             qs = qs.filter(pk__in=base.values("pk"))
-        if start is not None:
-            qs = qs.exclude(refill_status="upcoming", next_refill_due__lt=start)
-        parts.append(
-            qs.annotate(
-                item_kind=Value("refill"),
-                item_status=F("refill_status"),
-                work_urgency=_urgency_case("refill", "refill_status"),
-                item_due=F("next_refill_due"),
-                item_patient=F("pk"),
-                item_target=Cast(Value(None), BigIntegerField()),
-            )
-            .order_by()
-            .values_list(*columns)
-        )
+        ranked = with_refill_status(qs, now, groups)
+        last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
+        if start is not None and start > last_due + dt.timedelta(days=1):
+            # Only then can an upcoming refill fall before ``start`` (it is past its lead window).
+            ranked = ranked.exclude(refill_status="upcoming", next_refill_due__lt=start)
+            qs = ranked
+        counted.append(qs.order_by().values_list("pk"))
+        rows = ranked.annotate(
+            item_kind=Value("refill"),
+            item_status=F("refill_status"),
+            work_urgency=_urgency_case("refill", "refill_status"),
+            item_due=F("next_refill_due"),
+            item_patient=F("pk"),
+            item_target=Cast(Value(None), BigIntegerField()),
+        ).order_by()
+        if per_urgency:
+            # Each status with a date range it implies, so that the index scan starts there.
+            hints = {
+                "critical": Q(),
+                "overdue": Q(next_refill_due__lt=max(days)),
+                "due": Q(next_refill_due__gte=min(days)),
+                "upcoming": Q(next_refill_due__gt=last_due),
+            }
+            members += [
+                cut(rows.filter(hint, refill_status_q(status, groups)), "item_due") for status, hint in hints.items()
+            ]
+        else:
+            members.append(rows.values_list(*columns))
     if "battery" in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
         qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon)
-        qs = with_refill_status(qs, now, groups)
+        counted.append(qs.order_by().values_list("pk"))
         status = Case(
             When(battery_eri_date__lte=F("site_today"), then=Value("overdue")),
             default=Value("due"),
             output_field=CharField(),
         )
-        parts.append(
-            qs.annotate(
-                item_kind=Value("battery"),
-                item_status=status,
-                work_urgency=_urgency_case("battery", "item_status"),
-                item_due=F("battery_eri_date"),
-                item_patient=F("pk"),
-                item_target=Cast(Value(None), BigIntegerField()),
-            )
-            .order_by()
-            .values_list(*columns)
+        rows = with_refill_status(qs, now, groups).annotate(
+            item_kind=Value("battery"),
+            item_status=status,
+            work_urgency=_urgency_case("battery", "item_status"),
+            item_due=F("battery_eri_date"),
+            item_patient=F("pk"),
+            item_target=Cast(Value(None), BigIntegerField()),
         )
+        # A few hundred rows at most (within half a year of ERI): ranked whole.
+        members.append(cut(rows, "work_urgency", "item_due") if per_urgency else rows.order_by().values_list(*columns))
     if "follow_up" in kinds:
         visits = open_follow_ups(patients, start=start, end=end)
+        counted.append(visits.order_by().values_list("pk"))
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
         for pk, tz, grace in Site.objects.values_list("pk", "time_zone", "follow_up_grace_days"):
@@ -500,27 +547,33 @@ def worklist_page(
         )
         # A scalar subquery (LIMIT 1) is run only for the rows that reach it; an EXISTS would be
         # planned as a hash of every patient.
-        visits = visits.annotate(
-            visit_site=Subquery(Patient.objects.filter(pk=OuterRef("patient_id")).order_by().values("site")[:1])
-        )
-        parts.append(
-            visits.annotate(
-                item_kind=Value("follow_up"),
-                item_status=status,
-                work_urgency=_urgency_case("follow_up", "item_status"),
-                item_due=F("due_date"),
-                item_patient=F("patient_id"),
-                item_target=F("pk"),
+        site_of = Patient.objects.filter(pk=OuterRef("patient_id")).order_by().values("site")[:1]
+        rows = visits.annotate(
+            visit_site=Subquery(site_of),
+            item_kind=Value("follow_up"),
+            item_status=status,
+            work_urgency=_urgency_case("follow_up", "item_status"),
+            item_due=F("due_date"),
+            item_patient=F("patient_id"),
+            item_target=F("pk"),
+        ).order_by()
+        if per_urgency:
+            band = reduce(
+                operator.or_,
+                [Q(visit_site__in=ids, due_date__lt=cutoff) for cutoff, ids in cutoffs.items() if cutoff > earliest],
+                Q(pk__in=[]),
             )
-            .order_by()
-            .values_list(*columns)
-        )
-    if not parts:
+            missed = Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band
+            due = Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band
+            members += [cut(rows.filter(missed), "item_due"), cut(rows.filter(due), "item_due")]
+        else:
+            members.append(rows.values_list(*columns))
+    if not members:
         return WorklistPage(0, [])
-    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    total = union.count() if count else None
+    total = counted[0].union(*counted[1:], all=True).count() if count else None
     if limit <= 0:
         return WorklistPage(total, [])
+    union = members[0].union(*members[1:], all=True) if len(members) > 1 else members[0]
     rows = list(
         union.order_by("work_urgency", "item_due", "item_patient", "item_kind", "item_target")[offset : offset + limit]
     )

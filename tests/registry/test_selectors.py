@@ -109,3 +109,22 @@ def test_worklist_battery_window():
         assert [(i.kind, i.status) for i in worklist(start=None, end=dt.date(2026, 3, 5))] == [("battery", "due")]
     with time_machine.travel(dt.datetime(2026, 9, 2, 12, tzinfo=dt.UTC), tick=False):
         assert [(i.kind, i.status) for i in worklist(start=None, end=dt.date(2026, 9, 2))] == [("battery", "overdue")]
+
+
+def test_refill_status_q_picks_the_same_patients_as_the_case():
+    """The worklist's per-urgency conditions agree with the annotated status, zone by zone."""
+    from registry import synthetic
+    from registry.selectors import refill_status_q, site_days
+
+    with time_machine.travel(dt.datetime(2026, 6, 15, 23, 30, tzinfo=dt.UTC), tick=False):
+        synthetic.generate(patients=300, seed=3, sites=4, batch=100)
+        groups = site_days()
+        annotated = with_refill_status(Patient.objects.all())
+        seen = set()
+        for status in ("critical", "overdue", "due", "upcoming"):
+            expected = set(annotated.filter(refill_status=status).values_list("pk", flat=True))
+            assert set(Patient.objects.filter(refill_status_q(status, groups)).values_list("pk", flat=True)) == expected
+            assert expected, status
+            seen |= expected
+    assert len(groups) > 1  # the instant straddles midnight across the sites' zones
+    assert seen == set(Patient.objects.filter(next_refill_due__isnull=False).values_list("pk", flat=True))
