@@ -483,27 +483,35 @@ def worklist_page(
             ranked = ranked.exclude(refill_status="upcoming", next_refill_due__lt=start)
             qs = ranked
         counted.append(qs.order_by().values_list("pk"))
-        rows = ranked.annotate(
-            item_kind=Value("refill"),
-            item_status=F("refill_status"),
-            work_urgency=_urgency_case("refill", "refill_status"),
-            item_due=F("next_refill_due"),
-            item_patient=F("pk"),
-            item_target=Cast(Value(None), BigIntegerField()),
-        ).order_by()
+        item = {
+            "item_kind": Value("refill"),
+            "item_due": F("next_refill_due"),
+            "item_patient": F("pk"),
+            "item_target": Cast(Value(None), BigIntegerField()),
+        }
         if per_urgency:
-            # Each status with a date range it implies, so that the index scan starts there.
+            # Each status with a date range it implies, so that the index scan starts there. Its
+            # status and urgency are constants: no CASE to plan in every member.
             hints = {
                 "critical": Q(),
                 "overdue": Q(next_refill_due__lt=max(days)),
                 "due": Q(next_refill_due__gte=min(days)),
-                "upcoming": Q(next_refill_due__gt=last_due),
+                "upcoming": Q(next_refill_due__gt=last_due, next_refill_due__gte=start or dt.date.min),
             }
             members += [
-                cut(rows.filter(hint, refill_status_q(status, groups)), "item_due") for status, hint in hints.items()
+                cut(
+                    qs.filter(hint, refill_status_q(status, groups)).annotate(
+                        **item, item_status=Value(status), work_urgency=Value(WORK_URGENCY[("refill", status)])
+                    ),
+                    "item_due",
+                )
+                for status, hint in hints.items()
             ]
         else:
-            members.append(rows.values_list(*columns))
+            rows = ranked.annotate(
+                **item, item_status=F("refill_status"), work_urgency=_urgency_case("refill", "refill_status")
+            )
+            members.append(rows.order_by().values_list(*columns))
     if "battery" in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
         qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon)
@@ -548,11 +556,9 @@ def worklist_page(
         # A scalar subquery (LIMIT 1) is run only for the rows that reach it; an EXISTS would be
         # planned as a hash of every patient.
         site_of = Patient.objects.filter(pk=OuterRef("patient_id")).order_by().values("site")[:1]
-        rows = visits.annotate(
+        visits = visits.annotate(
             visit_site=Subquery(site_of),
             item_kind=Value("follow_up"),
-            item_status=status,
-            work_urgency=_urgency_case("follow_up", "item_status"),
             item_due=F("due_date"),
             item_patient=F("patient_id"),
             item_target=F("pk"),
@@ -563,10 +569,21 @@ def worklist_page(
                 [Q(visit_site__in=ids, due_date__lt=cutoff) for cutoff, ids in cutoffs.items() if cutoff > earliest],
                 Q(pk__in=[]),
             )
-            missed = Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band
-            due = Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band
-            members += [cut(rows.filter(missed), "item_due"), cut(rows.filter(due), "item_due")]
+            buckets = {
+                "missed": Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band,
+                "due": Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band,
+            }
+            members += [
+                cut(
+                    visits.filter(rule).annotate(
+                        item_status=Value(status), work_urgency=Value(WORK_URGENCY[("follow_up", status)])
+                    ),
+                    "item_due",
+                )
+                for status, rule in buckets.items()
+            ]
         else:
+            rows = visits.annotate(item_status=status, work_urgency=_urgency_case("follow_up", "item_status"))
             members.append(rows.values_list(*columns))
     if not members:
         return WorklistPage(0, [])
