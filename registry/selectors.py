@@ -65,17 +65,22 @@ def site_days(now: dt.datetime | None = None, sites: QuerySet[Site] | None = Non
     return groups
 
 
+def _site_today(groups) -> Case:
+    """Each patient's site's "today", from ``site_days``."""
+    return Case(
+        *[When(site_id__in=ids, then=Value(day)) for (day, _), ids in groups.items()],
+        default=Value(timezone.now().date()),
+        output_field=DateField(),
+    )
+
+
 def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, groups=None) -> QuerySet[Patient]:
     """Annotate ``site_today``, ``refill_status`` and ``urgency`` (0 = most urgent).
 
     ``groups`` is ``site_days(now)`` when the caller has it already (one query fewer).
     """
     groups = site_days(now) if groups is None else groups
-    today = Case(
-        *[When(site_id__in=ids, then=Value(day)) for (day, _), ids in groups.items()],
-        default=Value(timezone.now().date()),
-        output_field=DateField(),
-    )
+    today = _site_today(groups)
     # The same conditions give the status and its urgency: one CASE each, rather than an urgency
     # CASE over the status CASE, which inlines the status five times (slow to compile and plan).
     conditions = [(Q(next_refill_due__isnull=True), "none")]
@@ -464,7 +469,7 @@ def worklist_page(
         patients = None  # every patient (an administrator's scope): no semi-join on the patients
     base = patients if patients is not None else Patient.objects.all()
     per_urgency = connection.features.supports_slicing_ordering_in_compound
-    window = offset + max(limit, 0)
+    window = offset + limit if limit > 0 else 0  # rows each member must give; 0: count only
     columns = ("item_kind", "item_status", "work_urgency", "item_due", "item_patient", "item_target")
     days = [day for day, _ in groups] or [timezone.now().date()]
     members, counted = [], []
@@ -476,12 +481,13 @@ def worklist_page(
         qs = Patient.objects.filter(next_refill_due__isnull=False, next_refill_due__lte=end)
         if patients is not None:
             qs = qs.filter(pk__in=base.values("pk"))
-        ranked = with_refill_status(qs, now, groups)
         last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
+        ranked = with_refill_status(qs, now, groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):
             # Only then can an upcoming refill fall before ``start`` (it is past its lead window).
-            ranked = ranked.exclude(refill_status="upcoming", next_refill_due__lt=start)
-            qs = ranked
+            early = refill_status_q("upcoming", groups) & Q(next_refill_due__lt=start)
+            qs = qs.exclude(early)
+            ranked = ranked.exclude(early) if ranked is not None else None
         counted.append(qs.order_by().values_list("pk"))
         item = {
             "item_kind": Value("refill"),
@@ -489,7 +495,7 @@ def worklist_page(
             "item_patient": F("pk"),
             "item_target": Cast(Value(None), BigIntegerField()),
         }
-        if per_urgency:
+        if window and per_urgency:
             # Each status with a date range it implies, so that the index scan starts there. Its
             # status and urgency are constants: no CASE to plan in every member.
             hints = {
@@ -507,7 +513,7 @@ def worklist_page(
                 )
                 for status, hint in hints.items()
             ]
-        else:
+        elif window:
             rows = ranked.annotate(
                 **item, item_status=F("refill_status"), work_urgency=_urgency_case("refill", "refill_status")
             )
@@ -521,7 +527,8 @@ def worklist_page(
             default=Value("due"),
             output_field=CharField(),
         )
-        rows = with_refill_status(qs, now, groups).annotate(
+        rows = qs.order_by().annotate(
+            site_today=_site_today(groups),
             item_kind=Value("battery"),
             item_status=status,
             work_urgency=_urgency_case("battery", "item_status"),
@@ -530,7 +537,8 @@ def worklist_page(
             item_target=Cast(Value(None), BigIntegerField()),
         )
         # A few hundred rows at most (within half a year of ERI): ranked whole.
-        members.append(cut(rows, "work_urgency", "item_due") if per_urgency else rows.order_by().values_list(*columns))
+        if window:
+            members.append(cut(rows, "work_urgency", "item_due") if per_urgency else rows.values_list(*columns))
     if "follow_up" in kinds:
         visits = open_follow_ups(patients, start=start, end=end)
         counted.append(visits.order_by().values_list("pk"))
@@ -563,7 +571,7 @@ def worklist_page(
             item_patient=F("patient_id"),
             item_target=F("pk"),
         ).order_by()
-        if per_urgency:
+        if window and per_urgency:
             band = reduce(
                 operator.or_,
                 [Q(visit_site__in=ids, due_date__lt=cutoff) for cutoff, ids in cutoffs.items() if cutoff > earliest],
@@ -582,13 +590,13 @@ def worklist_page(
                 )
                 for status, rule in buckets.items()
             ]
-        else:
+        elif window:
             rows = visits.annotate(item_status=status, work_urgency=_urgency_case("follow_up", "item_status"))
             members.append(rows.values_list(*columns))
-    if not members:
+    if not counted:
         return WorklistPage(0, [])
     total = counted[0].union(*counted[1:], all=True).count() if count else None
-    if limit <= 0:
+    if not members:
         return WorklistPage(total, [])
     union = members[0].union(*members[1:], all=True) if len(members) > 1 else members[0]
     rows = list(
