@@ -63,6 +63,7 @@ from django.db.models import (
     Count,
     DateField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
@@ -229,11 +230,24 @@ def _status_at(end: dt.date):
     )
 
 
-def _latest_goal_score(start: dt.date, end: dt.date):
-    return Subquery(
-        GoalReview.objects.filter(goal=OuterRef("pk"), reviewed_on__gte=start, reviewed_on__lte=end)
-        .order_by("-reviewed_on", "-id")
-        .values("score")[:1]
+def _latest(qs: QuerySet, group: str, day: str) -> QuerySet:
+    """The rows of ``qs`` with no later row (by ``day``, then id) in ``qs`` for the same ``group``.
+
+    "The latest row per group" as an anti-join (``NOT EXISTS``): PostgreSQL hashes the rows once,
+    where a correlated ``ORDER BY … LIMIT 1`` subquery per group ran once per group and per use
+    (issue 7). Portable, unlike ``DISTINCT ON``.
+    """
+    later = qs.filter(**{group: OuterRef(group)}).filter(
+        Q(**{f"{day}__gt": OuterRef(day)}) | Q(**{day: OuterRef(day), "id__gt": OuterRef("id")})
+    )
+    return qs.filter(~Exists(later))
+
+
+def _latest_reviews(sites, start, end) -> QuerySet[GoalReview]:
+    """Each goal's score: its latest review in the period, for goals set on or before ``end``."""
+    in_period = GoalReview.objects.filter(reviewed_on__gte=start, reviewed_on__lte=end)
+    return _latest(in_period, "goal_id", "reviewed_on").filter(
+        _scope(sites, "goal__patient__site"), goal__set_on__lte=end
     )
 
 
@@ -251,11 +265,13 @@ def _census_patients(sites: QuerySet[Site] | None, end: dt.date) -> QuerySet[Pat
 def _reviewed_goal_sums(sites, start, end) -> QuerySet:
     """Per patient with reviewed goals: Σwx, Σw², Σw over each goal's latest review in the period."""
     return (
-        Goal.objects.filter(_scope(sites, "patient__site"), set_on__lte=end)
-        .annotate(latest=_latest_goal_score(start, end))
-        .filter(latest__isnull=False)
-        .values("patient_id")
-        .annotate(swx=Sum(F("weight") * F("latest")), sw2=Sum(F("weight") * F("weight")), sw=Sum("weight"))
+        _latest_reviews(sites, start, end)
+        .values(patient_id=F("goal__patient_id"))
+        .annotate(
+            swx=Sum(F("goal__weight") * F("score")),
+            sw2=Sum(F("goal__weight") * F("goal__weight")),
+            sw=Sum("goal__weight"),
+        )
         .order_by()
     )
 
@@ -264,9 +280,20 @@ def _reviewed_goal_sums(sites, start, end) -> QuerySet:
 
 
 def _census(sites, end) -> dict:
+    # Each patient's latest status change on or before ``end`` is the patient's status then.
+    latest = _latest(StatusChange.objects.filter(changed_on__lte=end), "patient_id", "changed_on")
     groups = (
-        _census_patients(sites, end)
-        .values("status_at_end", "primary_indication__diagnosis", "primary_indication__gmfcs_level")
+        latest.filter(_scope(sites, "patient__site"))
+        .annotate(
+            primary_indication=FilteredRelation(
+                "patient__indications", condition=Q(patient__indications__is_primary=True)
+            )
+        )
+        .values(
+            "primary_indication__diagnosis",
+            "primary_indication__gmfcs_level",
+            status_at_end=F("to_status"),
+        )
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -498,19 +525,21 @@ def _safety(sites, start, end) -> dict:
 
 
 def _goals(sites, start, end) -> dict:
-    latest = _latest_goal_score(start, end)
-    categories = (
+    goal_counts = (
         Goal.objects.filter(_scope(sites, "patient__site"), set_on__lte=end)
-        .annotate(latest=latest)
         .values("category")
-        .annotate(
-            goals=Count("id"),
-            reviewed=Count("id", filter=Q(latest__isnull=False)),
-            at_or_above=Count("id", filter=Q(latest__gte=0)),
-            mean_score=Avg("latest"),
-        )
+        .annotate(goals=Count("id"))
         .order_by()
     )
+    scores = {
+        r["category"]: r
+        for r in _latest_reviews(sites, start, end)
+        .values(category=F("goal__category"))
+        .annotate(reviewed=Count("id"), at_or_above=Count("id", filter=Q(score__gte=0)), mean_score=Avg("score"))
+        .order_by()
+    }
+    no_reviews = {"reviewed": 0, "at_or_above": 0, "mean_score": None}
+    categories = [{**c, **scores.get(c["category"], no_reviews)} for c in goal_counts]
     found = {c["category"]: c for c in categories}
     by_category = []
     for cat in Goal.Category.values:
