@@ -62,6 +62,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Avg,
+    BooleanField,
     Case,
     Count,
     DateField,
@@ -459,10 +460,14 @@ def _refill_figures(sites, start, end, zones) -> tuple[Counter, Counter]:
     the one it replaced. The window reads refills from ``INTERVAL_LOOKBACK_DAYS`` before ``start``
     (reading all history took seconds at 100,000 patients, issue 7); an outer query keeps the
     period's refills and counts them by (timeliness, interval), so a few hundred rows come back
-    instead of one per refill (window results cannot be grouped in the same SELECT). A refill
-    with no earlier refill in that stretch comes back by id and gets its predecessor from a second
-    query, one indexed look-up each, so the first interval of the period reaches back as far as
-    it must. Two queries.
+    instead of one per refill (window results cannot be grouped in the same SELECT).
+
+    A refill with no earlier refill in that stretch comes back by id and gets its predecessor from
+    a second query, one indexed look-up each, so the first interval of the period reaches back as
+    far as it must. Only refills whose chain may reach back that far are looked up: a pump that
+    replaces none and was implanted inside the stretch has all its refills in it (the refill
+    trigger of migration 0002 refuses a refill before the implant date), so its first refill
+    there has no interval. That leaves out nearly every first fill. Two queries.
     """
     local = _local_date("performed_at", "pump__patient__site__time_zone", zones)
     day = DayNumber(local) if zones else Value(None, output_field=IntegerField())
@@ -480,6 +485,10 @@ def _refill_figures(sites, start, end, zones) -> tuple[Counter, Counter]:
             day=day,
             prev_day=Window(Lag(day), **window),
             prev_pump=Window(Lag("pump_id"), **window),
+            may_reach_back=ExpressionWrapper(
+                Q(pump__replaces__isnull=False) | Q(pump__implant_date__lt=lookback.date() + dt.timedelta(days=2)),
+                output_field=BooleanField(),
+            ),
         )
         .order_by()
     )
@@ -492,7 +501,7 @@ def _refill_figures(sites, start, end, zones) -> tuple[Counter, Counter]:
     sql = (
         "SELECT w.timeliness,"  # noqa: S608
         " CASE WHEN w.prev_pump = w.pump_id OR w.prev_pump = w.replaces THEN w.day - w.prev_day END,"
-        " CASE WHEN w.prev_day IS NULL THEN w.id END,"
+        " CASE WHEN w.prev_day IS NULL AND w.may_reach_back THEN w.id END,"
         " COUNT(*)"
         f" FROM ({inner_sql}) w WHERE w.day >= %s AND w.day <= %s GROUP BY 1, 2, 3"
     )
