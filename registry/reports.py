@@ -206,16 +206,17 @@ def _death_date(patient_ref: str = "patient_id"):
     )
 
 
-def _pump_days(start: dt.date, end: dt.date):
+def _pump_days(start: dt.date, end: dt.date, died: bool = True):
     """Days of the pump's ``[implant, explant)`` inside ``[start, end]``, as an SQL duration.
 
-    A pump left in place after the patient died stops counting on the date of death.
+    A pump left in place after the patient died stops counting on the date of death (``died=False``
+    leaves out that look-up, for pumps of patients known to be alive).
     """
     after_end = _date(end + dt.timedelta(days=1))
     first = Greatest(F("implant_date"), _date(start), output_field=DateField())
     last = Least(
         Coalesce(F("explant_date"), after_end),
-        Coalesce(_death_date(), after_end),
+        Coalesce(_death_date(), after_end) if died else after_end,
         after_end,
         output_field=DateField(),
     )
@@ -536,11 +537,16 @@ def _refill_figures(sites, start, end, zones) -> tuple[Counter, Counter]:
 
 
 def pump_years(sites, start, end) -> float:
-    """Unrounded pump-years of the period (rates divide by this, the report shows it rounded)."""
-    days = Pump.objects.filter(_scope(sites, "patient__site"), _overlapping_pumps(start, end)).aggregate(
-        d=Sum(_pump_days(start, end))
-    )["d"]
-    return max(_days(days), 0) / DAYS_PER_YEAR
+    """Unrounded pump-years of the period (rates divide by this, the report shows it rounded).
+
+    Pumps of patients who never died need no date of death: one anti-join finds them, and only
+    the others look their date of death up (a look-up per pump took ~0.5 s at 100,000 patients).
+    """
+    pumps = Pump.objects.filter(_scope(sites, "patient__site"), _overlapping_pumps(start, end))
+    died = Exists(StatusChange.objects.filter(patient=OuterRef("patient_id"), to_status=PatientStatus.DECEASED))
+    living = pumps.filter(~died).aggregate(d=Sum(_pump_days(start, end, died=False)))["d"]
+    dead = pumps.filter(died).aggregate(d=Sum(_pump_days(start, end)))["d"]
+    return max(_days(living) + _days(dead), 0) / DAYS_PER_YEAR
 
 
 def _safety(sites, start, end) -> dict:
