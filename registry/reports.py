@@ -4,8 +4,9 @@
 turns it into the rows of every CSV table, and ``patient_export`` / ``pump_year_export`` give the
 de-identified research rows. Every section is one aggregate query (``Count``/``Sum`` with
 ``filter=Q(...)``, grouped with ``values``), so the number of queries does not grow with the
-number of patients. Two medians are taken in Python over a single fetched column of intervals:
-``percentile_cont`` is PostgreSQL-only and SQLite has no median.
+number of patients. Two medians are taken in Python, the refill interval's over counts of each
+interval length and the reminder wait's over a fetched column: ``percentile_cont`` is
+PostgreSQL-only and SQLite has no median.
 
 Definitions (the period is ``start``..``end``, both days included):
 
@@ -182,15 +183,6 @@ def _instant_after(end: dt.date) -> dt.datetime:
 def _instant_before(start: dt.date) -> dt.datetime:
     """An instant before the start of ``start`` in every time zone (UTC-12 is the furthest behind)."""
     return dt.datetime.combine(start - dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-
-
-def _instants_around(start: dt.date, end: dt.date) -> Q:
-    """A range on ``performed_at`` that holds every refill of local dates ``start``..``end``.
-
-    The local date is a CASE over time zones, which no index serves; this range lets
-    ``refill_performed_at_idx`` cut the table down first.
-    """
-    return Q(performed_at__gte=_instant_before(start), performed_at__lt=_instant_after(end))
 
 
 def _date(value: dt.date):
