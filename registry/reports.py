@@ -4,8 +4,9 @@
 turns it into the rows of every CSV table, and ``patient_export`` / ``pump_year_export`` give the
 de-identified research rows. Every section is one aggregate query (``Count``/``Sum`` with
 ``filter=Q(...)``, grouped with ``values``), so the number of queries does not grow with the
-number of patients. Two medians are taken in Python over a single fetched column of intervals:
-``percentile_cont`` is PostgreSQL-only and SQLite has no median.
+number of patients. Two medians are taken in Python, the refill interval's over counts of each
+interval length and the reminder wait's over a fetched column: ``percentile_cont`` is
+PostgreSQL-only and SQLite has no median.
 
 Definitions (the period is ``start``..``end``, both days included):
 
@@ -55,17 +56,24 @@ import io
 import math
 import statistics
 import zoneinfo
+from collections import Counter
 from collections.abc import Iterable
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
 from django.db.models import (
     Avg,
+    BooleanField,
     Case,
     Count,
     DateField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
+    Func,
+    IntegerField,
     Min,
     OuterRef,
     Q,
@@ -177,15 +185,6 @@ def _instant_before(start: dt.date) -> dt.datetime:
     return dt.datetime.combine(start - dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
 
 
-def _instants_around(start: dt.date, end: dt.date) -> Q:
-    """A range on ``performed_at`` that holds every refill of local dates ``start``..``end``.
-
-    The local date is a CASE over time zones, which no index serves; this range lets
-    ``refill_performed_at_idx`` cut the table down first.
-    """
-    return Q(performed_at__gte=_instant_before(start), performed_at__lt=_instant_after(end))
-
-
 def _date(value: dt.date):
     return Value(value, output_field=DateField())
 
@@ -199,16 +198,17 @@ def _death_date(patient_ref: str = "patient_id"):
     )
 
 
-def _pump_days(start: dt.date, end: dt.date):
+def _pump_days(start: dt.date, end: dt.date, died: bool = True):
     """Days of the pump's ``[implant, explant)`` inside ``[start, end]``, as an SQL duration.
 
-    A pump left in place after the patient died stops counting on the date of death.
+    A pump left in place after the patient died stops counting on the date of death (``died=False``
+    leaves out that look-up, for pumps of patients known to be alive).
     """
     after_end = _date(end + dt.timedelta(days=1))
     first = Greatest(F("implant_date"), _date(start), output_field=DateField())
     last = Least(
         Coalesce(F("explant_date"), after_end),
-        Coalesce(_death_date(), after_end),
+        Coalesce(_death_date(), after_end) if died else after_end,
         after_end,
         output_field=DateField(),
     )
@@ -229,11 +229,24 @@ def _status_at(end: dt.date):
     )
 
 
-def _latest_goal_score(start: dt.date, end: dt.date):
-    return Subquery(
-        GoalReview.objects.filter(goal=OuterRef("pk"), reviewed_on__gte=start, reviewed_on__lte=end)
-        .order_by("-reviewed_on", "-id")
-        .values("score")[:1]
+def _latest(qs: QuerySet, group: str, day: str) -> QuerySet:
+    """The rows of ``qs`` with no later row (by ``day``, then id) in ``qs`` for the same ``group``.
+
+    "The latest row per group" as an anti-join (``NOT EXISTS``): PostgreSQL hashes the rows once,
+    where a correlated ``ORDER BY … LIMIT 1`` subquery per group ran once per group and per use
+    (issue 7). Portable, unlike ``DISTINCT ON``.
+    """
+    later = qs.filter(**{group: OuterRef(group)}).filter(
+        Q(**{f"{day}__gt": OuterRef(day)}) | Q(**{day: OuterRef(day), "id__gt": OuterRef("id")})
+    )
+    return qs.filter(~Exists(later))
+
+
+def _latest_reviews(sites, start, end) -> QuerySet[GoalReview]:
+    """Each goal's score: its latest review in the period, for goals set on or before ``end``."""
+    in_period = GoalReview.objects.filter(reviewed_on__gte=start, reviewed_on__lte=end)
+    return _latest(in_period, "goal_id", "reviewed_on").filter(
+        _scope(sites, "goal__patient__site"), goal__set_on__lte=end
     )
 
 
@@ -251,11 +264,13 @@ def _census_patients(sites: QuerySet[Site] | None, end: dt.date) -> QuerySet[Pat
 def _reviewed_goal_sums(sites, start, end) -> QuerySet:
     """Per patient with reviewed goals: Σwx, Σw², Σw over each goal's latest review in the period."""
     return (
-        Goal.objects.filter(_scope(sites, "patient__site"), set_on__lte=end)
-        .annotate(latest=_latest_goal_score(start, end))
-        .filter(latest__isnull=False)
-        .values("patient_id")
-        .annotate(swx=Sum(F("weight") * F("latest")), sw2=Sum(F("weight") * F("weight")), sw=Sum("weight"))
+        _latest_reviews(sites, start, end)
+        .values(patient_id=F("goal__patient_id"))
+        .annotate(
+            swx=Sum(F("goal__weight") * F("score")),
+            sw2=Sum(F("goal__weight") * F("goal__weight")),
+            sw=Sum("goal__weight"),
+        )
         .order_by()
     )
 
@@ -264,9 +279,20 @@ def _reviewed_goal_sums(sites, start, end) -> QuerySet:
 
 
 def _census(sites, end) -> dict:
+    # Each patient's latest status change on or before ``end`` is the patient's status then.
+    latest = _latest(StatusChange.objects.filter(changed_on__lte=end), "patient_id", "changed_on")
     groups = (
-        _census_patients(sites, end)
-        .values("status_at_end", "primary_indication__diagnosis", "primary_indication__gmfcs_level")
+        latest.filter(_scope(sites, "patient__site"))
+        .annotate(
+            primary_indication=FilteredRelation(
+                "patient__indications", condition=Q(patient__indications__is_primary=True)
+            )
+        )
+        .values(
+            "primary_indication__diagnosis",
+            "primary_indication__gmfcs_level",
+            status_at_end=F("to_status"),
+        )
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -377,61 +403,109 @@ def _activity(sites, start, end) -> dict:
 
 
 def _refills(sites, start, end, zones) -> dict:
-    local = _local_date("performed_at", "pump__patient__site__time_zone", zones)
-    in_period = Refill.objects.filter(_scope(sites, "pump__patient__site"), _instants_around(start, end))
-    in_period = in_period.annotate(local_date=local).filter(local_date__gte=start, local_date__lte=end)
+    by_timeliness, intervals = _refill_figures(sites, start, end, zones)
     T = Refill.Timeliness
-    counts = in_period.aggregate(
-        performed=Count("id"),
-        first=Count("id", filter=Q(timeliness=T.FIRST)),
-        on_time=Count("id", filter=Q(timeliness=T.ON_TIME)),
-        late=Count("id", filter=Q(timeliness=T.LATE)),
-        after_alarm=Count("id", filter=Q(timeliness=T.AFTER_ALARM)),
-    )
-    intervals = refill_intervals(sites, start, end, zones)
+    counts = {
+        "performed": sum(by_timeliness.values()),
+        "first": by_timeliness[T.FIRST],
+        "on_time": by_timeliness[T.ON_TIME],
+        "late": by_timeliness[T.LATE],
+        "after_alarm": by_timeliness[T.AFTER_ALARM],
+    }
     closed = counts["on_time"] + counts["late"] + counts["after_alarm"]
+    values = sorted(intervals.elements())
     return {
         **counts,
         "on_time_rate": _rate(counts["on_time"], closed),
-        "intervals": len(intervals),
-        "median_interval_days": _median(intervals),
+        "intervals": len(values),
+        "median_interval_days": _median(values),
     }
 
 
 def refill_intervals(sites, start, end, zones=None) -> list[int]:
-    """Days between each refill in the period and the previous one in its pump chain.
-
-    A ``Lag`` window over each patient's refills in time order gives the previous refill's time
-    and pump; the pair counts when the previous pump is this pump or the one it replaced. The
-    window only reads refills from ``INTERVAL_LOOKBACK_DAYS`` before ``start`` (reading all
-    history took seconds at 100,000 patients, issue 7); a refill in the period with no earlier
-    refill in that stretch gets its predecessor from a second query, one indexed look-up each, so
-    the first interval of the period still reaches back as far as it must. Two queries.
-    """
+    """Days between each refill in the period and the previous one in its pump chain."""
     zones = _zones(sites) if zones is None else zones
+    return sorted(_refill_figures(sites, start, end, zones)[1].elements())
+
+
+class DayNumber(Func):
+    """Days from 1970-01-01 to a date, as an integer (date arithmetic SQLite and PostgreSQL share)."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(%(expressions)s - DATE '1970-01-01')", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "CAST(julianday(%(expressions)s) - 2440587.5 AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def _refill_figures(sites, start, end, zones) -> tuple[Counter, Counter]:
+    """Refills in the period by timeliness, and the refill intervals as {days: how many}.
+
+    One pass: a ``Lag`` window over each patient's refills in time order gives the previous
+    refill's local day and pump; the pair is an interval when the previous pump is this pump or
+    the one it replaced. The window reads refills from ``INTERVAL_LOOKBACK_DAYS`` before ``start``
+    (reading all history took seconds at 100,000 patients, issue 7); an outer query keeps the
+    period's refills and counts them by (timeliness, interval), so a few hundred rows come back
+    instead of one per refill (window results cannot be grouped in the same SELECT).
+
+    A refill with no earlier refill in that stretch comes back by id and gets its predecessor from
+    a second query, one indexed look-up each, so the first interval of the period reaches back as
+    far as it must. Only refills whose chain may reach back that far are looked up: a pump that
+    replaces none and was implanted inside the stretch has all its refills in it (the refill
+    trigger of migration 0002 refuses a refill before the implant date), so its first refill
+    there has no interval. That leaves out nearly every first fill. Two queries.
+    """
     local = _local_date("performed_at", "pump__patient__site__time_zone", zones)
+    day = DayNumber(local) if zones else Value(None, output_field=IntegerField())
     window = {"partition_by": [F("pump__patient_id")], "order_by": [F("performed_at").asc(), F("id").asc()]}
     lookback = _instant_before(start - dt.timedelta(days=INTERVAL_LOOKBACK_DAYS))
-    rows = (
+    inner = (
         Refill.objects.filter(
             _scope(sites, "pump__patient__site"), performed_at__gte=lookback, performed_at__lt=_instant_after(end)
         )
-        .annotate(
-            local=local,
-            prev_local=Window(Lag(local), **window),
+        .values(
+            "id",
+            "timeliness",
+            "pump_id",
+            replaces=F("pump__replaces_id"),
+            day=day,
+            prev_day=Window(Lag(day), **window),
             prev_pump=Window(Lag("pump_id"), **window),
+            may_reach_back=ExpressionWrapper(
+                Q(pump__replaces__isnull=False) | Q(pump__implant_date__lt=lookback.date() + dt.timedelta(days=2)),
+                output_field=BooleanField(),
+            ),
         )
-        .values_list("pk", "local", "prev_local", "pump_id", "prev_pump", "pump__replaces_id")
         .order_by()
     )
-    pairs, first_in_window = [], []
-    for pk, day, prev, pump, prev_pump, replaces in rows:
-        if not start <= day <= end:
-            continue
-        if prev is None:
-            first_in_window.append(pk)
-        else:
-            pairs.append((day, prev, pump, prev_pump, replaces))
+    timeliness, intervals, first_in_window = Counter(), Counter(), []
+    try:
+        # The inner SQL is Django's own, its parameters kept apart; only column names are added.
+        inner_sql, params = inner.query.sql_with_params()
+    except EmptyResultSet:  # a scope of no sites (``Site.objects.none()``)
+        return timeliness, intervals
+    sql = (
+        "SELECT w.timeliness,"  # noqa: S608
+        " CASE WHEN w.prev_pump = w.pump_id OR w.prev_pump = w.replaces THEN w.day - w.prev_day END,"
+        " CASE WHEN w.prev_day IS NULL AND w.may_reach_back THEN w.id END,"
+        " COUNT(*)"
+        f" FROM ({inner_sql}) w WHERE w.day >= %s AND w.day <= %s GROUP BY 1, 2, 3"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _day_number(start), _day_number(end)])
+        for kind, days, pk, n in cursor.fetchall():
+            timeliness[kind] += n
+            if days is not None:
+                intervals[days] += n
+            if pk is not None:
+                first_in_window.append(pk)
     earlier = Refill.objects.filter(pump__patient_id=OuterRef("pump__patient_id")).filter(
         Q(performed_at__lt=OuterRef("performed_at")) | Q(performed_at=OuterRef("performed_at"), id__lt=OuterRef("id"))
     )
@@ -448,22 +522,23 @@ def refill_intervals(sites, start, end, zones=None) -> list[int]:
         .values_list("local", "prev_at", "pump__patient__site__time_zone", "pump_id", "prev_pump", "pump__replaces_id")
         .order_by()
     )
-    for day, prev_at, zone, pump, prev_pump, replaces in found:
-        if prev_at is not None:
-            pairs.append((day, prev_at.astimezone(zoneinfo.ZoneInfo(zone)).date(), pump, prev_pump, replaces))
-    return [
-        (day - prev).days
-        for day, prev, pump, prev_pump, replaces in pairs
-        if prev is not None and prev_pump in (pump, replaces)
-    ]
+    for local_day, prev_at, zone, pump, prev_pump, replaces in found:
+        if prev_at is not None and prev_pump in (pump, replaces):
+            intervals[(local_day - prev_at.astimezone(zoneinfo.ZoneInfo(zone)).date()).days] += 1
+    return timeliness, intervals
 
 
 def pump_years(sites, start, end) -> float:
-    """Unrounded pump-years of the period (rates divide by this, the report shows it rounded)."""
-    days = Pump.objects.filter(_scope(sites, "patient__site"), _overlapping_pumps(start, end)).aggregate(
-        d=Sum(_pump_days(start, end))
-    )["d"]
-    return max(_days(days), 0) / DAYS_PER_YEAR
+    """Unrounded pump-years of the period (rates divide by this, the report shows it rounded).
+
+    Pumps of patients who never died need no date of death: one anti-join finds them, and only
+    the others look their date of death up (a look-up per pump took ~0.5 s at 100,000 patients).
+    """
+    pumps = Pump.objects.filter(_scope(sites, "patient__site"), _overlapping_pumps(start, end))
+    died = Exists(StatusChange.objects.filter(patient=OuterRef("patient_id"), to_status=PatientStatus.DECEASED))
+    living = pumps.filter(~died).aggregate(d=Sum(_pump_days(start, end, died=False)))["d"]
+    dead = pumps.filter(died).aggregate(d=Sum(_pump_days(start, end)))["d"]
+    return max(_days(living) + _days(dead), 0) / DAYS_PER_YEAR
 
 
 def _safety(sites, start, end) -> dict:
@@ -498,19 +573,21 @@ def _safety(sites, start, end) -> dict:
 
 
 def _goals(sites, start, end) -> dict:
-    latest = _latest_goal_score(start, end)
-    categories = (
+    goal_counts = (
         Goal.objects.filter(_scope(sites, "patient__site"), set_on__lte=end)
-        .annotate(latest=latest)
         .values("category")
-        .annotate(
-            goals=Count("id"),
-            reviewed=Count("id", filter=Q(latest__isnull=False)),
-            at_or_above=Count("id", filter=Q(latest__gte=0)),
-            mean_score=Avg("latest"),
-        )
+        .annotate(goals=Count("id"))
         .order_by()
     )
+    scores = {
+        r["category"]: r
+        for r in _latest_reviews(sites, start, end)
+        .values(category=F("goal__category"))
+        .annotate(reviewed=Count("id"), at_or_above=Count("id", filter=Q(score__gte=0)), mean_score=Avg("score"))
+        .order_by()
+    }
+    no_reviews = {"reviewed": 0, "at_or_above": 0, "mean_score": None}
+    categories = [{**c, **scores.get(c["category"], no_reviews)} for c in goal_counts]
     found = {c["category"]: c for c in categories}
     by_category = []
     for cat in Goal.Category.values:
