@@ -17,7 +17,16 @@ while keeping every rule the services keep:
   or missed; the reminders table is left empty for the sweep to fill.
 
 Bulk rows bypass django-simple-history: the generated records have no history rows. The data is
-deterministic for a seed and a day: patient ``i`` draws from its own ``Random(seed, i)``.
+deterministic for a seed and a day: patient ``i`` draws from its own ``Random(seed, i)``, and its
+id, its pumps' and goals' ids and its study id follow from ``i``; the other tables take their ids
+from the database sequence in write order. So the data does not depend on how many processes
+built it.
+
+Speed (100,000 patients, ~4.6 million rows, in a few minutes on two cores): building rows in
+Python and PostgreSQL's inserts each take about half the work, so worker processes build the next
+chunks as COPY text while the main process streams the current one (``_chunks``), the per-row
+trigger look-ups of migration 0002 are replaced by one check per batch (``GUARD_CHECK``), and
+each refill cycle calls ``refill_schedule`` once.
 """
 
 from __future__ import annotations
