@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -194,3 +194,26 @@ def test_worklist_and_patient_pages_need_the_same_queries_at_50_and_500_patients
     assert big_items > small_items
     assert big_queries == small_queries
     assert _list_and_detail_queries() == small_pages
+
+
+def test_worker_processes_build_the_same_program_as_one_process():
+    now = timezone.now()
+    synthetic.generate(patients=120, seed=5, sites=3, batch=40, workers=1, now=now)
+    one = _fingerprint()
+    synthetic.clear_registry()
+    synthetic.generate(patients=120, seed=5, sites=3, batch=40, workers=2, now=now)
+    assert _fingerprint() == one
+
+
+def test_a_refill_breaking_the_trigger_rules_stops_the_generator(monkeypatch):
+    """On PostgreSQL the row triggers are off for the COPY and one query checks the batch instead."""
+    add = synthetic.Table.add
+
+    def oversized(table, **values):
+        if table.model is Refill:
+            values["volume_after_ml"] = 999
+        add(table, **values)
+
+    monkeypatch.setattr(synthetic.Table, "add", oversized)
+    with pytest.raises((AssertionError, IntegrityError), match="reservoir|break the rules"):
+        synthetic.generate(patients=20, seed=3, sites=2, batch=10, workers=1)

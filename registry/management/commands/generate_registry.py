@@ -18,10 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (same seed, same program).")
         parser.add_argument("--sites", type=int, default=None, help="Number of clinics (default: 1 per 2,500).")
         parser.add_argument("--batch", type=int, default=2000, help="Patients per transaction.")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="Processes building rows (default: one per CPU; 1 = none)."
+        )
         parser.add_argument("--clear", action="store_true", help="Wipe the registry tables and sites first.")
         parser.add_argument("--quiet", action="store_true", help="No progress line.")
 
-    def handle(self, *args, patients, seed, sites, batch, clear, quiet, **options):
+    def handle(self, *args, patients, seed, sites, batch, workers, clear, quiet, **options):
         if patients < 1:
             raise CommandError("--patients must be at least 1.")
         if sites is not None and sites < 1:
@@ -33,6 +36,7 @@ class Command(BaseCommand):
             seed=seed,
             sites=sites,
             batch=batch,
+            workers=workers,
             progress=None if quiet else synthetic.stderr_progress,
         )
         rows = ", ".join(f"{count:,} {name}" for name, count in result.rows.items())
