@@ -117,7 +117,7 @@ def test_refill_status_q_picks_the_same_patients_as_the_case():
     from registry.selectors import refill_status_q, site_days
 
     with time_machine.travel(dt.datetime(2026, 6, 15, 23, 30, tzinfo=dt.UTC), tick=False):
-        synthetic.generate(patients=300, seed=3, sites=4, batch=100)
+        synthetic.generate(patients=400, seed=7, sites=4, batch=100)
         groups = site_days()
         annotated = with_refill_status(Patient.objects.all())
         seen = set()
