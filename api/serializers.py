@@ -155,6 +155,9 @@ class ScheduleSerializer(serializers.Serializer):
     battery_eri_date = serializers.DateField(allow_null=True)
 
 
+_SCHEDULE = ScheduleSerializer()
+
+
 class PatientSerializer(RegistryModelSerializer):
     site = ScopedRelatedField(scoped_sites, queryset=Site.objects.all())
     schedule = serializers.SerializerMethodField()
@@ -191,7 +194,9 @@ class PatientSerializer(RegistryModelSerializer):
     @extend_schema_field(ScheduleSerializer)
     def get_schedule(self, patient: Patient) -> dict:
         status = getattr(patient, "refill_status", None) or patient_refill_status(patient)
-        return ScheduleSerializer(
+        # One shared instance: a new nested serializer per row deep-copies its fields, a third
+        # of a 50-patient page's time (issue 7). ``to_representation`` keeps no state.
+        return _SCHEDULE.to_representation(
             {
                 "next_refill_due": patient.next_refill_due,
                 "alarm_date": patient.alarm_date,
@@ -202,7 +207,7 @@ class PatientSerializer(RegistryModelSerializer):
                 "last_refill_at": patient.last_refill_at,
                 "battery_eri_date": patient.battery_eri_date,
             }
-        ).data
+        )
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_active_pump(self, patient: Patient) -> int | None:
