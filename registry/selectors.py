@@ -166,6 +166,12 @@ class WorkItem:
     def urgency(self) -> int:
         return WORK_URGENCY[(self.kind, self.status)]
 
+    @property
+    def due_label(self) -> str:
+        """ "Wed 25 Nov 2026": the worklist's date, formatted once here rather than by a template
+        filter per row (two hundred rows per page)."""
+        return f"{self.due_date:%a} {self.due_date.day} {self.due_date:%b %Y}"
+
     def sort_key(self) -> tuple:
         """Most urgent first, then earliest date; ties broken so that the order is total."""
         return (self.urgency, self.due_date, self.patient.pk, self.kind, self.target_id or 0)
