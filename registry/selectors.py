@@ -65,13 +65,27 @@ def site_days(now: dt.datetime | None = None, sites: QuerySet[Site] | None = Non
     return groups
 
 
+def _by_site_group(groups, value, output_field):
+    """``value(day, lead)`` for each patient's site group, as one CASE.
+
+    The largest group is the ELSE branch, so the sites' ids are listed once for each other group
+    (a handful of days at most) rather than in every condition: a tenth of the parameters to
+    build, send and plan at 40 sites (issue 7).
+    """
+    ordered = sorted(groups.items(), key=lambda g: len(g[1]))
+    if not ordered:
+        return value(timezone.now().date(), 0)
+    *others, (last, _) = ordered
+    return Case(
+        *[When(site_id__in=ids, then=value(*key)) for key, ids in others],
+        default=value(*last),
+        output_field=output_field,
+    )
+
+
 def _site_today(groups) -> Case:
     """Each patient's site's "today", from ``site_days``."""
-    return Case(
-        *[When(site_id__in=ids, then=Value(day)) for (day, _), ids in groups.items()],
-        default=Value(timezone.now().date()),
-        output_field=DateField(),
-    )
+    return _by_site_group(groups, lambda day, lead: Value(day), DateField())
 
 
 def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, groups=None) -> QuerySet[Patient]:
@@ -80,23 +94,21 @@ def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, gr
     ``groups`` is ``site_days(now)`` when the caller has it already (one query fewer).
     """
     groups = site_days(now) if groups is None else groups
-    today = _site_today(groups)
-    # The same conditions give the status and its urgency: one CASE each, rather than an urgency
-    # CASE over the status CASE, which inlines the status five times (slow to compile and plan).
-    conditions = [(Q(next_refill_due__isnull=True), "none")]
-    for (day, lead), ids in groups.items():
-        conditions += [
-            (Q(site_id__in=ids, alarm_date__lte=day), "critical"),
-            (Q(site_id__in=ids, next_refill_due__lt=day), "overdue"),
-            (Q(site_id__in=ids, next_refill_due__lte=day + dt.timedelta(days=lead)), "due"),
+
+    def rule(day: dt.date, lead: int, label) -> Case:
+        # The same conditions give the status and its urgency: one CASE each, rather than an
+        # urgency CASE over the status CASE, which inlines the status five times.
+        conditions = [
+            (Q(next_refill_due__isnull=True), "none"),
+            (Q(alarm_date__lte=day), "critical"),
+            (Q(next_refill_due__lt=day), "overdue"),
+            (Q(next_refill_due__lte=day + dt.timedelta(days=lead)), "due"),
         ]
-    status = Case(*[When(c, then=Value(s)) for c, s in conditions], default=Value("upcoming"), output_field=CharField())
-    urgency = Case(
-        *[When(c, then=Value(URGENCY[s])) for c, s in conditions],
-        default=Value(URGENCY["upcoming"]),
-        output_field=IntegerField(),
-    )
-    return qs.annotate(site_today=today, refill_status=status, urgency=urgency)
+        return Case(*[When(c, then=Value(label(s))) for c, s in conditions], default=Value(label("upcoming")))
+
+    status = _by_site_group(groups, lambda day, lead: rule(day, lead, str), CharField())
+    urgency = _by_site_group(groups, lambda day, lead: rule(day, lead, URGENCY.get), IntegerField())
+    return qs.annotate(site_today=_site_today(groups), refill_status=status, urgency=urgency)
 
 
 def refill_status_q(status: str, groups) -> Q:
