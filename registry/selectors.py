@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,7 +61,7 @@ def site_days(now: dt.datetime | None = None, sites: QuerySet[Site] | None = Non
     for pk, tz, leads in (sites if sites is not None else Site.objects.all()).values_list(
         "pk", "time_zone", "refill_lead_days"
     ):
-        today = scheduling.today_in(Site(time_zone=tz).zone, now)
+        today = scheduling.today_in(zoneinfo.ZoneInfo(tz), now)
         groups[(today, max(leads or [0]))].append(pk)
     return groups
 
@@ -563,7 +564,7 @@ def worklist_page(
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
         for pk, tz, grace in Site.objects.values_list("pk", "time_zone", "follow_up_grace_days"):
-            cutoffs[scheduling.today_in(Site(time_zone=tz).zone, now) - dt.timedelta(days=grace)].append(pk)
+            cutoffs[scheduling.today_in(zoneinfo.ZoneInfo(tz), now) - dt.timedelta(days=grace)].append(pk)
         # The sites' cutoffs differ by a day or so: before the earliest every visit is missed, and
         # only a visit between the earliest and a later cutoff looks up its patient's site (per
         # row, not a join of every visit to its patient: 20 ms at 100,000 patients).
