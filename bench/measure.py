@@ -43,7 +43,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 
 from bench import floors  # noqa: E402
 from registry import synthetic  # noqa: E402
-from registry.models import Patient  # noqa: E402
+from registry.models import Patient, Reminder  # noqa: E402
 
 MARKER = "bench_registry_marker"
 
@@ -83,7 +83,9 @@ def ensure_registry(patients: int, seed: int, force: bool) -> dict:
     if row and row[0] == patients and row[1] == seed and not force and Patient.objects.count() == patients:
         # As autovacuum would (it may be off on a test server): fast once the tables are clean.
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM (ANALYZE) " + ", ".join(m._meta.db_table for m in synthetic.ORDER))
+            # The reminders too: every timed sweep inserts then rolls back thousands of them.
+            tables = [m._meta.db_table for m in [*synthetic.ORDER, Reminder]]
+            cursor.execute("VACUUM (ANALYZE) " + ", ".join(tables))
         return {"skipped": True, "generated_at": row[2].isoformat(), "seconds": row[3], "rows": row[4]}
     synthetic.clear_registry()
     result = synthetic.generate(patients=patients, seed=seed, progress=synthetic.stderr_progress)
