@@ -31,13 +31,14 @@ truth and the queue only carries work, so the sweep re-enqueues what the queue l
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -155,7 +156,7 @@ class _Rows:
     def __init__(self, now: dt.datetime, token: str) -> None:
         self.now = now
         self.token = token
-        self.rows: dict[tuple, Reminder] = {}
+        self.rows: dict[tuple, dict] = {}  # the fields of each new Reminder (plain dicts: 10,000 a sweep)
 
     def add(
         self,
@@ -199,9 +200,8 @@ class _Rows:
             recipient,
             channel,
         )
-        self.rows.setdefault(
-            key, Reminder(**base, recipient=recipient, channel=channel, claim_token=self.token, **extra)
-        )
+        if key not in self.rows:
+            self.rows[key] = {**base, "recipient": recipient, "channel": channel, "claim_token": self.token, **extra}
 
 
 def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
@@ -388,7 +388,7 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, enqueue: Enq
             site_days = _site_days(now)
             result.missed_follow_ups = mark_missed_follow_ups(site_days=[(sd.site, sd.today) for sd in site_days])
             rows = _collect(site_days, now, token)
-            Reminder.objects.bulk_create(rows.rows.values(), ignore_conflicts=True)
+            _insert_new(list(rows.rows.values()), now)
             result.created = dict(
                 Reminder.objects.filter(claim_token=token).values_list("kind").annotate(n=Count("id"))
             )
@@ -403,6 +403,40 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, enqueue: Enq
     except _DryRun:
         pass
     return result
+
+
+def _insert_new(rows: list[dict], now: dt.datetime) -> None:
+    """``bulk_create(ignore_conflicts=True)`` of these Reminder fields: rows whose key is new are inserted.
+
+    Why not ``bulk_create`` on PostgreSQL: at 100,000 patients a sweep writes ~10,000 candidate
+    rows (most already there: the key makes the sweep idempotent), and building a model instance
+    for each, then preparing its twenty fields, took longer than the database (issue 7). Here the
+    rows are COPYed into a temporary table (dropped at commit: it lives inside the sweep's
+    transaction) and moved with one INSERT ... ON CONFLICT DO NOTHING.
+    """
+    if connection.vendor != "postgresql" or not rows:
+        Reminder.objects.bulk_create([Reminder(**r) for r in rows], ignore_conflicts=True)
+        return
+    fields = [f for f in Reminder._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: (now if f.attname == "created_at" else f.get_default()) for f in fields}
+    names = list(defaults)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS reminder_batch ON COMMIT DROP AS SELECT {columns} FROM registry_reminder WITH NO DATA"  # noqa: S608, E501
+        )
+        with cursor.cursor.copy(f"COPY reminder_batch ({columns}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([_plain(r.get(name, defaults[name])) for name in names])
+        cursor.execute(
+            f"INSERT INTO registry_reminder ({columns}) SELECT {columns} FROM reminder_batch ON CONFLICT DO NOTHING"  # noqa: S608
+        )
+        cursor.execute("TRUNCATE reminder_batch")
+
+
+def _plain(value):
+    """A choice's value, not the enum member (COPY adapts by type)."""
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 # --- Delivery ---------------------------------------------------------------------------------
