@@ -461,7 +461,7 @@ class WorklistView(GenericAPIView):
         query = serializers.WorklistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        patients = patients_for(request.user)
+        patients = patients_for(request.user, resolve_sites=True)
         if "site" in params:
             patients = patients.filter(site_id=params["site"])
         kinds = tuple(sorted(params["kind"])) if params.get("kind") else ("refill", "battery", "follow_up")

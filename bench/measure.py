@@ -169,11 +169,20 @@ class Context:
         self.patient_id = implanted.values_list("pk", flat=True)[implanted.count() // 2]
         self.session = Client()
         self.session.force_login(self.admin)
+        # A nurse coordinator of the sample patient's site: what most users load (one clinic's
+        # patients, about 2,500 at 100,000), beside the administrator's program-wide view.
+        from registry.models import StaffProfile
 
-    def token_client(self) -> Client:
+        self.coordinator, _ = User.objects.get_or_create(username="bench-coordinator")
+        profile, _ = StaffProfile.objects.get_or_create(
+            user=self.coordinator, defaults={"role": StaffProfile.Role.COORDINATOR}
+        )
+        profile.sites.set([Patient.objects.get(pk=self.patient_id).site_id])
+
+    def token_client(self, user=None) -> Client:
         from rest_framework.authtoken.models import Token
 
-        token, _ = Token.objects.get_or_create(user=self.admin)
+        token, _ = Token.objects.get_or_create(user=user or self.admin)
         return Client(headers={"Authorization": f"Token {token.key}"})
 
 
@@ -295,6 +304,14 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             ),
         ),
         ("report: summary() in-process", report_summary),
+        (
+            "api (one site's coordinator): patient list",
+            lambda: Target(_get(ctx.token_client(ctx.coordinator), "/api/v1/patients/")),
+        ),
+        (
+            "api (one site's coordinator): worklist, 14 days",
+            lambda: Target(_get(ctx.token_client(ctx.coordinator), f"/api/v1/worklist/?start={start}&end={end}")),
+        ),
         (
             "dashboard: worklist page /",
             lambda: Target(_get(ctx.session, "/"), lambda: floors.refill_worklist(ctx.today + dt.timedelta(30), 200)),

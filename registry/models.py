@@ -631,10 +631,16 @@ class FollowUp(models.Model):
             models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx"),
             # The triggers' "superseded by a later visit of the same kind" test.
             models.Index(fields=["patient", "kind", "due_date"], name="follow_up_patient_kind_idx"),
-            # The worklist's and the sweep's open visits.
+            # The worklist's and the sweep's open visits: program-wide by date, and one clinic's
+            # by patient (its patients' open visits without reading every visit they ever had).
             models.Index(
                 fields=["due_date", "status"],
                 name="follow_up_open_idx",
+                condition=Q(status__in=["scheduled", "missed"], superseded=False),
+            ),
+            models.Index(
+                fields=["patient", "due_date", "status"],
+                name="follow_up_open_patient_idx",
                 condition=Q(status__in=["scheduled", "missed"], superseded=False),
             ),
         ]

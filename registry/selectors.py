@@ -497,9 +497,8 @@ def worklist_page(
         return qs.order_by(*order, "item_patient", "item_target").values_list(*columns)[:window]
 
     if "refill" in kinds:
-        qs = Patient.objects.filter(next_refill_due__isnull=False, next_refill_due__lte=end)
-        if patients is not None:
-            qs = qs.filter(pk__in=base.values("pk"))
+        # The scope's own conditions (its sites), not a semi-join: the site indexes stay usable.
+        qs = base.order_by().filter(next_refill_due__isnull=False, next_refill_due__lte=end)
         last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
         ranked = with_refill_status(qs, now, groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):

@@ -85,7 +85,7 @@ def worklist(request):
     user = request.user
     if not is_clinical(user):
         return render(request, "registry/no_access.html", status=403)
-    patients = patients_for(user)
+    patients = patients_for(user, resolve_sites=True)
     clinicians = (
         get_user_model()
         .objects.filter(pk__in=patients.exclude(primary_clinician=None).values("primary_clinician"))

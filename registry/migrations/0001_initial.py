@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,735 +18,2096 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Goal',
+            name="Goal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('comfort', 'Comfort'), ('pain', 'Pain'), ('positioning', 'Positioning and transfers'), ('orthoses', 'Wearing braces / orthoses'), ('self_care', 'Self-care (dressing, grooming)'), ('caregiving', 'Ease of caregiving'), ('mobility', 'Mobility'), ('sleep', 'Sleep'), ('other', 'Other')], max_length=20)),
-                ('description', models.TextField()),
-                ('set_on', models.DateField()),
-                ('baseline_score', models.SmallIntegerField(default=-1, help_text='GAS level at baseline, usually -1 or -2.', validators=[django.core.validators.MinValueValidator(-2, 'GAS scores run from -2 to +2.'), django.core.validators.MaxValueValidator(2, 'GAS scores run from -2 to +2.')])),
-                ('expected_outcome', models.TextField(blank=True)),
-                ('weight', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)])),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("comfort", "Comfort"),
+                            ("pain", "Pain"),
+                            ("positioning", "Positioning and transfers"),
+                            ("orthoses", "Wearing braces / orthoses"),
+                            ("self_care", "Self-care (dressing, grooming)"),
+                            ("caregiving", "Ease of caregiving"),
+                            ("mobility", "Mobility"),
+                            ("sleep", "Sleep"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField()),
+                ("set_on", models.DateField()),
+                (
+                    "baseline_score",
+                    models.SmallIntegerField(
+                        default=-1,
+                        help_text="GAS level at baseline, usually -1 or -2.",
+                        validators=[
+                            django.core.validators.MinValueValidator(-2, "GAS scores run from -2 to +2."),
+                            django.core.validators.MaxValueValidator(2, "GAS scores run from -2 to +2."),
+                        ],
+                    ),
+                ),
+                ("expected_outcome", models.TextField(blank=True)),
+                (
+                    "weight",
+                    models.PositiveSmallIntegerField(
+                        default=1, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
             ],
             options={
-                'ordering': ['set_on', 'id'],
+                "ordering": ["set_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalGoalReview',
+            name="HistoricalGoalReview",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('reviewed_on', models.DateField()),
-                ('score', models.SmallIntegerField(help_text='Goal Attainment Scaling, -2 to +2.', validators=[django.core.validators.MinValueValidator(-2, 'GAS scores run from -2 to +2.'), django.core.validators.MaxValueValidator(2, 'GAS scores run from -2 to +2.')])),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('goal', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.goal')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("reviewed_on", models.DateField()),
+                (
+                    "score",
+                    models.SmallIntegerField(
+                        help_text="Goal Attainment Scaling, -2 to +2.",
+                        validators=[
+                            django.core.validators.MinValueValidator(-2, "GAS scores run from -2 to +2."),
+                            django.core.validators.MaxValueValidator(2, "GAS scores run from -2 to +2."),
+                        ],
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "goal",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.goal",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical goal review',
-                'verbose_name_plural': 'historical goal reviews',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='Patient',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mrn', models.CharField(max_length=40, verbose_name='MRN')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], default='unknown', max_length=10)),
-                ('guardian_name', models.CharField(blank=True, max_length=200)),
-                ('contact_phone', models.CharField(blank=True, max_length=40)),
-                ('contact_email', models.EmailField(blank=True, max_length=254)),
-                ('consent_email', models.BooleanField(default=False, help_text='Family agreed to e-mail reminders.')),
-                ('consent_sms', models.BooleanField(default=False, help_text='Family agreed to SMS reminders.')),
-                ('status', models.CharField(choices=[('referred', 'Referred'), ('evaluating', 'Evaluating'), ('screening', 'Screening'), ('candidate', 'Candidate'), ('not_candidate', 'Not a candidate'), ('implanted', 'Implanted'), ('explanted', 'Explanted'), ('discontinued', 'Discontinued'), ('transferred', 'Transferred'), ('deceased', 'Deceased')], default='referred', max_length=20)),
-                ('status_changed_on', models.DateField(blank=True, null=True)),
-                ('study_id', models.CharField(blank=True, editable=False, max_length=16, null=True, unique=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('next_refill_due', models.DateField(blank=True, editable=False, null=True)),
-                ('alarm_date', models.DateField(blank=True, editable=False, null=True)),
-                ('empty_date', models.DateField(blank=True, editable=False, null=True)),
-                ('refill_due_basis', models.CharField(blank=True, choices=[('alarm_margin', 'Alarm date minus safety margin'), ('max_interval', 'Maximum refill interval'), ('manual', 'Set manually')], editable=False, max_length=20)),
-                ('projected_alarm_date', models.DateField(blank=True, editable=False, null=True)),
-                ('alarm_date_disagrees', models.BooleanField(default=False, editable=False)),
-                ('last_refill_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('battery_eri_date', models.DateField(blank=True, editable=False, null=True)),
-                ('primary_clinician', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'ordering': ['family_name', 'given_name', 'id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='HistoricalScreeningTrial',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('performed_on', models.DateField()),
-                ('route', models.CharField(choices=[('lumbar_bolus', 'Lumbar puncture bolus'), ('catheter_infusion', 'Catheter infusion')], default='lumbar_bolus', max_length=20)),
-                ('test_dose_mcg', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(1000, 'At most 1000 mcg.')])),
-                ('response', models.CharField(choices=[('positive', 'Positive'), ('negative', 'Negative'), ('equivocal', 'Equivocal')], max_length=10)),
-                ('ashworth_before', models.CharField(blank=True, choices=[('0', '0'), ('1', '1'), ('1+', '1+'), ('2', '2'), ('3', '3'), ('4', '4')], max_length=2)),
-                ('ashworth_after', models.CharField(blank=True, choices=[('0', '0'), ('1', '1'), ('1+', '1+'), ('2', '2'), ('3', '3'), ('4', '4')], max_length=2)),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-            ],
-            options={
-                'verbose_name': 'historical screening trial',
-                'verbose_name_plural': 'historical screening trials',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
-            name='HistoricalIndication',
-            fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('diagnosis', models.CharField(choices=[('cerebral_palsy', 'Cerebral palsy'), ('acquired_brain_injury', 'Acquired brain injury'), ('traumatic_brain_injury', 'Traumatic brain injury'), ('spinal_cord_injury', 'Spinal cord injury'), ('multiple_sclerosis', 'Multiple sclerosis'), ('stroke', 'Stroke'), ('dystonia_primary', 'Dystonia (primary)'), ('dystonia_secondary', 'Dystonia (secondary)'), ('hsp', 'Hereditary spastic paraplegia'), ('other', 'Other')], max_length=30)),
-                ('icd10_code', models.CharField(max_length=8, validators=[django.core.validators.RegexValidator('^[A-Z][0-9]{2}(\\.[0-9A-Z]{1,4})?$', 'Enter an ICD-10 code such as G80.0 or G35.')], verbose_name='ICD-10 code')),
-                ('tone_type', models.CharField(choices=[('spastic', 'Spastic'), ('dystonic', 'Dystonic'), ('mixed', 'Mixed')], default='spastic', max_length=10)),
-                ('distribution', models.CharField(blank=True, choices=[('quadriplegia', 'Quadriplegia / tetraplegia'), ('diplegia', 'Diplegia'), ('hemiplegia', 'Hemiplegia'), ('paraplegia', 'Paraplegia'), ('generalised', 'Generalised'), ('other', 'Other')], max_length=20)),
-                ('gmfcs_level', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='GMFCS level')),
-                ('is_primary', models.BooleanField(default=False)),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-            ],
-            options={
-                'verbose_name': 'historical indication',
-                'verbose_name_plural': 'historical indications',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical goal review",
+                "verbose_name_plural": "historical goal reviews",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalGoal',
+            name="Patient",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('category', models.CharField(choices=[('comfort', 'Comfort'), ('pain', 'Pain'), ('positioning', 'Positioning and transfers'), ('orthoses', 'Wearing braces / orthoses'), ('self_care', 'Self-care (dressing, grooming)'), ('caregiving', 'Ease of caregiving'), ('mobility', 'Mobility'), ('sleep', 'Sleep'), ('other', 'Other')], max_length=20)),
-                ('description', models.TextField()),
-                ('set_on', models.DateField()),
-                ('baseline_score', models.SmallIntegerField(default=-1, help_text='GAS level at baseline, usually -1 or -2.', validators=[django.core.validators.MinValueValidator(-2, 'GAS scores run from -2 to +2.'), django.core.validators.MaxValueValidator(2, 'GAS scores run from -2 to +2.')])),
-                ('expected_outcome', models.TextField(blank=True)),
-                ('weight', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)])),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("mrn", models.CharField(max_length=40, verbose_name="MRN")),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("female", "Female"), ("male", "Male"), ("other", "Other"), ("unknown", "Unknown")],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("guardian_name", models.CharField(blank=True, max_length=200)),
+                ("contact_phone", models.CharField(blank=True, max_length=40)),
+                ("contact_email", models.EmailField(blank=True, max_length=254)),
+                ("consent_email", models.BooleanField(default=False, help_text="Family agreed to e-mail reminders.")),
+                ("consent_sms", models.BooleanField(default=False, help_text="Family agreed to SMS reminders.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("referred", "Referred"),
+                            ("evaluating", "Evaluating"),
+                            ("screening", "Screening"),
+                            ("candidate", "Candidate"),
+                            ("not_candidate", "Not a candidate"),
+                            ("implanted", "Implanted"),
+                            ("explanted", "Explanted"),
+                            ("discontinued", "Discontinued"),
+                            ("transferred", "Transferred"),
+                            ("deceased", "Deceased"),
+                        ],
+                        default="referred",
+                        max_length=20,
+                    ),
+                ),
+                ("status_changed_on", models.DateField(blank=True, null=True)),
+                ("study_id", models.CharField(blank=True, editable=False, max_length=16, null=True, unique=True)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("next_refill_due", models.DateField(blank=True, editable=False, null=True)),
+                ("alarm_date", models.DateField(blank=True, editable=False, null=True)),
+                ("empty_date", models.DateField(blank=True, editable=False, null=True)),
+                (
+                    "refill_due_basis",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("alarm_margin", "Alarm date minus safety margin"),
+                            ("max_interval", "Maximum refill interval"),
+                            ("manual", "Set manually"),
+                        ],
+                        editable=False,
+                        max_length=20,
+                    ),
+                ),
+                ("projected_alarm_date", models.DateField(blank=True, editable=False, null=True)),
+                ("alarm_date_disagrees", models.BooleanField(default=False, editable=False)),
+                ("last_refill_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("battery_eri_date", models.DateField(blank=True, editable=False, null=True)),
+                (
+                    "primary_clinician",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical goal',
-                'verbose_name_plural': 'historical goals',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "ordering": ["family_name", "given_name", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="HistoricalScreeningTrial",
+            fields=[
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("performed_on", models.DateField()),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[("lumbar_bolus", "Lumbar puncture bolus"), ("catheter_infusion", "Catheter infusion")],
+                        default="lumbar_bolus",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "test_dose_mcg",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(1000, "At most 1000 mcg."),
+                        ],
+                    ),
+                ),
+                (
+                    "response",
+                    models.CharField(
+                        choices=[("positive", "Positive"), ("negative", "Negative"), ("equivocal", "Equivocal")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "ashworth_before",
+                    models.CharField(
+                        blank=True,
+                        choices=[("0", "0"), ("1", "1"), ("1+", "1+"), ("2", "2"), ("3", "3"), ("4", "4")],
+                        max_length=2,
+                    ),
+                ),
+                (
+                    "ashworth_after",
+                    models.CharField(
+                        blank=True,
+                        choices=[("0", "0"), ("1", "1"), ("1+", "1+"), ("2", "2"), ("3", "3"), ("4", "4")],
+                        max_length=2,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical screening trial",
+                "verbose_name_plural": "historical screening trials",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalFollowUp',
+            name="HistoricalIndication",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('post_op', 'Post-operative check'), ('titration', 'Titration'), ('clinic_review', 'Clinic review'), ('annual_review', 'Annual review'), ('goal_review', 'Goal review'), ('replacement_planning', 'Pump replacement planning')], max_length=30)),
-                ('due_date', models.DateField()),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('completed_on', models.DateField(blank=True, null=True)),
-                ('outcome_notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "diagnosis",
+                    models.CharField(
+                        choices=[
+                            ("cerebral_palsy", "Cerebral palsy"),
+                            ("acquired_brain_injury", "Acquired brain injury"),
+                            ("traumatic_brain_injury", "Traumatic brain injury"),
+                            ("spinal_cord_injury", "Spinal cord injury"),
+                            ("multiple_sclerosis", "Multiple sclerosis"),
+                            ("stroke", "Stroke"),
+                            ("dystonia_primary", "Dystonia (primary)"),
+                            ("dystonia_secondary", "Dystonia (secondary)"),
+                            ("hsp", "Hereditary spastic paraplegia"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "icd10_code",
+                    models.CharField(
+                        max_length=8,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z][0-9]{2}(\\.[0-9A-Z]{1,4})?$", "Enter an ICD-10 code such as G80.0 or G35."
+                            )
+                        ],
+                        verbose_name="ICD-10 code",
+                    ),
+                ),
+                (
+                    "tone_type",
+                    models.CharField(
+                        choices=[("spastic", "Spastic"), ("dystonic", "Dystonic"), ("mixed", "Mixed")],
+                        default="spastic",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "distribution",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("quadriplegia", "Quadriplegia / tetraplegia"),
+                            ("diplegia", "Diplegia"),
+                            ("hemiplegia", "Hemiplegia"),
+                            ("paraplegia", "Paraplegia"),
+                            ("generalised", "Generalised"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "gmfcs_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                        verbose_name="GMFCS level",
+                    ),
+                ),
+                ("is_primary", models.BooleanField(default=False)),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical follow up',
-                'verbose_name_plural': 'historical follow ups',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical indication",
+                "verbose_name_plural": "historical indications",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalGoal",
+            fields=[
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("comfort", "Comfort"),
+                            ("pain", "Pain"),
+                            ("positioning", "Positioning and transfers"),
+                            ("orthoses", "Wearing braces / orthoses"),
+                            ("self_care", "Self-care (dressing, grooming)"),
+                            ("caregiving", "Ease of caregiving"),
+                            ("mobility", "Mobility"),
+                            ("sleep", "Sleep"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField()),
+                ("set_on", models.DateField()),
+                (
+                    "baseline_score",
+                    models.SmallIntegerField(
+                        default=-1,
+                        help_text="GAS level at baseline, usually -1 or -2.",
+                        validators=[
+                            django.core.validators.MinValueValidator(-2, "GAS scores run from -2 to +2."),
+                            django.core.validators.MaxValueValidator(2, "GAS scores run from -2 to +2."),
+                        ],
+                    ),
+                ),
+                ("expected_outcome", models.TextField(blank=True)),
+                (
+                    "weight",
+                    models.PositiveSmallIntegerField(
+                        default=1, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical goal",
+                "verbose_name_plural": "historical goals",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
+            },
+            bases=(simple_history.models.HistoricalChanges, models.Model),
+        ),
+        migrations.CreateModel(
+            name="HistoricalFollowUp",
+            fields=[
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("post_op", "Post-operative check"),
+                            ("titration", "Titration"),
+                            ("clinic_review", "Clinic review"),
+                            ("annual_review", "Annual review"),
+                            ("goal_review", "Goal review"),
+                            ("replacement_planning", "Pump replacement planning"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("due_date", models.DateField()),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("completed_on", models.DateField(blank=True, null=True)),
+                ("outcome_notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "historical follow up",
+                "verbose_name_plural": "historical follow ups",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddField(
-            model_name='goal',
-            name='patient',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='goals', to='registry.patient'),
+            model_name="goal",
+            name="patient",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="goals", to="registry.patient"
+            ),
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('post_op', 'Post-operative check'), ('titration', 'Titration'), ('clinic_review', 'Clinic review'), ('annual_review', 'Annual review'), ('goal_review', 'Goal review'), ('replacement_planning', 'Pump replacement planning')], max_length=30)),
-                ('due_date', models.DateField()),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('completed_on', models.DateField(blank=True, null=True)),
-                ('outcome_notes', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follow_ups', to='registry.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("post_op", "Post-operative check"),
+                            ("titration", "Titration"),
+                            ("clinic_review", "Clinic review"),
+                            ("annual_review", "Annual review"),
+                            ("goal_review", "Goal review"),
+                            ("replacement_planning", "Pump replacement planning"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("due_date", models.DateField()),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("missed", "Missed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("completed_on", models.DateField(blank=True, null=True)),
+                ("outcome_notes", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="follow_ups", to="registry.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_date', 'id'],
+                "ordering": ["due_date", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Pump',
+            name="Pump",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('implant_date', models.DateField()),
-                ('manufacturer', models.CharField(default='Medtronic', max_length=100)),
-                ('model', models.CharField(default='SynchroMed II 8637', max_length=100)),
-                ('serial_number', models.CharField(blank=True, max_length=60)),
-                ('reservoir_volume_ml', models.DecimalField(decimal_places=2, max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('alarm_volume_ml', models.DecimalField(decimal_places=2, default=Decimal('2.00'), max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('catheter_tip_level', models.CharField(blank=True, help_text='e.g. T10', max_length=20)),
-                ('catheter_notes', models.TextField(blank=True, help_text='Catheter details and revisions.')),
-                ('eri_date', models.DateField(blank=True, help_text='As documented by the manufacturer.', null=True, verbose_name='ERI / expected battery end date')),
-                ('explant_date', models.DateField(blank=True, null=True)),
-                ('explant_reason', models.CharField(blank=True, max_length=200)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='pumps', to='registry.patient')),
-                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='registry.pump')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("implant_date", models.DateField()),
+                ("manufacturer", models.CharField(default="Medtronic", max_length=100)),
+                ("model", models.CharField(default="SynchroMed II 8637", max_length=100)),
+                ("serial_number", models.CharField(blank=True, max_length=60)),
+                (
+                    "reservoir_volume_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                (
+                    "alarm_volume_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.00"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                ("catheter_tip_level", models.CharField(blank=True, help_text="e.g. T10", max_length=20)),
+                ("catheter_notes", models.TextField(blank=True, help_text="Catheter details and revisions.")),
+                (
+                    "eri_date",
+                    models.DateField(
+                        blank=True,
+                        help_text="As documented by the manufacturer.",
+                        null=True,
+                        verbose_name="ERI / expected battery end date",
+                    ),
+                ),
+                ("explant_date", models.DateField(blank=True, null=True)),
+                ("explant_reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="pumps", to="registry.patient"
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="registry.pump",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['implant_date', 'id'],
+                "ordering": ["implant_date", "id"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalRefill',
+            name="HistoricalRefill",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('performed_at', models.DateTimeField()),
-                ('volume_removed_ml', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0'), 'Cannot be negative.')])),
-                ('expected_residual_ml', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'), 'Cannot be negative.')])),
-                ('volume_after_ml', models.DecimalField(decimal_places=2, max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('concentration_mcg_per_ml', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(Decimal('3000'), 'At most 3000 mcg/mL.')])),
-                ('daily_dose_mcg', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(Decimal('3000'), 'At most 3000 mcg/day.')])),
-                ('programmer_alarm_date', models.DateField(blank=True, null=True)),
-                ('manual_due_date', models.DateField(blank=True, help_text="A clinician's earlier date for the next refill, if any.", null=True)),
-                ('residual_discrepancy', models.BooleanField(default=False, editable=False)),
-                ('timeliness', models.CharField(blank=True, choices=[('first', 'First fill'), ('on_time', 'On time'), ('late', 'Late (after due date)'), ('after_alarm', 'After the alarm date')], editable=False, max_length=12)),
-                ('due_date_at_refill', models.DateField(blank=True, editable=False, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('performed_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('pump', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.pump')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("performed_at", models.DateTimeField()),
+                (
+                    "volume_removed_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"), "Cannot be negative.")],
+                    ),
+                ),
+                (
+                    "expected_residual_ml",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"), "Cannot be negative.")],
+                    ),
+                ),
+                (
+                    "volume_after_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                (
+                    "concentration_mcg_per_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(Decimal("3000"), "At most 3000 mcg/mL."),
+                        ],
+                    ),
+                ),
+                (
+                    "daily_dose_mcg",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(Decimal("3000"), "At most 3000 mcg/day."),
+                        ],
+                    ),
+                ),
+                ("programmer_alarm_date", models.DateField(blank=True, null=True)),
+                (
+                    "manual_due_date",
+                    models.DateField(
+                        blank=True, help_text="A clinician's earlier date for the next refill, if any.", null=True
+                    ),
+                ),
+                ("residual_discrepancy", models.BooleanField(default=False, editable=False)),
+                (
+                    "timeliness",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("first", "First fill"),
+                            ("on_time", "On time"),
+                            ("late", "Late (after due date)"),
+                            ("after_alarm", "After the alarm date"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                ("due_date_at_refill", models.DateField(blank=True, editable=False, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "performed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.pump",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical refill',
-                'verbose_name_plural': 'historical refills',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical refill",
+                "verbose_name_plural": "historical refills",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalPump',
+            name="HistoricalPump",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('implant_date', models.DateField()),
-                ('manufacturer', models.CharField(default='Medtronic', max_length=100)),
-                ('model', models.CharField(default='SynchroMed II 8637', max_length=100)),
-                ('serial_number', models.CharField(blank=True, max_length=60)),
-                ('reservoir_volume_ml', models.DecimalField(decimal_places=2, max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('alarm_volume_ml', models.DecimalField(decimal_places=2, default=Decimal('2.00'), max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('catheter_tip_level', models.CharField(blank=True, help_text='e.g. T10', max_length=20)),
-                ('catheter_notes', models.TextField(blank=True, help_text='Catheter details and revisions.')),
-                ('eri_date', models.DateField(blank=True, help_text='As documented by the manufacturer.', null=True, verbose_name='ERI / expected battery end date')),
-                ('explant_date', models.DateField(blank=True, null=True)),
-                ('explant_reason', models.CharField(blank=True, max_length=200)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-                ('replaces', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.pump')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("implant_date", models.DateField()),
+                ("manufacturer", models.CharField(default="Medtronic", max_length=100)),
+                ("model", models.CharField(default="SynchroMed II 8637", max_length=100)),
+                ("serial_number", models.CharField(blank=True, max_length=60)),
+                (
+                    "reservoir_volume_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                (
+                    "alarm_volume_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.00"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                ("catheter_tip_level", models.CharField(blank=True, help_text="e.g. T10", max_length=20)),
+                ("catheter_notes", models.TextField(blank=True, help_text="Catheter details and revisions.")),
+                (
+                    "eri_date",
+                    models.DateField(
+                        blank=True,
+                        help_text="As documented by the manufacturer.",
+                        null=True,
+                        verbose_name="ERI / expected battery end date",
+                    ),
+                ),
+                ("explant_date", models.DateField(blank=True, null=True)),
+                ("explant_reason", models.CharField(blank=True, max_length=200)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.pump",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical pump',
-                'verbose_name_plural': 'historical pumps',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical pump",
+                "verbose_name_plural": "historical pumps",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalDoseChange',
+            name="HistoricalDoseChange",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('effective_at', models.DateTimeField()),
-                ('daily_dose_mcg', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(Decimal('3000'), 'At most 3000 mcg/day.')])),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('documented_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('pump', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.pump')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("effective_at", models.DateTimeField()),
+                (
+                    "daily_dose_mcg",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(Decimal("3000"), "At most 3000 mcg/day."),
+                        ],
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "documented_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.pump",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical dose change',
-                'verbose_name_plural': 'historical dose changes',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical dose change",
+                "verbose_name_plural": "historical dose changes",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalComplication',
+            name="HistoricalComplication",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('occurred_on', models.DateField()),
-                ('kind', models.CharField(choices=[('infection', 'Infection'), ('csf_leak', 'CSF leak'), ('catheter', 'Catheter problem'), ('pump_malfunction', 'Pump malfunction'), ('withdrawal', 'Withdrawal'), ('overdose', 'Overdose'), ('wound', 'Wound / pocket problem'), ('other', 'Other')], max_length=20)),
-                ('severity', models.CharField(choices=[('mild', 'Mild'), ('moderate', 'Moderate'), ('severe', 'Severe'), ('life_threatening', 'Life-threatening')], default='moderate', max_length=20)),
-                ('needed_surgery', models.BooleanField(default=False)),
-                ('resolved_on', models.DateField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.patient')),
-                ('pump', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.pump')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("occurred_on", models.DateField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("infection", "Infection"),
+                            ("csf_leak", "CSF leak"),
+                            ("catheter", "Catheter problem"),
+                            ("pump_malfunction", "Pump malfunction"),
+                            ("withdrawal", "Withdrawal"),
+                            ("overdose", "Overdose"),
+                            ("wound", "Wound / pocket problem"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("mild", "Mild"),
+                            ("moderate", "Moderate"),
+                            ("severe", "Severe"),
+                            ("life_threatening", "Life-threatening"),
+                        ],
+                        default="moderate",
+                        max_length=20,
+                    ),
+                ),
+                ("needed_surgery", models.BooleanField(default=False)),
+                ("resolved_on", models.DateField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.patient",
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.pump",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical complication',
-                'verbose_name_plural': 'historical complications',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical complication",
+                "verbose_name_plural": "historical complications",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='DoseChange',
+            name="DoseChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('effective_at', models.DateTimeField()),
-                ('daily_dose_mcg', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(Decimal('3000'), 'At most 3000 mcg/day.')])),
-                ('notes', models.TextField(blank=True)),
-                ('documented_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('pump', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dose_changes', to='registry.pump')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("effective_at", models.DateTimeField()),
+                (
+                    "daily_dose_mcg",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(Decimal("3000"), "At most 3000 mcg/day."),
+                        ],
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "documented_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="dose_changes", to="registry.pump"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['effective_at', 'id'],
+                "ordering": ["effective_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Complication',
+            name="Complication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_on', models.DateField()),
-                ('kind', models.CharField(choices=[('infection', 'Infection'), ('csf_leak', 'CSF leak'), ('catheter', 'Catheter problem'), ('pump_malfunction', 'Pump malfunction'), ('withdrawal', 'Withdrawal'), ('overdose', 'Overdose'), ('wound', 'Wound / pocket problem'), ('other', 'Other')], max_length=20)),
-                ('severity', models.CharField(choices=[('mild', 'Mild'), ('moderate', 'Moderate'), ('severe', 'Severe'), ('life_threatening', 'Life-threatening')], default='moderate', max_length=20)),
-                ('needed_surgery', models.BooleanField(default=False)),
-                ('resolved_on', models.DateField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='complications', to='registry.patient')),
-                ('pump', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='complications', to='registry.pump')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("occurred_on", models.DateField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("infection", "Infection"),
+                            ("csf_leak", "CSF leak"),
+                            ("catheter", "Catheter problem"),
+                            ("pump_malfunction", "Pump malfunction"),
+                            ("withdrawal", "Withdrawal"),
+                            ("overdose", "Overdose"),
+                            ("wound", "Wound / pocket problem"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("mild", "Mild"),
+                            ("moderate", "Moderate"),
+                            ("severe", "Severe"),
+                            ("life_threatening", "Life-threatening"),
+                        ],
+                        default="moderate",
+                        max_length=20,
+                    ),
+                ),
+                ("needed_surgery", models.BooleanField(default=False)),
+                ("resolved_on", models.DateField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="complications", to="registry.patient"
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="complications",
+                        to="registry.pump",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_on', 'id'],
+                "ordering": ["occurred_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Refill',
+            name="Refill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('performed_at', models.DateTimeField()),
-                ('volume_removed_ml', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0'), 'Cannot be negative.')])),
-                ('expected_residual_ml', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'), 'Cannot be negative.')])),
-                ('volume_after_ml', models.DecimalField(decimal_places=2, max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('concentration_mcg_per_ml', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(Decimal('3000'), 'At most 3000 mcg/mL.')])),
-                ('daily_dose_mcg', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(Decimal('3000'), 'At most 3000 mcg/day.')])),
-                ('programmer_alarm_date', models.DateField(blank=True, null=True)),
-                ('manual_due_date', models.DateField(blank=True, help_text="A clinician's earlier date for the next refill, if any.", null=True)),
-                ('residual_discrepancy', models.BooleanField(default=False, editable=False)),
-                ('timeliness', models.CharField(blank=True, choices=[('first', 'First fill'), ('on_time', 'On time'), ('late', 'Late (after due date)'), ('after_alarm', 'After the alarm date')], editable=False, max_length=12)),
-                ('due_date_at_refill', models.DateField(blank=True, editable=False, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('performed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('pump', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refills', to='registry.pump')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("performed_at", models.DateTimeField()),
+                (
+                    "volume_removed_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"), "Cannot be negative.")],
+                    ),
+                ),
+                (
+                    "expected_residual_ml",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=5,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"), "Cannot be negative.")],
+                    ),
+                ),
+                (
+                    "volume_after_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                (
+                    "concentration_mcg_per_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(Decimal("3000"), "At most 3000 mcg/mL."),
+                        ],
+                    ),
+                ),
+                (
+                    "daily_dose_mcg",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(Decimal("3000"), "At most 3000 mcg/day."),
+                        ],
+                    ),
+                ),
+                ("programmer_alarm_date", models.DateField(blank=True, null=True)),
+                (
+                    "manual_due_date",
+                    models.DateField(
+                        blank=True, help_text="A clinician's earlier date for the next refill, if any.", null=True
+                    ),
+                ),
+                ("residual_discrepancy", models.BooleanField(default=False, editable=False)),
+                (
+                    "timeliness",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("first", "First fill"),
+                            ("on_time", "On time"),
+                            ("late", "Late (after due date)"),
+                            ("after_alarm", "After the alarm date"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                ("due_date_at_refill", models.DateField(blank=True, editable=False, null=True)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "performed_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "pump",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="refills", to="registry.pump"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['performed_at', 'id'],
+                "ordering": ["performed_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ScreeningTrial',
+            name="ScreeningTrial",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('performed_on', models.DateField()),
-                ('route', models.CharField(choices=[('lumbar_bolus', 'Lumbar puncture bolus'), ('catheter_infusion', 'Catheter infusion')], default='lumbar_bolus', max_length=20)),
-                ('test_dose_mcg', models.DecimalField(decimal_places=2, max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.'), django.core.validators.MaxValueValidator(1000, 'At most 1000 mcg.')])),
-                ('response', models.CharField(choices=[('positive', 'Positive'), ('negative', 'Negative'), ('equivocal', 'Equivocal')], max_length=10)),
-                ('ashworth_before', models.CharField(blank=True, choices=[('0', '0'), ('1', '1'), ('1+', '1+'), ('2', '2'), ('3', '3'), ('4', '4')], max_length=2)),
-                ('ashworth_after', models.CharField(blank=True, choices=[('0', '0'), ('1', '1'), ('1+', '1+'), ('2', '2'), ('3', '3'), ('4', '4')], max_length=2)),
-                ('notes', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='screening_trials', to='registry.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("performed_on", models.DateField()),
+                (
+                    "route",
+                    models.CharField(
+                        choices=[("lumbar_bolus", "Lumbar puncture bolus"), ("catheter_infusion", "Catheter infusion")],
+                        default="lumbar_bolus",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "test_dose_mcg",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=7,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0."),
+                            django.core.validators.MaxValueValidator(1000, "At most 1000 mcg."),
+                        ],
+                    ),
+                ),
+                (
+                    "response",
+                    models.CharField(
+                        choices=[("positive", "Positive"), ("negative", "Negative"), ("equivocal", "Equivocal")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "ashworth_before",
+                    models.CharField(
+                        blank=True,
+                        choices=[("0", "0"), ("1", "1"), ("1+", "1+"), ("2", "2"), ("3", "3"), ("4", "4")],
+                        max_length=2,
+                    ),
+                ),
+                (
+                    "ashworth_after",
+                    models.CharField(
+                        blank=True,
+                        choices=[("0", "0"), ("1", "1"), ("1+", "1+"), ("2", "2"), ("3", "3"), ("4", "4")],
+                        max_length=2,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="screening_trials",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['performed_on', 'id'],
+                "ordering": ["performed_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[registry.models.validate_time_zone])),
-                ('phone', models.CharField(blank=True, help_text='Shown to families in reminders.', max_length=40)),
-                ('escalation_email', models.EmailField(blank=True, help_text='Receives critical refill escalations.', max_length=254)),
-                ('safety_margin_days', models.PositiveSmallIntegerField(default=7, help_text='Refill due this many days before the alarm date.', validators=[django.core.validators.MaxValueValidator(90)])),
-                ('max_refill_interval_days', models.PositiveSmallIntegerField(default=180, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(730)])),
-                ('refill_lead_days', models.JSONField(default=registry.models._default_refill_leads, validators=[registry.models.validate_day_list])),
-                ('follow_up_lead_days', models.JSONField(default=registry.models._default_follow_up_leads, validators=[registry.models.validate_day_list])),
-                ('follow_up_grace_days', models.PositiveSmallIntegerField(default=7, help_text='A follow-up not completed this many days after its date is missed.')),
-                ('battery_lead_days', models.JSONField(default=registry.models._default_battery_leads, validators=[registry.models.validate_day_list])),
-                ('battery_life_years', models.PositiveSmallIntegerField(default=7, help_text='Assumed battery life when no ERI date is documented.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(20)])),
-                ('closed_weekdays', models.JSONField(default=registry.models._default_closed_weekdays, validators=[registry.models.validate_weekdays])),
-                ('default_alarm_volume_ml', models.DecimalField(decimal_places=2, default=Decimal('2.00'), max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), 'Must be more than 0.')])),
-                ('residual_tolerance_ml', models.DecimalField(decimal_places=2, default=Decimal('2.00'), help_text='A residual differing from the expected by more than this is flagged for review.', max_digits=5)),
-                ('alarm_disagreement_days', models.PositiveSmallIntegerField(default=1, help_text='Programmer and projected alarm dates further apart than this are flagged.')),
-                ('concentration_confirm_min', models.DecimalField(decimal_places=2, default=Decimal('50'), max_digits=7)),
-                ('concentration_confirm_max', models.DecimalField(decimal_places=2, default=Decimal('2000'), max_digits=7)),
-                ('dose_confirm_above_mcg', models.DecimalField(decimal_places=2, default=Decimal('1500'), max_digits=7)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "time_zone",
+                    models.CharField(default="UTC", max_length=64, validators=[registry.models.validate_time_zone]),
+                ),
+                ("phone", models.CharField(blank=True, help_text="Shown to families in reminders.", max_length=40)),
+                (
+                    "escalation_email",
+                    models.EmailField(blank=True, help_text="Receives critical refill escalations.", max_length=254),
+                ),
+                (
+                    "safety_margin_days",
+                    models.PositiveSmallIntegerField(
+                        default=7,
+                        help_text="Refill due this many days before the alarm date.",
+                        validators=[django.core.validators.MaxValueValidator(90)],
+                    ),
+                ),
+                (
+                    "max_refill_interval_days",
+                    models.PositiveSmallIntegerField(
+                        default=180,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(730),
+                        ],
+                    ),
+                ),
+                (
+                    "refill_lead_days",
+                    models.JSONField(
+                        default=registry.models._default_refill_leads, validators=[registry.models.validate_day_list]
+                    ),
+                ),
+                (
+                    "follow_up_lead_days",
+                    models.JSONField(
+                        default=registry.models._default_follow_up_leads, validators=[registry.models.validate_day_list]
+                    ),
+                ),
+                (
+                    "follow_up_grace_days",
+                    models.PositiveSmallIntegerField(
+                        default=7, help_text="A follow-up not completed this many days after its date is missed."
+                    ),
+                ),
+                (
+                    "battery_lead_days",
+                    models.JSONField(
+                        default=registry.models._default_battery_leads, validators=[registry.models.validate_day_list]
+                    ),
+                ),
+                (
+                    "battery_life_years",
+                    models.PositiveSmallIntegerField(
+                        default=7,
+                        help_text="Assumed battery life when no ERI date is documented.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(20),
+                        ],
+                    ),
+                ),
+                (
+                    "closed_weekdays",
+                    models.JSONField(
+                        default=registry.models._default_closed_weekdays, validators=[registry.models.validate_weekdays]
+                    ),
+                ),
+                (
+                    "default_alarm_volume_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.00"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"), "Must be more than 0.")],
+                    ),
+                ),
+                (
+                    "residual_tolerance_ml",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("2.00"),
+                        help_text="A residual differing from the expected by more than this is flagged for review.",
+                        max_digits=5,
+                    ),
+                ),
+                (
+                    "alarm_disagreement_days",
+                    models.PositiveSmallIntegerField(
+                        default=1, help_text="Programmer and projected alarm dates further apart than this are flagged."
+                    ),
+                ),
+                (
+                    "concentration_confirm_min",
+                    models.DecimalField(decimal_places=2, default=Decimal("50"), max_digits=7),
+                ),
+                (
+                    "concentration_confirm_max",
+                    models.DecimalField(decimal_places=2, default=Decimal("2000"), max_digits=7),
+                ),
+                (
+                    "dose_confirm_above_mcg",
+                    models.DecimalField(decimal_places=2, default=Decimal("1500"), max_digits=7),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('default_alarm_volume_ml__gt', 0)), name='site_default_alarm_volume_positive'), models.CheckConstraint(condition=models.Q(('residual_tolerance_ml__gte', 0)), name='site_residual_tolerance_nonneg'), models.CheckConstraint(condition=models.Q(('max_refill_interval_days__gt', 0)), name='site_max_interval_positive')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("default_alarm_volume_ml__gt", 0)),
+                        name="site_default_alarm_volume_positive",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("residual_tolerance_ml__gte", 0)), name="site_residual_tolerance_nonneg"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_refill_interval_days__gt", 0)), name="site_max_interval_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('refill_due', 'Refill due'), ('refill_overdue', 'Refill overdue'), ('refill_critical', 'Refill critical (alarm date reached)'), ('follow_up_due', 'Follow-up due'), ('follow_up_missed', 'Follow-up missed'), ('battery', 'Battery / ERI approaching'), ('residual_discrepancy', 'Residual discrepancy at refill')], max_length=24)),
-                ('target_type', models.CharField(help_text='pump, refill or follow_up', max_length=20)),
-                ('target_id', models.BigIntegerField()),
-                ('due_date', models.DateField(help_text='The date the reminder concerns.')),
-                ('lead_days', models.SmallIntegerField(help_text='Days before the date (negative: days after).')),
-                ('recipient', models.CharField(help_text='E-mail address, phone number or user:<id>.', max_length=254)),
-                ('channel', models.CharField(choices=[('inbox', 'In-app inbox'), ('email', 'Staff e-mail'), ('family_email', 'Family e-mail'), ('family_sms', 'Family SMS')], max_length=16)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('acknowledged', 'Acknowledged'), ('cancelled', 'Cancelled')], default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='registry.patient')),
-                ('recipient_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to=settings.AUTH_USER_MODEL)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='registry.site')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("refill_due", "Refill due"),
+                            ("refill_overdue", "Refill overdue"),
+                            ("refill_critical", "Refill critical (alarm date reached)"),
+                            ("follow_up_due", "Follow-up due"),
+                            ("follow_up_missed", "Follow-up missed"),
+                            ("battery", "Battery / ERI approaching"),
+                            ("residual_discrepancy", "Residual discrepancy at refill"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("target_type", models.CharField(help_text="pump, refill or follow_up", max_length=20)),
+                ("target_id", models.BigIntegerField()),
+                ("due_date", models.DateField(help_text="The date the reminder concerns.")),
+                ("lead_days", models.SmallIntegerField(help_text="Days before the date (negative: days after).")),
+                ("recipient", models.CharField(help_text="E-mail address, phone number or user:<id>.", max_length=254)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("inbox", "In-app inbox"),
+                            ("email", "Staff e-mail"),
+                            ("family_email", "Family e-mail"),
+                            ("family_sms", "Family SMS"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("acknowledged", "Acknowledged"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reminders", to="registry.patient"
+                    ),
+                ),
+                (
+                    "recipient_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reminders", to="registry.site"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', 'id'],
+                "ordering": ["-created_at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='patient',
-            name='site',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='registry.site'),
+            model_name="patient",
+            name="site",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="patients", to="registry.site"
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalPatient',
+            name="HistoricalPatient",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('mrn', models.CharField(max_length=40, verbose_name='MRN')),
-                ('given_name', models.CharField(max_length=100)),
-                ('family_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('sex', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], default='unknown', max_length=10)),
-                ('guardian_name', models.CharField(blank=True, max_length=200)),
-                ('contact_phone', models.CharField(blank=True, max_length=40)),
-                ('contact_email', models.EmailField(blank=True, max_length=254)),
-                ('consent_email', models.BooleanField(default=False, help_text='Family agreed to e-mail reminders.')),
-                ('consent_sms', models.BooleanField(default=False, help_text='Family agreed to SMS reminders.')),
-                ('status', models.CharField(choices=[('referred', 'Referred'), ('evaluating', 'Evaluating'), ('screening', 'Screening'), ('candidate', 'Candidate'), ('not_candidate', 'Not a candidate'), ('implanted', 'Implanted'), ('explanted', 'Explanted'), ('discontinued', 'Discontinued'), ('transferred', 'Transferred'), ('deceased', 'Deceased')], default='referred', max_length=20)),
-                ('status_changed_on', models.DateField(blank=True, null=True)),
-                ('study_id', models.CharField(blank=True, db_index=True, editable=False, max_length=16, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('primary_clinician', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('site', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.site')),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                ("mrn", models.CharField(max_length=40, verbose_name="MRN")),
+                ("given_name", models.CharField(max_length=100)),
+                ("family_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("female", "Female"), ("male", "Male"), ("other", "Other"), ("unknown", "Unknown")],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("guardian_name", models.CharField(blank=True, max_length=200)),
+                ("contact_phone", models.CharField(blank=True, max_length=40)),
+                ("contact_email", models.EmailField(blank=True, max_length=254)),
+                ("consent_email", models.BooleanField(default=False, help_text="Family agreed to e-mail reminders.")),
+                ("consent_sms", models.BooleanField(default=False, help_text="Family agreed to SMS reminders.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("referred", "Referred"),
+                            ("evaluating", "Evaluating"),
+                            ("screening", "Screening"),
+                            ("candidate", "Candidate"),
+                            ("not_candidate", "Not a candidate"),
+                            ("implanted", "Implanted"),
+                            ("explanted", "Explanted"),
+                            ("discontinued", "Discontinued"),
+                            ("transferred", "Transferred"),
+                            ("deceased", "Deceased"),
+                        ],
+                        default="referred",
+                        max_length=20,
+                    ),
+                ),
+                ("status_changed_on", models.DateField(blank=True, null=True)),
+                ("study_id", models.CharField(blank=True, db_index=True, editable=False, max_length=16, null=True)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.TextField(null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "primary_clinician",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="registry.site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical patient',
-                'verbose_name_plural': 'historical patients',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical patient",
+                "verbose_name_plural": "historical patients",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='ClosedDay',
+            name="ClosedDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('reason', models.CharField(blank=True, max_length=100)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='closed_days', to='registry.site')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("date", models.DateField()),
+                ("reason", models.CharField(blank=True, max_length=100)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="closed_days", to="registry.site"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date'],
+                "ordering": ["date"],
             },
         ),
         migrations.CreateModel(
-            name='StaffProfile',
+            name="StaffProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('coordinator', 'Nurse coordinator'), ('clinician', 'Clinician'), ('reporting', 'Program reporting'), ('administrator', 'Administrator')], default='coordinator', max_length=20)),
-                ('sites', models.ManyToManyField(blank=True, related_name='staff', to='registry.site')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='staff', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("coordinator", "Nurse coordinator"),
+                            ("clinician", "Clinician"),
+                            ("reporting", "Program reporting"),
+                            ("administrator", "Administrator"),
+                        ],
+                        default="coordinator",
+                        max_length=20,
+                    ),
+                ),
+                ("sites", models.ManyToManyField(blank=True, related_name="staff", to="registry.site")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="staff", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StatusChange',
+            name="StatusChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, max_length=20)),
-                ('to_status', models.CharField(choices=[('referred', 'Referred'), ('evaluating', 'Evaluating'), ('screening', 'Screening'), ('candidate', 'Candidate'), ('not_candidate', 'Not a candidate'), ('implanted', 'Implanted'), ('explanted', 'Explanted'), ('discontinued', 'Discontinued'), ('transferred', 'Transferred'), ('deceased', 'Deceased')], max_length=20)),
-                ('changed_on', models.DateField()),
-                ('reason', models.TextField(blank=True)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_changes', to='registry.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_status", models.CharField(blank=True, max_length=20)),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("referred", "Referred"),
+                            ("evaluating", "Evaluating"),
+                            ("screening", "Screening"),
+                            ("candidate", "Candidate"),
+                            ("not_candidate", "Not a candidate"),
+                            ("implanted", "Implanted"),
+                            ("explanted", "Explanted"),
+                            ("discontinued", "Discontinued"),
+                            ("transferred", "Transferred"),
+                            ("deceased", "Deceased"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("changed_on", models.DateField()),
+                ("reason", models.TextField(blank=True)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="status_changes",
+                        to="registry.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['changed_on', 'id'],
+                "ordering": ["changed_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='GoalReview',
+            name="GoalReview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reviewed_on', models.DateField()),
-                ('score', models.SmallIntegerField(help_text='Goal Attainment Scaling, -2 to +2.', validators=[django.core.validators.MinValueValidator(-2, 'GAS scores run from -2 to +2.'), django.core.validators.MaxValueValidator(2, 'GAS scores run from -2 to +2.')])),
-                ('notes', models.TextField(blank=True)),
-                ('goal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='registry.goal')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reviewed_on", models.DateField()),
+                (
+                    "score",
+                    models.SmallIntegerField(
+                        help_text="Goal Attainment Scaling, -2 to +2.",
+                        validators=[
+                            django.core.validators.MinValueValidator(-2, "GAS scores run from -2 to +2."),
+                            django.core.validators.MaxValueValidator(2, "GAS scores run from -2 to +2."),
+                        ],
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "goal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="reviews", to="registry.goal"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['reviewed_on', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('score__gte', -2), ('score__lte', 2)), name='goal_review_gas_range')],
+                "ordering": ["reviewed_on", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("score__gte", -2), ("score__lte", 2)), name="goal_review_gas_range"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Indication',
+            name="Indication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('diagnosis', models.CharField(choices=[('cerebral_palsy', 'Cerebral palsy'), ('acquired_brain_injury', 'Acquired brain injury'), ('traumatic_brain_injury', 'Traumatic brain injury'), ('spinal_cord_injury', 'Spinal cord injury'), ('multiple_sclerosis', 'Multiple sclerosis'), ('stroke', 'Stroke'), ('dystonia_primary', 'Dystonia (primary)'), ('dystonia_secondary', 'Dystonia (secondary)'), ('hsp', 'Hereditary spastic paraplegia'), ('other', 'Other')], max_length=30)),
-                ('icd10_code', models.CharField(max_length=8, validators=[django.core.validators.RegexValidator('^[A-Z][0-9]{2}(\\.[0-9A-Z]{1,4})?$', 'Enter an ICD-10 code such as G80.0 or G35.')], verbose_name='ICD-10 code')),
-                ('tone_type', models.CharField(choices=[('spastic', 'Spastic'), ('dystonic', 'Dystonic'), ('mixed', 'Mixed')], default='spastic', max_length=10)),
-                ('distribution', models.CharField(blank=True, choices=[('quadriplegia', 'Quadriplegia / tetraplegia'), ('diplegia', 'Diplegia'), ('hemiplegia', 'Hemiplegia'), ('paraplegia', 'Paraplegia'), ('generalised', 'Generalised'), ('other', 'Other')], max_length=20)),
-                ('gmfcs_level', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='GMFCS level')),
-                ('is_primary', models.BooleanField(default=False)),
-                ('notes', models.TextField(blank=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='indications', to='registry.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "diagnosis",
+                    models.CharField(
+                        choices=[
+                            ("cerebral_palsy", "Cerebral palsy"),
+                            ("acquired_brain_injury", "Acquired brain injury"),
+                            ("traumatic_brain_injury", "Traumatic brain injury"),
+                            ("spinal_cord_injury", "Spinal cord injury"),
+                            ("multiple_sclerosis", "Multiple sclerosis"),
+                            ("stroke", "Stroke"),
+                            ("dystonia_primary", "Dystonia (primary)"),
+                            ("dystonia_secondary", "Dystonia (secondary)"),
+                            ("hsp", "Hereditary spastic paraplegia"),
+                            ("other", "Other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "icd10_code",
+                    models.CharField(
+                        max_length=8,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z][0-9]{2}(\\.[0-9A-Z]{1,4})?$", "Enter an ICD-10 code such as G80.0 or G35."
+                            )
+                        ],
+                        verbose_name="ICD-10 code",
+                    ),
+                ),
+                (
+                    "tone_type",
+                    models.CharField(
+                        choices=[("spastic", "Spastic"), ("dystonic", "Dystonic"), ("mixed", "Mixed")],
+                        default="spastic",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "distribution",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("quadriplegia", "Quadriplegia / tetraplegia"),
+                            ("diplegia", "Diplegia"),
+                            ("hemiplegia", "Hemiplegia"),
+                            ("paraplegia", "Paraplegia"),
+                            ("generalised", "Generalised"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "gmfcs_level",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                        verbose_name="GMFCS level",
+                    ),
+                ),
+                ("is_primary", models.BooleanField(default=False)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="indications", to="registry.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-is_primary', 'id'],
-                'indexes': [models.Index(fields=['diagnosis', 'patient'], name='indication_diagnosis_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_primary', True)), fields=('patient',), name='indication_one_primary_per_patient'), models.CheckConstraint(condition=models.Q(('gmfcs_level__isnull', True), models.Q(('gmfcs_level__gte', 1), ('gmfcs_level__lte', 5)), _connector='OR'), name='indication_gmfcs_1_to_5'), models.CheckConstraint(condition=models.Q(('icd10_code', ''), _negated=True), name='indication_icd10_not_blank')],
+                "ordering": ["-is_primary", "id"],
+                "indexes": [models.Index(fields=["diagnosis", "patient"], name="indication_diagnosis_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_primary", True)),
+                        fields=("patient",),
+                        name="indication_one_primary_per_patient",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("gmfcs_level__isnull", True),
+                            models.Q(("gmfcs_level__gte", 1), ("gmfcs_level__lte", 5)),
+                            _connector="OR",
+                        ),
+                        name="indication_gmfcs_1_to_5",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("icd10_code", ""), _negated=True), name="indication_icd10_not_blank"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='goal',
-            constraint=models.CheckConstraint(condition=models.Q(('baseline_score__gte', -2), ('baseline_score__lte', 2)), name='goal_baseline_gas'),
+            model_name="goal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("baseline_score__gte", -2), ("baseline_score__lte", 2)), name="goal_baseline_gas"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='goal',
-            constraint=models.CheckConstraint(condition=models.Q(('weight__gte', 1)), name='goal_weight_positive'),
+            model_name="goal",
+            constraint=models.CheckConstraint(condition=models.Q(("weight__gte", 1)), name="goal_weight_positive"),
         ),
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(fields=['status', 'due_date'], name='follow_up_status_due_idx'),
+            model_name="followup",
+            index=models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx"),
         ),
         migrations.AddConstraint(
-            model_name='followup',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('completed_on__isnull', False), ('status', 'completed')), models.Q(models.Q(('status', 'completed'), _negated=True), ('completed_on__isnull', True)), _connector='OR'), name='follow_up_completed_has_date'),
+            model_name="followup",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("completed_on__isnull", False), ("status", "completed")),
+                    models.Q(models.Q(("status", "completed"), _negated=True), ("completed_on__isnull", True)),
+                    _connector="OR",
+                ),
+                name="follow_up_completed_has_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.CheckConstraint(condition=models.Q(('reservoir_volume_ml__gt', 0)), name='pump_reservoir_positive'),
+            model_name="pump",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reservoir_volume_ml__gt", 0)), name="pump_reservoir_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.CheckConstraint(condition=models.Q(('alarm_volume_ml__gt', 0)), name='pump_alarm_volume_positive'),
+            model_name="pump",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("alarm_volume_ml__gt", 0)), name="pump_alarm_volume_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.CheckConstraint(condition=models.Q(('alarm_volume_ml__lt', models.F('reservoir_volume_ml'))), name='pump_alarm_below_reservoir'),
+            model_name="pump",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("alarm_volume_ml__lt", models.F("reservoir_volume_ml"))),
+                name="pump_alarm_below_reservoir",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.CheckConstraint(condition=models.Q(('explant_date__isnull', True), ('explant_date__gte', models.F('implant_date')), _connector='OR'), name='pump_explant_after_implant'),
+            model_name="pump",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("explant_date__isnull", True), ("explant_date__gte", models.F("implant_date")), _connector="OR"
+                ),
+                name="pump_explant_after_implant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.CheckConstraint(condition=models.Q(('eri_date__isnull', True), ('eri_date__gt', models.F('implant_date')), _connector='OR'), name='pump_eri_after_implant'),
+            model_name="pump",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("eri_date__isnull", True), ("eri_date__gt", models.F("implant_date")), _connector="OR"
+                ),
+                name="pump_eri_after_implant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.UniqueConstraint(condition=models.Q(('explant_date__isnull', True)), fields=('patient',), name='pump_one_active_per_patient'),
+            model_name="pump",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("explant_date__isnull", True)),
+                fields=("patient",),
+                name="pump_one_active_per_patient",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pump',
-            constraint=models.UniqueConstraint(condition=models.Q(('serial_number', ''), _negated=True), fields=('manufacturer', 'serial_number'), name='pump_serial_unique_per_manufacturer'),
+            model_name="pump",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("serial_number", ""), _negated=True),
+                fields=("manufacturer", "serial_number"),
+                name="pump_serial_unique_per_manufacturer",
+            ),
         ),
         migrations.AddIndex(
-            model_name='dosechange',
-            index=models.Index(fields=['pump', 'effective_at'], name='dose_change_pump_idx'),
+            model_name="dosechange",
+            index=models.Index(fields=["pump", "effective_at"], name="dose_change_pump_idx"),
         ),
         migrations.AddConstraint(
-            model_name='dosechange',
-            constraint=models.CheckConstraint(condition=models.Q(('daily_dose_mcg__gt', 0), ('daily_dose_mcg__lte', Decimal('3000'))), name='dose_change_dose_in_range'),
+            model_name="dosechange",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("daily_dose_mcg__gt", 0), ("daily_dose_mcg__lte", Decimal("3000"))),
+                name="dose_change_dose_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dosechange',
-            constraint=models.UniqueConstraint(fields=('pump', 'effective_at'), name='dose_change_unique_time_per_pump'),
+            model_name="dosechange",
+            constraint=models.UniqueConstraint(
+                fields=("pump", "effective_at"), name="dose_change_unique_time_per_pump"
+            ),
         ),
         migrations.AddIndex(
-            model_name='complication',
-            index=models.Index(fields=['occurred_on', 'kind'], name='complication_date_kind_idx'),
+            model_name="complication",
+            index=models.Index(fields=["occurred_on", "kind"], name="complication_date_kind_idx"),
         ),
         migrations.AddConstraint(
-            model_name='complication',
-            constraint=models.CheckConstraint(condition=models.Q(('resolved_on__isnull', True), ('resolved_on__gte', models.F('occurred_on')), _connector='OR'), name='complication_resolved_after_occurred'),
+            model_name="complication",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("resolved_on__isnull", True), ("resolved_on__gte", models.F("occurred_on")), _connector="OR"
+                ),
+                name="complication_resolved_after_occurred",
+            ),
         ),
         migrations.AddIndex(
-            model_name='refill',
-            index=models.Index(fields=['pump', '-performed_at'], name='refill_pump_latest_idx'),
+            model_name="refill",
+            index=models.Index(fields=["pump", "-performed_at"], name="refill_pump_latest_idx"),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.CheckConstraint(condition=models.Q(('volume_after_ml__gt', 0)), name='refill_volume_after_positive'),
+            model_name="refill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("volume_after_ml__gt", 0)), name="refill_volume_after_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.CheckConstraint(condition=models.Q(('volume_removed_ml__gte', 0)), name='refill_volume_removed_nonneg'),
+            model_name="refill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("volume_removed_ml__gte", 0)), name="refill_volume_removed_nonneg"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.CheckConstraint(condition=models.Q(('expected_residual_ml__isnull', True), ('expected_residual_ml__gte', 0), _connector='OR'), name='refill_expected_residual_nonneg'),
+            model_name="refill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("expected_residual_ml__isnull", True), ("expected_residual_ml__gte", 0), _connector="OR"
+                ),
+                name="refill_expected_residual_nonneg",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.CheckConstraint(condition=models.Q(('concentration_mcg_per_ml__gt', 0), ('concentration_mcg_per_ml__lte', Decimal('3000'))), name='refill_concentration_in_range'),
+            model_name="refill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("concentration_mcg_per_ml__gt", 0), ("concentration_mcg_per_ml__lte", Decimal("3000"))
+                ),
+                name="refill_concentration_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.CheckConstraint(condition=models.Q(('daily_dose_mcg__gt', 0), ('daily_dose_mcg__lte', Decimal('3000'))), name='refill_daily_dose_in_range'),
+            model_name="refill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("daily_dose_mcg__gt", 0), ("daily_dose_mcg__lte", Decimal("3000"))),
+                name="refill_daily_dose_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.UniqueConstraint(fields=('pump', 'performed_at'), name='refill_unique_time_per_pump'),
+            model_name="refill",
+            constraint=models.UniqueConstraint(fields=("pump", "performed_at"), name="refill_unique_time_per_pump"),
         ),
         migrations.AddConstraint(
-            model_name='screeningtrial',
-            constraint=models.CheckConstraint(condition=models.Q(('test_dose_mcg__gt', 0), ('test_dose_mcg__lte', 1000)), name='trial_test_dose_positive'),
+            model_name="screeningtrial",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("test_dose_mcg__gt", 0), ("test_dose_mcg__lte", 1000)),
+                name="trial_test_dose_positive",
+            ),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['status', 'created_at'], name='reminder_status_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["status", "created_at"], name="reminder_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['recipient_user', 'status'], name='reminder_inbox_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["recipient_user", "status"], name="reminder_inbox_idx"),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['target_type', 'target_id', 'status'], name='reminder_target_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["target_type", "target_id", "status"], name="reminder_target_idx"),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.UniqueConstraint(fields=('kind', 'target_type', 'target_id', 'due_date', 'lead_days', 'recipient', 'channel'), name='reminder_idempotency_key'),
+            model_name="reminder",
+            constraint=models.UniqueConstraint(
+                fields=("kind", "target_type", "target_id", "due_date", "lead_days", "recipient", "channel"),
+                name="reminder_idempotency_key",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.CheckConstraint(condition=models.Q(('attempts__gte', 0)), name='reminder_attempts_nonneg'),
+            model_name="reminder",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("attempts__gte", 0)), name="reminder_attempts_nonneg"
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['next_refill_due'], name='patient_refill_due_idx'),
+            model_name="patient",
+            index=models.Index(fields=["next_refill_due"], name="patient_refill_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['site', 'next_refill_due'], name='patient_site_refill_due_idx'),
+            model_name="patient",
+            index=models.Index(fields=["site", "next_refill_due"], name="patient_site_refill_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['alarm_date'], name='patient_alarm_date_idx'),
+            model_name="patient",
+            index=models.Index(fields=["alarm_date"], name="patient_alarm_date_idx"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['battery_eri_date'], name='patient_battery_eri_idx'),
+            model_name="patient",
+            index=models.Index(fields=["battery_eri_date"], name="patient_battery_eri_idx"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['site', 'status'], name='patient_site_status_idx'),
+            model_name="patient",
+            index=models.Index(fields=["site", "status"], name="patient_site_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['site', 'family_name', 'given_name'], name='patient_site_name_idx'),
+            model_name="patient",
+            index=models.Index(fields=["site", "family_name", "given_name"], name="patient_site_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.UniqueConstraint(fields=('site', 'mrn'), name='patient_mrn_unique_per_site'),
+            model_name="patient",
+            constraint=models.UniqueConstraint(fields=("site", "mrn"), name="patient_mrn_unique_per_site"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['referred', 'evaluating', 'screening', 'candidate', 'not_candidate', 'implanted', 'explanted', 'discontinued', 'transferred', 'deceased'])), name='patient_status_valid'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "referred",
+                            "evaluating",
+                            "screening",
+                            "candidate",
+                            "not_candidate",
+                            "implanted",
+                            "explanted",
+                            "discontinued",
+                            "transferred",
+                            "deceased",
+                        ],
+                    )
+                ),
+                name="patient_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('mrn', ''), _negated=True), name='patient_mrn_not_blank'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("mrn", ""), _negated=True), name="patient_mrn_not_blank"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('empty_date__isnull', True), ('alarm_date__lte', models.F('empty_date')), _connector='OR'), name='patient_alarm_not_after_empty'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("empty_date__isnull", True), ("alarm_date__lte", models.F("empty_date")), _connector="OR"
+                ),
+                name="patient_alarm_not_after_empty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='closedday',
-            constraint=models.UniqueConstraint(fields=('site', 'date'), name='closed_day_unique_per_site'),
+            model_name="closedday",
+            constraint=models.UniqueConstraint(fields=("site", "date"), name="closed_day_unique_per_site"),
         ),
         migrations.AddIndex(
-            model_name='statuschange',
-            index=models.Index(fields=['patient', 'changed_on'], name='status_change_patient_idx'),
+            model_name="statuschange",
+            index=models.Index(fields=["patient", "changed_on"], name="status_change_patient_idx"),
         ),
         migrations.AddConstraint(
-            model_name='statuschange',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('from_status', ''), ('to_status__in', ['referred', 'evaluating', 'screening', 'candidate', 'not_candidate', 'implanted', 'explanted', 'discontinued', 'transferred', 'deceased'])), models.Q(('from_status', 'candidate'), ('to_status', 'deceased')), models.Q(('from_status', 'candidate'), ('to_status', 'discontinued')), models.Q(('from_status', 'candidate'), ('to_status', 'implanted')), models.Q(('from_status', 'candidate'), ('to_status', 'transferred')), models.Q(('from_status', 'discontinued'), ('to_status', 'deceased')), models.Q(('from_status', 'discontinued'), ('to_status', 'referred')), models.Q(('from_status', 'evaluating'), ('to_status', 'deceased')), models.Q(('from_status', 'evaluating'), ('to_status', 'discontinued')), models.Q(('from_status', 'evaluating'), ('to_status', 'not_candidate')), models.Q(('from_status', 'evaluating'), ('to_status', 'screening')), models.Q(('from_status', 'evaluating'), ('to_status', 'transferred')), models.Q(('from_status', 'explanted'), ('to_status', 'deceased')), models.Q(('from_status', 'explanted'), ('to_status', 'discontinued')), models.Q(('from_status', 'explanted'), ('to_status', 'implanted')), models.Q(('from_status', 'explanted'), ('to_status', 'transferred')), models.Q(('from_status', 'implanted'), ('to_status', 'deceased')), models.Q(('from_status', 'implanted'), ('to_status', 'discontinued')), models.Q(('from_status', 'implanted'), ('to_status', 'explanted')), models.Q(('from_status', 'implanted'), ('to_status', 'transferred')), models.Q(('from_status', 'not_candidate'), ('to_status', 'deceased')), models.Q(('from_status', 'not_candidate'), ('to_status', 'evaluating')), models.Q(('from_status', 'referred'), ('to_status', 'deceased')), models.Q(('from_status', 'referred'), ('to_status', 'discontinued')), models.Q(('from_status', 'referred'), ('to_status', 'evaluating')), models.Q(('from_status', 'referred'), ('to_status', 'transferred')), models.Q(('from_status', 'screening'), ('to_status', 'candidate')), models.Q(('from_status', 'screening'), ('to_status', 'deceased')), models.Q(('from_status', 'screening'), ('to_status', 'discontinued')), models.Q(('from_status', 'screening'), ('to_status', 'not_candidate')), models.Q(('from_status', 'screening'), ('to_status', 'transferred')), models.Q(('from_status', 'transferred'), ('to_status', 'deceased')), models.Q(('from_status', 'transferred'), ('to_status', 'implanted')), models.Q(('from_status', 'transferred'), ('to_status', 'referred')), _connector='OR'), name='status_change_allowed_transition'),
+            model_name="statuschange",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("from_status", ""),
+                        (
+                            "to_status__in",
+                            [
+                                "referred",
+                                "evaluating",
+                                "screening",
+                                "candidate",
+                                "not_candidate",
+                                "implanted",
+                                "explanted",
+                                "discontinued",
+                                "transferred",
+                                "deceased",
+                            ],
+                        ),
+                    ),
+                    models.Q(("from_status", "candidate"), ("to_status", "deceased")),
+                    models.Q(("from_status", "candidate"), ("to_status", "discontinued")),
+                    models.Q(("from_status", "candidate"), ("to_status", "implanted")),
+                    models.Q(("from_status", "candidate"), ("to_status", "transferred")),
+                    models.Q(("from_status", "discontinued"), ("to_status", "deceased")),
+                    models.Q(("from_status", "discontinued"), ("to_status", "referred")),
+                    models.Q(("from_status", "evaluating"), ("to_status", "deceased")),
+                    models.Q(("from_status", "evaluating"), ("to_status", "discontinued")),
+                    models.Q(("from_status", "evaluating"), ("to_status", "not_candidate")),
+                    models.Q(("from_status", "evaluating"), ("to_status", "screening")),
+                    models.Q(("from_status", "evaluating"), ("to_status", "transferred")),
+                    models.Q(("from_status", "explanted"), ("to_status", "deceased")),
+                    models.Q(("from_status", "explanted"), ("to_status", "discontinued")),
+                    models.Q(("from_status", "explanted"), ("to_status", "implanted")),
+                    models.Q(("from_status", "explanted"), ("to_status", "transferred")),
+                    models.Q(("from_status", "implanted"), ("to_status", "deceased")),
+                    models.Q(("from_status", "implanted"), ("to_status", "discontinued")),
+                    models.Q(("from_status", "implanted"), ("to_status", "explanted")),
+                    models.Q(("from_status", "implanted"), ("to_status", "transferred")),
+                    models.Q(("from_status", "not_candidate"), ("to_status", "deceased")),
+                    models.Q(("from_status", "not_candidate"), ("to_status", "evaluating")),
+                    models.Q(("from_status", "referred"), ("to_status", "deceased")),
+                    models.Q(("from_status", "referred"), ("to_status", "discontinued")),
+                    models.Q(("from_status", "referred"), ("to_status", "evaluating")),
+                    models.Q(("from_status", "referred"), ("to_status", "transferred")),
+                    models.Q(("from_status", "screening"), ("to_status", "candidate")),
+                    models.Q(("from_status", "screening"), ("to_status", "deceased")),
+                    models.Q(("from_status", "screening"), ("to_status", "discontinued")),
+                    models.Q(("from_status", "screening"), ("to_status", "not_candidate")),
+                    models.Q(("from_status", "screening"), ("to_status", "transferred")),
+                    models.Q(("from_status", "transferred"), ("to_status", "deceased")),
+                    models.Q(("from_status", "transferred"), ("to_status", "implanted")),
+                    models.Q(("from_status", "transferred"), ("to_status", "referred")),
+                    _connector="OR",
+                ),
+                name="status_change_allowed_transition",
+            ),
         ),
     ]

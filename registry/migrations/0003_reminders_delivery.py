@@ -5,25 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0002_integrity_triggers'),
+        ("registry", "0002_integrity_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reminder',
-            name='claim_token',
-            field=models.CharField(blank=True, default='', editable=False, max_length=32),
+            model_name="reminder",
+            name="claim_token",
+            field=models.CharField(blank=True, default="", editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='enqueued_at',
+            model_name="reminder",
+            name="enqueued_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(fields=['claim_token'], name='reminder_claim_token_idx'),
+            model_name="reminder",
+            index=models.Index(fields=["claim_token"], name="reminder_claim_token_idx"),
         ),
     ]

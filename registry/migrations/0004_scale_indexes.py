@@ -10,15 +10,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0003_reminders_delivery'),
+        ("registry", "0003_reminders_delivery"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['family_name', 'given_name', 'id'], name='patient_name_idx'),
+            model_name="patient",
+            index=models.Index(fields=["family_name", "given_name", "id"], name="patient_name_idx"),
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0004_scale_indexes'),
+        ("registry", "0004_scale_indexes"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='followup',
-            index=models.Index(fields=['patient', 'kind', 'due_date'], name='follow_up_patient_kind_idx'),
+            model_name="followup",
+            index=models.Index(fields=["patient", "kind", "due_date"], name="follow_up_patient_kind_idx"),
         ),
     ]

@@ -19,7 +19,6 @@ recomputes the group, so the stored flag is always the database's own answer.
 from django.db import migrations, models
 
 
-
 def _later(f: str) -> str:
     """SQL: the visit ``f`` has a later, not cancelled visit of the same kind."""
     return f"""EXISTS (SELECT 1 FROM registry_followup l WHERE l.patient_id = {f}.patient_id AND l.kind = {f}.kind
@@ -97,9 +96,7 @@ SQLITE = [
         AFTER UPDATE OF patient_id, kind, due_date, status ON registry_followup
         BEGIN {_sqlite_refresh("OLD")} {_sqlite_refresh("NEW")} END""",
 ]
-SQLITE_REVERSE = [
-    f"DROP TRIGGER IF EXISTS registry_followup_supersede_{op}" for op in ("insert", "delete", "update")
-]
+SQLITE_REVERSE = [f"DROP TRIGGER IF EXISTS registry_followup_supersede_{op}" for op in ("insert", "delete", "update")]
 # Every existing row, once, before the triggers exist (only the rows that become true are written).
 BACKFILL = f"UPDATE registry_followup SET superseded = true WHERE {_later('registry_followup')}"
 
