@@ -89,6 +89,15 @@ def _site_today(groups) -> Case:
     return _by_site_group(groups, lambda day, lead: Value(day), DateField())
 
 
+def _refill_conditions(day: dt.date, lead: int) -> dict[str, Q]:
+    """``registry.scheduling.refill_status`` for a site whose today is ``day``, in precedence order."""
+    return {
+        "critical": Q(alarm_date__lte=day),
+        "overdue": Q(next_refill_due__lt=day),
+        "due": Q(next_refill_due__lte=day + dt.timedelta(days=lead)),
+    }
+
+
 def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, groups=None) -> QuerySet[Patient]:
     """Annotate ``site_today``, ``refill_status`` and ``urgency`` (0 = most urgent).
 
@@ -99,13 +108,8 @@ def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, gr
     def rule(day: dt.date, lead: int, label) -> Case:
         # The same conditions give the status and its urgency: one CASE each, rather than an
         # urgency CASE over the status CASE, which inlines the status five times.
-        conditions = [
-            (Q(next_refill_due__isnull=True), "none"),
-            (Q(alarm_date__lte=day), "critical"),
-            (Q(next_refill_due__lt=day), "overdue"),
-            (Q(next_refill_due__lte=day + dt.timedelta(days=lead)), "due"),
-        ]
-        return Case(*[When(c, then=Value(label(s))) for c, s in conditions], default=Value(label("upcoming")))
+        conditions = [("none", Q(next_refill_due__isnull=True)), *_refill_conditions(day, lead).items()]
+        return Case(*[When(c, then=Value(label(s))) for s, c in conditions], default=Value(label("upcoming")))
 
     status = _by_site_group(groups, lambda day, lead: rule(day, lead, str), CharField())
     urgency = _by_site_group(groups, lambda day, lead: rule(day, lead, URGENCY.get), IntegerField())
@@ -121,8 +125,7 @@ def refill_status_q(status: str, groups) -> Q:
     """
     either = []
     for (day, lead), ids in groups.items():
-        critical, overdue = Q(alarm_date__lte=day), Q(next_refill_due__lt=day)
-        due = Q(next_refill_due__lte=day + dt.timedelta(days=lead))
+        critical, overdue, due = _refill_conditions(day, lead).values()
         rule = {
             "critical": critical,
             "overdue": ~critical & overdue,
@@ -568,17 +571,12 @@ def worklist_page(
         # only a visit between the earliest and a later cutoff looks up its patient's site (per
         # row, not a join of every visit to its patient: 20 ms at 100,000 patients).
         earliest = min(cutoffs, default=dt.date.min)
-        status = Case(
-            When(status=FollowUp.Status.MISSED, then=Value("missed")),
-            When(due_date__lt=earliest, then=Value("missed")),
-            *[
-                When(visit_site__in=ids, due_date__lt=cutoff, then=Value("missed"))
-                for cutoff, ids in cutoffs.items()
-                if cutoff > earliest
-            ],
-            default=Value("due"),
-            output_field=CharField(),
+        band = reduce(
+            operator.or_,
+            [Q(visit_site__in=ids, due_date__lt=cutoff) for cutoff, ids in cutoffs.items() if cutoff > earliest],
+            Q(pk__in=[]),
         )
+        missed = Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band
         # A scalar subquery (LIMIT 1) is run only for the rows that reach it; an EXISTS would be
         # planned as a hash of every patient.
         site_of = Patient.objects.filter(pk=OuterRef("patient_id")).order_by().values("site")[:1]
@@ -590,25 +588,19 @@ def worklist_page(
             item_target=F("pk"),
         ).order_by()
         if window and per_urgency:
-            band = reduce(
-                operator.or_,
-                [Q(visit_site__in=ids, due_date__lt=cutoff) for cutoff, ids in cutoffs.items() if cutoff > earliest],
-                Q(pk__in=[]),
-            )
-            buckets = {
-                "missed": Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band,
-                "due": Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band,
-            }
+            # "due" is the rest of the open visits, with the date range it implies for the index.
+            buckets = {"missed": missed, "due": Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band}
             members += [
                 cut(
                     visits.filter(rule).annotate(
-                        item_status=Value(status), work_urgency=Value(WORK_URGENCY[("follow_up", status)])
+                        item_status=Value(label), work_urgency=Value(WORK_URGENCY[("follow_up", label)])
                     ),
                     "item_due",
                 )
-                for status, rule in buckets.items()
+                for label, rule in buckets.items()
             ]
         elif window:
+            status = Case(When(missed, then=Value("missed")), default=Value("due"), output_field=CharField())
             rows = visits.annotate(item_status=status, work_urgency=_urgency_case("follow_up", "item_status"))
             members.append(rows.values_list(*columns))
     if not counted:
