@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from api import filters, serializers
+from api.caching import cached_page
 from api.etags import check_if_match, etag_of
 from api.permissions import HasStaffRole, IsClinicalStaff, ReadOnlyUnlessAdministrator
 from registry import services
@@ -172,6 +173,11 @@ class PatientViewSet(EditableViewSet):
             .prefetch_related(Prefetch("pumps", queryset=Pump.objects.filter(explant_date__isnull=True)))
         )
         return with_refill_status(qs)
+
+    def list(self, request, *args, **kwargs):
+        """The page from the cache when nothing it shows has changed (``api/caching.py``)."""
+        data = cached_page(request, "patients", lambda: super(PatientViewSet, self).list(request, *args, **kwargs).data)
+        return Response(data)
 
     def perform_service_create(self, data):
         site = data.pop("site")
@@ -461,13 +467,17 @@ class WorklistView(GenericAPIView):
         query = serializers.WorklistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        patients = patients_for(request.user, resolve_sites=True)
-        if "site" in params:
-            patients = patients.filter(site_id=params["site"])
         kinds = tuple(sorted(params["kind"])) if params.get("kind") else ("refill", "battery", "follow_up")
-        items = _PagedWorklist(start=params["start"], end=params["end"], patients=patients, kinds=kinds)
-        page = self.paginate_queryset(items)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+        def compute():
+            patients = patients_for(request.user, resolve_sites=True)
+            if "site" in params:
+                patients = patients.filter(site_id=params["site"])
+            items = _PagedWorklist(start=params["start"], end=params["end"], patients=patients, kinds=kinds)
+            page = self.paginate_queryset(items)
+            return self.get_paginated_response(self.get_serializer(page, many=True).data).data
+
+        return Response(cached_page(request, "worklist", compute))
 
 
 # --- Token ---------------------------------------------------------------------------------------

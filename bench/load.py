@@ -114,6 +114,8 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": f"{server}/{args.patients_db}",
         "DEBUG": "false",
+        # The page cache on Redis, as in production (api/caching.py).
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-load-run-" + "x" * 50),
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -186,10 +186,15 @@ class Context:
         return Client(headers={"Authorization": f"Token {token.key}"})
 
 
-def _get(client: Client, url: str) -> Callable[[], object]:
+def _get(client: Client, url: str, *, cached: bool = False) -> Callable[[], object]:
+    """A GET of ``url``. Pages the API caches (api/caching.py) are timed cold, as the first read
+    after a write computes them, unless ``cached``: then every repetition is a hit."""
     resolve(url.split("?")[0])  # Resolver404 when the endpoint is not built yet
+    from api.caching import forget_pages
 
     def run():
+        if not cached:
+            forget_pages()
         response = client.get(url)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} returned {response.status_code}")
@@ -284,6 +289,10 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         ("sweep: steady state (after the day's first)", sweep_steady),
         ("api: patient list (page of 50)", lambda: Target(_get(api(), "/api/v1/patients/"), floors.patient_list)),
         (
+            "api: patient list, cached page",
+            lambda: Target(_get(api(), "/api/v1/patients/", cached=True), floors.patient_list),
+        ),
+        (
             "api: patient detail",
             lambda: Target(
                 _get(api(), f"/api/v1/patients/{ctx.patient_id}/"), lambda: floors.patient_detail(ctx.patient_id)
@@ -293,6 +302,13 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             "api: worklist, 14 days",
             lambda: Target(
                 _get(api(), f"/api/v1/worklist/?start={start}&end={end}"),
+                lambda: floors.worklist_page(ctx.today, ctx.end),
+            ),
+        ),
+        (
+            "api: worklist, 14 days, cached page",
+            lambda: Target(
+                _get(api(), f"/api/v1/worklist/?start={start}&end={end}", cached=True),
                 lambda: floors.worklist_page(ctx.today, ctx.end),
             ),
         ),

@@ -63,6 +63,8 @@ def measure_size(server: str, size: int, args) -> dict:
         "DATABASE_URL": f"{server}/{name}",
         # In-process timings as in production: no per-query debug logging.
         "DEBUG": "false",
+        # The page cache on Redis, as in production (api/caching.py).
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"),
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
     }

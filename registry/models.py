@@ -824,3 +824,24 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.due_date} → {self.recipient} ({self.status})"
+
+
+class DataVersion(models.Model):
+    """One counter that the database raises whenever what the cached list pages show changes.
+
+    The API's patient list and worklist are cached under this number (``api/caching.py``).
+    Triggers of migration 0009 raise it for every statement that writes sites, closed days,
+    patients, pumps or follow-ups, whoever writes them (services, admin, sweep, bulk SQL). On
+    PostgreSQL the raise happens at commit (a deferred trigger), so a writer holds the row lock only
+    while committing and two writers cannot deadlock on it. A missing row (a flushed table)
+    restarts at the clock's milliseconds, so a number is never reused.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="data_version_singleton")]
+
+    def __str__(self) -> str:
+        return f"data version {self.value}"

@@ -61,3 +61,11 @@ def coordinator(site):
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="root", is_staff=True, is_superuser=True, role="administrator")
+
+
+@pytest.fixture(autouse=True)
+def _empty_page_cache():
+    """Each test starts with no cached pages: its rolled-back data may reuse a data version."""
+    from api.caching import forget_pages
+
+    forget_pages()

@@ -1,0 +1,66 @@
+"""Cached pages of the busiest lists (patient list, worklist), exact by construction (issue 7).
+
+A page is stored in the default cache (Redis in production) under a key made of everything its
+content depends on, so a hit is always what a fresh computation would return:
+
+- the data version (``registry.selectors.data_version``): the database raises it whenever a site,
+  closed day, patient, pump or follow-up is written, by anyone, at commit;
+- each site in the user's scope with its "today" and refill lead window (``site_days``): the
+  refill status of a row depends on the day at its site, and the scope on the user's sites;
+- the UTC date (the worklist's default window starts today, UTC);
+- the database (one Redis can serve several), the view and the absolute URL (query and host:
+  the page's next/previous links are absolute).
+
+There is no time-based expiry to get wrong: ``TIMEOUT`` only bounds how long an unused page keeps
+its memory. What is cached is the response's data, not its bytes, so content negotiation and
+the renderers work as on a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from registry.roles import sites_for
+from registry.selectors import data_version, site_days
+
+TIMEOUT = 600  # seconds an unused page may stay in the cache
+
+
+def page_key(request, view: str) -> str:
+    scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in site_days(sites=sites_for(request.user)).items())
+    parts = [
+        connection.settings_dict["NAME"],
+        view,
+        data_version(),
+        repr(scope),
+        timezone.now().date().isoformat(),
+        request.build_absolute_uri(),
+    ]
+    return "page:" + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def cached_page(request, view: str, compute: Callable[[], dict]) -> dict:
+    """The page's data from the cache, or ``compute()``d and stored there."""
+    key = page_key(request, view)
+    data = cache.get(key)
+    if data is None:
+        data = compute()
+        cache.set(key, data, TIMEOUT)
+    return data
+
+
+def forget_pages() -> None:
+    """Drop every cached page (tests, benchmarks); other cache keys, and a broker sharing the
+    Redis database, are left alone."""
+    client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client is None:
+        cache.clear()
+        return
+    redis = client(write=True)
+    for key in redis.scan_iter(match=cache.make_key("page:*")):
+        redis.delete(key)
