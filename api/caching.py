@@ -32,7 +32,8 @@ TIMEOUT = 600  # seconds an unused page may stay in the cache
 
 
 def page_key(request, view: str) -> str:
-    scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in site_days(sites=sites_for(request.user)).items())
+    groups = site_days(sites=sites_for(request.user))
+    scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
     parts = [
         connection.settings_dict["NAME"],
         view,
