@@ -226,6 +226,8 @@ class PatientSerializer(RegistryModelSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_active_pump(self, patient: Patient) -> int | None:
+        if hasattr(patient, "active_pump_id"):  # annotated by the viewset's queryset
+            return patient.active_pump_id
         pump = patient.active_pump
         return pump.pk if pump else None
 
