@@ -429,17 +429,26 @@ class _PagedWorklist:
     the same at 100,000 patients as at 100 (issue 7).
     """
 
-    def __init__(self, **query):
+    def __init__(self, *, expected: slice | None = None, **query):
         self.query = query
+        self.expected, self._page = expected, None
 
     def count(self) -> int:
-        return worklist_page(**self.query, offset=0, limit=0).total
+        if self.expected is None:
+            return worklist_page(**self.query, offset=0, limit=0).total
+        # The page the request asks for, with the total, in one pass: the paginator counts, then
+        # slices this very window (one site look-up and one plan instead of two).
+        start, stop = self.expected.start, self.expected.stop
+        self._page = worklist_page(**self.query, offset=start, limit=stop - start)
+        return self._page.total
 
     def __len__(self) -> int:
         return self.count()
 
     def __getitem__(self, window: slice):
         start = window.start or 0
+        if self._page is not None and (start, window.stop) == (self.expected.start, self.expected.stop):
+            return self._page.items
         # The paginator has counted already: fetch only the page (one full ranking, not two).
         return worklist_page(**self.query, offset=start, limit=window.stop - start, count=False).items
 
@@ -471,11 +480,20 @@ class WorklistView(GenericAPIView):
             patients = patients_for(request.user, resolve_sites=True)
             if "site" in params:
                 patients = patients.filter(site_id=params["site"])
-            items = _PagedWorklist(start=params["start"], end=params["end"], patients=patients, kinds=kinds)
+            query = {"start": params["start"], "end": params["end"], "patients": patients, "kinds": kinds}
+            items = _PagedWorklist(**query, expected=self.expected_window())
             page = self.paginate_queryset(items)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data
 
         return Response(cached_page(request, "worklist", compute))
+
+    def expected_window(self) -> slice | None:
+        """The rows the requested page number covers, if it is a plain number (else: ask the paginator)."""
+        size = self.paginator.get_page_size(self.request)
+        number = self.request.query_params.get(self.paginator.page_query_param, "1")
+        if not size or not number.isdigit() or int(number) < 1:
+            return None
+        return slice((int(number) - 1) * size, int(number) * size)
 
 
 # --- Token ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from functools import reduce
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Case,
     CharField,
     DateField,
@@ -86,21 +87,16 @@ def data_version() -> str:
     return ".".join(str(part) for part in row if part is not None) or "none"
 
 
-class _BySiteGroup(Expression):
-    """One CASE over the patient's site group: ``branch(day, lead, columns)`` is each group's SQL.
+class _SiteColumns(Expression):
+    """An expression over the patient's site, next due date and alarm date, resolved once.
 
-    The largest group is the ELSE branch, so the sites' ids are listed once for each other group
-    (a handful of days at most) rather than in every condition: a tenth of the parameters to
-    build, send and plan at 40 sites (issue 7).
-
-    Written as SQL over three resolved columns, not as ``Case``/``When`` of ``Q`` objects: the ORM
-    resolved those condition by condition, some thirty per page, and that cost 4 ms of every
-    patient page, as much as the page's query (issue 7).
+    The refill rule below is written as SQL over these three columns, not as ``Q`` objects: the
+    ORM resolves those condition by condition (some thirty for a patient page, a hundred for the
+    worklist), and that cost as much as the page's query (issue 7).
     """
 
-    def __init__(self, groups, branch, output_field):
+    def __init__(self, output_field):
         super().__init__(output_field=output_field)
-        self.groups, self.branch = groups, branch
         self.columns = [F("site_id"), F("next_refill_due"), F("alarm_date")]
 
     def get_source_expressions(self):
@@ -109,9 +105,26 @@ class _BySiteGroup(Expression):
     def set_source_expressions(self, exprs):
         self.columns = list(exprs)
 
-    def as_sql(self, compiler, connection):
+    def compiled_columns(self, compiler) -> dict[str, str]:
         site, due, alarm = (compiler.compile(c)[0] for c in self.columns)
-        columns = {"site_id": site, "next_refill_due": due, "alarm_date": alarm}
+        return {"site_id": site, "next_refill_due": due, "alarm_date": alarm}
+
+
+class _BySiteGroup(_SiteColumns):
+    """One CASE over the patient's site group: ``branch(day, lead, columns)`` is each group's SQL.
+
+    The largest group is the ELSE branch, so the sites' ids are listed once for each other group
+    (a handful of days at most) rather than in every condition: a tenth of the parameters to
+    build, send and plan at 40 sites (issue 7).
+    """
+
+    def __init__(self, groups, branch, output_field):
+        super().__init__(output_field)
+        self.groups, self.branch = groups, branch
+
+    def as_sql(self, compiler, connection):
+        columns = self.compiled_columns(compiler)
+        site = columns["site_id"]
         ordered = sorted(self.groups.items(), key=lambda g: len(g[1]))
         if not ordered:
             return self.branch(timezone.now().date(), 0, columns, connection)
@@ -138,21 +151,13 @@ def _sql_date(day: dt.date, connection):
 
 
 # ``registry.scheduling.refill_status`` in precedence order: (status, column, comparison, days
-# after the site's today). Stated once; read as ``Q`` filters and as SQL below.
+# after the site's today). Stated once: the status CASE and the status filter below read it.
 _REFILL_RULE = [
     ("critical", "alarm_date", "lte", lambda lead: 0),
     ("overdue", "next_refill_due", "lt", lambda lead: 0),
     ("due", "next_refill_due", "lte", lambda lead: lead),
 ]
 _SQL_COMPARISON = {"lt": "<", "lte": "<="}
-
-
-def _refill_conditions(day: dt.date, lead: int) -> dict[str, Q]:
-    """``registry.scheduling.refill_status`` for a site whose today is ``day``, in precedence order."""
-    return {
-        status: Q(**{f"{column}__{lookup}": day + dt.timedelta(days=offset(lead))})
-        for status, column, lookup, offset in _REFILL_RULE
-    }
 
 
 def _refill_case(label):
@@ -184,6 +189,34 @@ def with_refill_status(qs: QuerySet[Patient], now: dt.datetime | None = None, gr
     )
 
 
+class _RefillStatusIs(_SiteColumns):
+    """The condition "``refill_status`` is ``status``" (see ``refill_status_q``)."""
+
+    conditional = True
+
+    def __init__(self, groups, status):
+        super().__init__(BooleanField())
+        self.groups, self.status = groups, status
+
+    def as_sql(self, compiler, connection):
+        columns = self.compiled_columns(compiler)
+        statuses = [rule[0] for rule in _REFILL_RULE]
+        either, params = [], []
+        for (day, lead), ids in self.groups.items():
+            sql = [f"{columns['site_id']} IN ({', '.join(['%s'] * len(ids))})"]
+            params += ids
+            for status, column, lookup, offset in _REFILL_RULE:
+                if self.status != "upcoming" and statuses.index(status) > statuses.index(self.status):
+                    break
+                test = f"{columns[column]} {_SQL_COMPARISON[lookup]} %s"
+                # A status after another holds only where the earlier test is not true; written as
+                # the ORM writes an excluded lookup, NULL-safe and estimable from the statistics.
+                sql.append(test if status == self.status else f"NOT ({test} AND {columns[column]} IS NOT NULL)")
+                params.append(_sql_date(day + dt.timedelta(days=offset(lead)), connection))
+            either.append("(" + " AND ".join(sql) + ")")
+        return f"({columns['next_refill_due']} IS NOT NULL AND ({' OR '.join(either) or '1 = 0'}))", params
+
+
 def refill_status_q(status: str, groups) -> Q:
     """Patients whose ``refill_status`` (above) is ``status``, as plain conditions on the dates.
 
@@ -191,17 +224,7 @@ def refill_status_q(status: str, groups) -> Q:
     statistics (a CASE compared with a constant is a blind guess): the worklist's per-urgency
     members then walk the due-date index and stop after a page instead of sorting every row.
     """
-    either = []
-    for (day, lead), ids in groups.items():
-        critical, overdue, due = _refill_conditions(day, lead).values()
-        rule = {
-            "critical": critical,
-            "overdue": ~critical & overdue,
-            "due": ~critical & ~overdue & due,
-            "upcoming": ~critical & ~overdue & ~due,
-        }[status]
-        either.append(Q(site_id__in=ids) & rule)
-    return Q(next_refill_due__isnull=False) & reduce(operator.or_, either, Q(pk__in=[]))
+    return Q(_RefillStatusIs(groups, status))
 
 
 def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:
