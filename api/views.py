@@ -44,7 +44,7 @@ from registry.models import (
     ScreeningTrial,
     StatusChange,
 )
-from registry.roles import patients_for, sites_for
+from registry.roles import patient_site_ids, patients_for, sites_for
 from registry.selectors import with_refill_status, worklist_page
 from registry.services.reminders_inbox import acknowledge_reminder
 
@@ -477,10 +477,10 @@ class WorklistView(GenericAPIView):
         kinds = tuple(sorted(params["kind"])) if params.get("kind") else ("refill", "battery", "follow_up")
 
         def compute():
-            patients = patients_for(request.user, resolve_sites=True)
+            sites = patient_site_ids(request.user)  # None: every site
             if "site" in params:
-                patients = patients.filter(site_id=params["site"])
-            query = {"start": params["start"], "end": params["end"], "patients": patients, "kinds": kinds}
+                sites = [params["site"]] if sites is None or params["site"] in sites else []
+            query = {"start": params["start"], "end": params["end"], "sites": sites, "kinds": kinds}
             items = _PagedWorklist(**query, expected=self.expected_window())
             page = self.paginate_queryset(items)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data

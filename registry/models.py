@@ -616,7 +616,21 @@ class FollowUp(models.Model):
     # superseded (rebooked); storing the answer lets the worklist read open visits from one
     # partial index instead of testing every old visit against every later one (issue 7).
     superseded = models.BooleanField(default=False, editable=False)
+    # The patient's site, copied (migration 0010): one clinic's worklist reads its open visits
+    # from an index by site and date instead of walking every site's visits and looking up each
+    # one's patient (issue 7). Database triggers keep it equal to the patient's site on every
+    # insert, on a change of patient and when the patient moves site; ``save`` sets it too, so
+    # the instance is right without a reload. Nullable only because SQLite's triggers fill it
+    # after the insert; PostgreSQL's column is NOT NULL.
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, null=True, editable=False, related_name="+", db_index=False
+    )
     history = HistoricalRecords()
+
+    def save(self, *args, **kwargs):
+        if self.patient_id is not None:
+            self.site_id = self.patient.site_id
+        super().save(*args, **kwargs)
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -641,6 +655,11 @@ class FollowUp(models.Model):
             models.Index(
                 fields=["patient", "due_date", "status"],
                 name="follow_up_open_patient_idx",
+                condition=Q(status__in=["scheduled", "missed"], superseded=False),
+            ),
+            models.Index(
+                fields=["site", "due_date", "status"],
+                name="follow_up_open_site_idx",
                 condition=Q(status__in=["scheduled", "missed"], superseded=False),
             ),
         ]

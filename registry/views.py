@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from registry import forms, scheduling, selectors, services
 from registry.charts import reservoir_chart
 from registry.models import FollowUp, Goal, Patient, Refill, Reminder
-from registry.roles import is_clinical, patients_for, sites_for
+from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
 from registry.services.pumps import IMPLANTABLE_FROM
 
 WORKLIST_DAYS = 30
@@ -85,7 +85,7 @@ def worklist(request):
     user = request.user
     if not is_clinical(user):
         return render(request, "registry/no_access.html", status=403)
-    patients = patients_for(user, resolve_sites=True)
+    patients = patients_for(user)
     clinicians = (
         get_user_model()
         .objects.filter(pk__in=patients.exclude(primary_clinician=None).values("primary_clinician"))
@@ -93,12 +93,14 @@ def worklist(request):
     )
     form = forms.WorklistFilterForm(request.GET or None, sites=sites_for(user), clinicians=clinicians)
     kinds = selectors.WORK_KINDS
+    sites = patient_site_ids(user)  # the user's sites as a list, so the planner uses the site indexes
+    narrowed = None
     if form.is_valid():
         data = form.cleaned_data
         if data["site"]:
-            patients = patients.filter(site=data["site"])
+            sites = [data["site"].pk]
         if data["clinician"]:
-            patients = patients.filter(primary_clinician=data["clinician"])
+            narrowed = Patient.objects.filter(primary_clinician=data["clinician"])
         if data["kind"]:
             kinds = (data["kind"],)
     today = timezone.now().date()
@@ -107,9 +109,10 @@ def worklist(request):
     page = selectors.worklist_page(
         start=today,
         end=today + dt.timedelta(days=WORKLIST_DAYS),
-        patients=patients,
+        patients=narrowed,
         kinds=kinds,
         limit=WORKLIST_ROWS,
+        sites=sites,
     )
     items = page.items
     sections = []
