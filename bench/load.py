@@ -6,8 +6,9 @@ Starts ``gunicorn config.wsgi:application`` with 2 workers on a free loopback po
 production settings (``DEBUG=false``; only the HTTPS redirect is off, as behind a TLS proxy), on
 a bench database that ``bench/run.py`` generated. It creates an API token for an administrator
 and runs ``wrk -t2 -c16 --latency`` for ``--duration`` seconds against each target: the API's
-patient list and worklist (token-authenticated) and the dashboard's worklist page (a session).
-Reports requests per second, p50/p95/p99 latency (from a wrk Lua ``done`` hook) and errors
+patient list and worklist (token-authenticated) and the dashboard's worklist page (a session),
+and the patient list again while another connection updates a patient every second (each write
+makes the next read of every cached page a miss). Reports requests per second, p50/p95/p99 latency (from a wrk Lua ``done`` hook) and errors
 (socket errors and non-2xx/3xx responses). A target whose URL is not built yet is "n/a".
 """
 
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -62,6 +64,9 @@ def _prepare() -> None:
     today = dt.date.today()
     paths = {
         "api: patient list": ("/api/v1/patients/", "token"),
+        # The same, while another client records a change every second (each one makes the next
+        # read of every cached page cold): the cache's worth under a busy program's writes.
+        "api: patient list, a write every second": ("/api/v1/patients/", "token"),
         "api: worklist, 14 days": (f"/api/v1/worklist/?start={today}&end={today + dt.timedelta(days=14)}", "token"),
         "dashboard: worklist page /": ("/", "session"),
     }
@@ -73,6 +78,29 @@ def _prepare() -> None:
         except Resolver404:
             targets[name] = None
     print(json.dumps({"token": token.key, "session": client.cookies["sessionid"].value, "targets": targets}))
+
+
+class _Writer(threading.Thread):
+    """Touches one patient a second (as a coordinator saving a record would) until stopped."""
+
+    def __init__(self, database_url: str):
+        super().__init__(daemon=True)
+        self.url, self.done, self.writes = database_url, threading.Event(), 0
+        self.start()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            first = conn.execute("SELECT min(id) FROM registry_patient").fetchone()[0]
+            while not self.done.wait(1.0):
+                conn.execute("UPDATE registry_patient SET updated_at = now() WHERE id = %s", [first + self.writes])
+                self.writes += 1
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return self.writes
 
 
 def _free_port() -> int:
@@ -150,6 +178,7 @@ def main() -> None:
             )
             url = f"http://127.0.0.1:{port}{target['path']}"
             print(f"{name}: wrk {args.duration} s against {url}", file=sys.stderr)
+            writer = _Writer(env["DATABASE_URL"]) if "a write every second" in name else None
             done = subprocess.run(
                 ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
                 + ["-H", header, "-s", script.name, url],
@@ -159,6 +188,8 @@ def main() -> None:
             )
             line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
             figures = json.loads(line.removeprefix("RESULT "))
+            if writer is not None:
+                figures["writes"] = writer.stop()
             figures["rps"] = figures["requests"] / figures["seconds"]
             figures["errors"] = figures["socket_errors"] + figures["non_2xx_3xx"]
             results[name] = figures
