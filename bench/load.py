@@ -8,8 +8,9 @@ a bench database that ``bench/run.py`` generated. It creates an API token for an
 and runs ``wrk -t2 -c16 --latency`` for ``--duration`` seconds against each target: the API's
 patient list and worklist (token-authenticated) and the dashboard's worklist page (a session),
 and the patient list again while another connection updates a patient every second (each write
-makes the next read of every cached page a miss). Reports requests per second, p50/p95/p99 latency (from a wrk Lua ``done`` hook) and errors
-(socket errors and non-2xx/3xx responses). A target whose URL is not built yet is "n/a".
+makes the next read of every cached page a miss). Reports requests per second, p50/p95/p99
+latency (from a wrk Lua ``done`` hook) and errors (socket errors and non-2xx/3xx responses). A
+target whose URL is not built yet is "n/a".
 """
 
 from __future__ import annotations

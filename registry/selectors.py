@@ -54,15 +54,26 @@ from registry.models import (
 URGENCY = {"critical": 0, "overdue": 1, "due": 2, "upcoming": 3, "none": 4}
 
 
-def site_days(now: dt.datetime | None = None, sites: QuerySet[Site] | None = None) -> dict[tuple[dt.date, int], list]:
-    """Group site ids by (today in the site's zone, the site's refill lead window)."""
-    now = now or timezone.now()
+def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None) -> list[tuple[int, dt.date, int, int]]:
+    """Each site's id, today in its zone, refill lead window and follow-up grace days (one query)."""
+    rows = (sites if sites is not None else Site.objects.all()).values_list(
+        "pk", "time_zone", "refill_lead_days", "follow_up_grace_days"
+    )
+    return [
+        (pk, scheduling.today_in(zoneinfo.ZoneInfo(tz), now), max(leads or [0]), grace) for pk, tz, leads, grace in rows
+    ]
+
+
+def site_days(
+    now: dt.datetime | None = None, sites: QuerySet[Site] | None = None, rows=None
+) -> dict[tuple[dt.date, int], list]:
+    """Group site ids by (today in the site's zone, the site's refill lead window).
+
+    ``rows``: ``sites_today``'s answer, when the caller has read it already.
+    """
     groups: dict[tuple[dt.date, int], list] = defaultdict(list)
-    for pk, tz, leads in (sites if sites is not None else Site.objects.all()).values_list(
-        "pk", "time_zone", "refill_lead_days"
-    ):
-        today = scheduling.today_in(zoneinfo.ZoneInfo(tz), now)
-        groups[(today, max(leads or [0]))].append(pk)
+    for pk, today, lead, _ in rows if rows is not None else sites_today(now or timezone.now(), sites):
+        groups[(today, lead)].append(pk)
     return groups
 
 
@@ -579,7 +590,8 @@ def worklist_page(
     patients that walked every site's visits.
     """
     now = now or timezone.now()
-    groups = site_days(now)  # once, for the CASEs below
+    every_site = sites_today(now)  # once, for the CASEs and the follow-up cutoffs below
+    groups = site_days(rows=every_site)
     if sites is not None:
         patients = (patients if patients is not None else Patient.objects.all()).filter(site_id__in=sites)
     if patients is not None and not patients.query.where:
@@ -662,8 +674,8 @@ def worklist_page(
         counted.append(visits.order_by().values_list("pk"))
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
-        for pk, tz, grace in Site.objects.values_list("pk", "time_zone", "follow_up_grace_days"):
-            cutoffs[scheduling.today_in(zoneinfo.ZoneInfo(tz), now) - dt.timedelta(days=grace)].append(pk)
+        for pk, today, _, grace in every_site:
+            cutoffs[today - dt.timedelta(days=grace)].append(pk)
         # The sites' cutoffs differ by a day or so: before the earliest every visit is missed, and
         # only a visit between the earliest and a later cutoff needs its site (its own column).
         earliest = min(cutoffs, default=dt.date.min)
