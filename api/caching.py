@@ -8,8 +8,8 @@ content depends on, so a hit is always what a fresh computation would return:
 - each site in the user's scope with its "today" and refill lead window (``site_days``): the
   refill status of a row depends on the day at its site, and the scope on the user's sites;
 - the UTC date (the worklist's default window starts today, UTC);
-- the database (one Redis can serve several), the view and the absolute URL (query and host:
-  the page's next/previous links are absolute).
+- the database (one Redis can serve several: it is the key's prefix), the view and the absolute
+  URL (query and host: the page's next/previous links are absolute).
 
 There is no time-based expiry to get wrong: ``TIMEOUT`` only bounds how long an unused page keeps
 its memory. What is cached is the response's data, not its bytes, so content negotiation and
@@ -35,14 +35,18 @@ def page_key(request, view: str) -> str:
     groups = site_days(sites=sites_for(request.user))
     scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
     parts = [
-        connection.settings_dict["NAME"],
         view,
         data_version(),
         repr(scope),
         timezone.now().date().isoformat(),
         request.build_absolute_uri(),
     ]
-    return "page:" + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+    return _prefix() + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def _prefix() -> str:
+    """Pages of one database share a prefix: one Redis may serve several (or test workers)."""
+    return f"page:{connection.settings_dict['NAME']}:"
 
 
 def cached_page(request, view: str, compute: Callable[[], dict]) -> dict:
@@ -56,12 +60,12 @@ def cached_page(request, view: str, compute: Callable[[], dict]) -> dict:
 
 
 def forget_pages() -> None:
-    """Drop every cached page (tests, benchmarks); other cache keys, and a broker sharing the
-    Redis database, are left alone."""
+    """Drop this database's cached pages (tests, benchmarks); other cache keys, other databases'
+    pages and a broker sharing the Redis database are left alone."""
     client = getattr(getattr(cache, "_cache", None), "get_client", None)
     if client is None:
         cache.clear()
         return
     redis = client(write=True)
-    for key in redis.scan_iter(match=cache.make_key("page:*")):
+    for key in redis.scan_iter(match=cache.make_key(_prefix() + "*")):
         redis.delete(key)

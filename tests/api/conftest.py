@@ -20,10 +20,23 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle():
-    """Throttle counters live in the cache; a fresh cache per test keeps the token tests exact."""
-    cache.clear()
+    """Throttle counters live in the cache; fresh counters per test keep the token tests exact.
+
+    Only the throttle's keys go: a whole-cache clear would empty other test workers' pages too.
+    """
+
+    def clear():
+        client = getattr(getattr(cache, "_cache", None), "get_client", None)
+        if client is None:
+            cache.clear()
+            return
+        redis = client(write=True)
+        for key in redis.scan_iter(match=cache.make_key("throttle_*")):
+            redis.delete(key)
+
+    clear()
     yield
-    cache.clear()
+    clear()
 
 
 def token_client(user) -> APIClient:
