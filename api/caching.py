@@ -62,10 +62,15 @@ def cached_page(request, view: str, compute: Callable[[], dict]) -> dict:
 def forget_pages() -> None:
     """Drop this database's cached pages (tests, benchmarks); other cache keys, other databases'
     pages and a broker sharing the Redis database are left alone."""
+    forget_keys(_prefix() + "*")
+
+
+def forget_keys(pattern: str) -> None:
+    """Delete the cache keys matching ``pattern`` on Redis; an in-process cache is simply cleared."""
     client = getattr(getattr(cache, "_cache", None), "get_client", None)
     if client is None:
         cache.clear()
         return
     redis = client(write=True)
-    for key in redis.scan_iter(match=cache.make_key(_prefix() + "*")):
+    for key in redis.scan_iter(match=cache.make_key(pattern)):
         redis.delete(key)

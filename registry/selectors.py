@@ -143,7 +143,7 @@ class _BySiteGroup(_SiteColumns):
         sql, params = ["CASE"], []
         for (day, lead), ids in others:
             then, then_params = self.branch(day, lead, columns, connection)
-            sql.append(f"WHEN {site} IN ({', '.join(['%s'] * len(ids))}) THEN {then}")
+            sql.append(f"WHEN {_in_list(site, ids)} THEN {then}")
             params += [*ids, *then_params]
         default, default_params = self.branch(*last, columns, connection)
         sql.append(f"ELSE {default} END")
@@ -157,6 +157,10 @@ def _site_today(groups) -> _BySiteGroup:
 
 def _sql_date(day: dt.date, connection):
     return connection.ops.adapt_datefield_value(day)
+
+
+def _in_list(column: str, ids) -> str:
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})"
 
 
 # ``registry.scheduling.refill_status`` in precedence order: (status, column, comparison, days
@@ -209,14 +213,14 @@ class _RefillStatusIs(_SiteColumns):
 
     def as_sql(self, compiler, connection):
         columns = self.compiled_columns(compiler)
+        # The tests of the statuses before this one (negated) and its own; "upcoming" has none.
         statuses = [rule[0] for rule in _REFILL_RULE]
+        rules = _REFILL_RULE[: statuses.index(self.status) + 1] if self.status in statuses else _REFILL_RULE
         either, params = [], []
         for (day, lead), ids in self.groups.items():
-            sql = [f"{columns['site_id']} IN ({', '.join(['%s'] * len(ids))})"]
+            sql = [_in_list(columns["site_id"], ids)]
             params += ids
-            for status, column, lookup, offset in _REFILL_RULE:
-                if self.status != "upcoming" and statuses.index(status) > statuses.index(self.status):
-                    break
+            for status, column, lookup, offset in rules:
                 test = f"{columns[column]} {_SQL_COMPARISON[lookup]} %s"
                 # A status after another holds only where the earlier test is not true; written as
                 # the ORM writes an excluded lookup, NULL-safe and estimable from the statistics.

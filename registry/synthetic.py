@@ -32,7 +32,6 @@ each refill cycle calls ``refill_schedule`` once.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import multiprocessing
 import os
 import random
@@ -396,8 +395,7 @@ class Generator:
             first_goal = self.ids.goal + GOAL_IDS * index + 1
             self._care(rng, ctx, patient_id, first_goal, implant, end or today, final_status, schedule)
         elif final_status in (S.EVALUATING, S.SCREENING, S.CANDIDATE):
-            visit_due = today + dt.timedelta(days=rng.randint(2, 60))
-            self._follow_up(patient_id, "clinic_review", visit_due, today, rng, site_id=ctx.site.pk)
+            self._follow_up(patient_id, "clinic_review", today + dt.timedelta(days=rng.randint(2, 60)), today, rng)
         patients.add(id=patient_id, **patient_values)
         for from_status, to_status, on in history:
             self.tables[StatusChange].add(
@@ -656,19 +654,19 @@ class Generator:
         return previous, last
 
     # --- follow-ups, goals, complications -------------------------------------------------
-    def _follow_up(self, patient_id, kind, due, today, rng, *, site_id: int, outcome: str | None = None):
+    def _follow_up(self, patient_id, kind, due, today, rng, *, outcome: str | None = None):
         if outcome is None:
             outcome = "scheduled" if due >= today - dt.timedelta(days=3) else "completed"
         completed_on = None
         if outcome == "completed":
             completed_on = min(due + dt.timedelta(days=rng.randint(-3, 5)), today)
         self.tables[FollowUp].add(
-            patient_id=patient_id, site_id=site_id, kind=kind, due_date=due, status=outcome, completed_on=completed_on
+            patient_id=patient_id, kind=kind, due_date=due, status=outcome, completed_on=completed_on
         )
 
     def _care(self, rng, ctx, patient_id, first_goal, implant, until, final_status, schedule):
         today = ctx.today
-        follow = functools.partial(self._follow_up, site_id=ctx.site.pk)
+        follow = self._follow_up
         for kind, days in (("post_op", 14), ("titration", 42)):
             if implant + dt.timedelta(days=days) <= until:
                 follow(patient_id, kind, implant + dt.timedelta(days=days), today, rng)

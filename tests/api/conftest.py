@@ -4,10 +4,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.caching import forget_keys
 from registry import services
 from tests.factories import UserFactory, at, make_implanted, make_patient
 
@@ -25,18 +25,9 @@ def _fresh_throttle():
     Only the throttle's keys go: a whole-cache clear would empty other test workers' pages too.
     """
 
-    def clear():
-        client = getattr(getattr(cache, "_cache", None), "get_client", None)
-        if client is None:
-            cache.clear()
-            return
-        redis = client(write=True)
-        for key in redis.scan_iter(match=cache.make_key("throttle_*")):
-            redis.delete(key)
-
-    clear()
+    forget_keys("throttle_*")
     yield
-    clear()
+    forget_keys("throttle_*")
 
 
 def token_client(user) -> APIClient:
