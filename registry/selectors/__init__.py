@@ -1,0 +1,62 @@
+"""Reads shared by the dashboard, the API, the admin and the tasks.
+
+- ``rules``: the worklist's rules (refill status, a site's today), evaluated in Python and
+  compiled to SQL from one table;
+- ``worklist``: the worklist's pages;
+- ``patients``: patient search, one patient's page, reservoir chart and timeline;
+- ``data_version``: the cache-key part of the cached list pages.
+"""
+
+from registry.selectors.data_version import data_version
+from registry.selectors.patients import (
+    ReservoirCurve,
+    TimelineEvent,
+    patient_detail,
+    patient_reservoir_curve,
+    patient_timeline,
+    search_patients,
+)
+from registry.selectors.rules import (
+    URGENCY,
+    patient_refill_status,
+    refill_status_q,
+    site_days,
+    sites_today,
+    with_refill_status,
+)
+from registry.selectors.worklist import (
+    WORK_ITEM_PATIENT_FIELDS,
+    WORK_KINDS,
+    WORK_URGENCY,
+    WorkItem,
+    WorklistPage,
+    open_follow_ups,
+    refill_worklist,
+    worklist,
+    worklist_page,
+)
+
+__all__ = [
+    "URGENCY",
+    "WORK_ITEM_PATIENT_FIELDS",
+    "WORK_KINDS",
+    "WORK_URGENCY",
+    "ReservoirCurve",
+    "TimelineEvent",
+    "WorkItem",
+    "WorklistPage",
+    "data_version",
+    "open_follow_ups",
+    "patient_detail",
+    "patient_refill_status",
+    "patient_reservoir_curve",
+    "patient_timeline",
+    "refill_status_q",
+    "refill_worklist",
+    "search_patients",
+    "site_days",
+    "sites_today",
+    "with_refill_status",
+    "worklist",
+    "worklist_page",
+]
