@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "registry",
+    "dashboard",
     "api",
     "tasks",
 ]
@@ -73,7 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "registry.context_processors.dashboard",
+                "dashboard.context_processors.dashboard",
             ],
         },
     },

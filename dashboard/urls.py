@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry import views
+from dashboard import views
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),

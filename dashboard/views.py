@@ -21,7 +21,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from registry import forms, scheduling, selectors, services
+from dashboard import forms
+from registry import scheduling, selectors, services
 from registry.charts import reservoir_chart
 from registry.models import FollowUp, Goal, Patient, Refill, Reminder
 from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
@@ -84,7 +85,7 @@ def worklist(request):
     """Today: everything critical, overdue, due or coming up, in sections, most urgent first."""
     user = request.user
     if not is_clinical(user):
-        return render(request, "registry/no_access.html", status=403)
+        return render(request, "dashboard/no_access.html", status=403)
     patients = patients_for(user)
     clinicians = (
         get_user_model()
@@ -130,8 +131,8 @@ def worklist(request):
         "status_labels": STATUS_LABELS,
     }
     if request.htmx:
-        return render(request, "registry/partials/worklist_sections.html", context)
-    return render(request, "registry/worklist.html", context)
+        return render(request, "dashboard/partials/worklist_sections.html", context)
+    return render(request, "dashboard/worklist.html", context)
 
 
 # --- Patients -----------------------------------------------------------------------------------
@@ -152,8 +153,8 @@ def patient_list(request):
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode(), "status_labels": STATUS_LABELS}
     if request.htmx:
-        return render(request, "registry/partials/patient_rows.html", context)
-    return render(request, "registry/patient_list.html", context)
+        return render(request, "dashboard/partials/patient_rows.html", context)
+    return render(request, "dashboard/patient_list.html", context)
 
 
 @clinical_required
@@ -172,7 +173,7 @@ def patient_create(request):
         else:
             messages.success(request, f"{patient.given_name} {patient.family_name} registered.")
             return redirect("patient", pk=patient.pk)
-    return render(request, "registry/form.html", {"form": form, "title": "New patient", "patient": None})
+    return render(request, "dashboard/form.html", {"form": form, "title": "New patient", "patient": None})
 
 
 @patient_view
@@ -207,7 +208,7 @@ def patient_detail(request, patient: Patient):
         "can_change_status": bool(services.allowed_next_statuses(patient)),
         "primary_indication": next((i for i in patient.indications.all() if i.is_primary), None),
     }
-    return render(request, "registry/patient_detail.html", context)
+    return render(request, "dashboard/patient_detail.html", context)
 
 
 def _service_form(request, patient, form_class, save, *, title, success, form_kwargs=None, initial=None):
@@ -228,7 +229,7 @@ def _service_form(request, patient, form_class, save, *, title, success, form_kw
                 return redirect("patient", pk=patient.pk)
     else:
         form = form_class(initial=initial, **form_kwargs)
-    return render(request, "registry/form.html", {"form": form, "title": title, "patient": patient})
+    return render(request, "dashboard/form.html", {"form": form, "title": title, "patient": patient})
 
 
 def _today(patient: Patient) -> dt.date:
@@ -386,7 +387,7 @@ def refill_create(request, patient):
             )
         form = forms.RefillForm(initial=initial)
     context["form"] = form
-    return render(request, "registry/refill_form.html", context)
+    return render(request, "dashboard/refill_form.html", context)
 
 
 @patient_view
@@ -395,7 +396,7 @@ def refill_preview(request, patient):
     """htmx: the preview box of the refill form, re-rendered as the fields change."""
     pump = _active_pump_or_404(patient)
     context = {"patient": patient, **_refill_preview(patient, pump, forms.RefillForm(request.POST))}
-    return render(request, "registry/partials/refill_preview.html", context)
+    return render(request, "dashboard/partials/refill_preview.html", context)
 
 
 @patient_view
@@ -509,7 +510,7 @@ def _inbox_context(request) -> dict:
 
 @login_required
 def inbox(request):
-    return render(request, "registry/inbox.html", _inbox_context(request))
+    return render(request, "dashboard/inbox.html", _inbox_context(request))
 
 
 @login_required
@@ -527,5 +528,5 @@ def inbox_acknowledge(request):
     else:
         messages.info(request, "Nothing to acknowledge: tick one or more reminders first.")
     if request.htmx:
-        return render(request, "registry/partials/inbox_body.html", {**_inbox_context(request), "oob_count": True})
+        return render(request, "dashboard/partials/inbox_body.html", {**_inbox_context(request), "oob_count": True})
     return redirect("inbox")
