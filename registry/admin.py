@@ -145,6 +145,13 @@ class PatientAdmin(ScheduleRecomputingAdmin):
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
             new = obj.pk is None
+            if change and "site" in form.changed_data:
+                # A change of site is a move dated today: the patient's history stays where it happened.
+                to_site, obj.site_id = obj.site, form.initial["site"]
+                super().save_model(request, obj, form, change)
+                services.move_patient(patient=obj, to_site=to_site, by=request.user)
+                obj.refresh_from_db()
+                return
             if new and not obj.study_id:
                 from registry.services.patients import _new_study_id
 

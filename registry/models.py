@@ -290,6 +290,36 @@ class Patient(models.Model):
         return next((p for p in self.pumps.all() if p.explant_date is None), None)
 
 
+class SiteStay(models.Model):
+    """A stretch of a patient's care at one site: ``[started_on, ended_on)``, dated by the move.
+
+    Every patient has exactly one open stay (``ended_on`` empty), at their current site. Triggers of
+    migration 0011 keep that true for every writer: a new patient gets a stay without a start (it
+    covers everything before any move), and a change of ``Patient.site`` closes the open stay and
+    opens one at the new site, dated today; ``services.move_patient`` then dates the move as the
+    clinician said. Reports count each event at the site of the stay its date falls in.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="stays")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    started_on = models.DateField(null=True, blank=True, help_text="Empty: from before the first record.")
+    ended_on = models.DateField(null=True, blank=True, help_text="Empty: the patient's current site.")
+
+    class Meta:
+        ordering = ["patient", F("started_on").asc(nulls_first=True), "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient"], condition=Q(ended_on__isnull=True), name="stay_one_open"),
+            models.CheckConstraint(
+                condition=Q(started_on__isnull=True) | Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="stay_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["site", "patient"], name="stay_site_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} from {self.started_on or 'the start'} to {self.ended_on or 'now'}"
+
+
 class StatusChange(models.Model):
     """Dated history of a patient's program status. The CHECK lists every allowed transition."""
 
@@ -518,6 +548,10 @@ class Refill(models.Model):
         null=True, blank=True, help_text="A clinician's earlier date for the next refill, if any."
     )
     performed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Where the refill was done (the patient's site on its date), kept when the patient moves on:
+    # reports count it there and date it in that site's zone. A writer that leaves it empty gets
+    # the patient's current site from a trigger (migration 0011); PostgreSQL's column is NOT NULL.
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, null=True, editable=False, related_name="+")
     residual_discrepancy = models.BooleanField(default=False, editable=False)
     timeliness = models.CharField(max_length=12, choices=Timeliness.choices, blank=True, editable=False)
     due_date_at_refill = models.DateField(null=True, blank=True, editable=False)

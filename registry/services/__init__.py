@@ -11,7 +11,14 @@ from registry.services.clinical import (
     schedule_follow_up,
     set_goal,
 )
-from registry.services.patients import allowed_next_statuses, change_status, create_patient, update_patient
+from registry.services.patients import (
+    allowed_next_statuses,
+    change_status,
+    create_patient,
+    move_patient,
+    site_on,
+    update_patient,
+)
 from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
 from registry.services.refills import preview_refill, record_dose_change, record_refill
 from registry.services.reminders_inbox import acknowledge_reminder, acknowledge_reminders, open_reminders
@@ -29,6 +36,7 @@ __all__ = [
     "explant_pump",
     "implant_pump",
     "mark_missed_follow_ups",
+    "move_patient",
     "open_reminders",
     "preview_refill",
     "recompute_schedule",
@@ -41,6 +49,7 @@ __all__ = [
     "review_goal",
     "schedule_follow_up",
     "set_goal",
+    "site_on",
     "site_rules",
     "site_today",
     "update_patient",

@@ -6,8 +6,9 @@ import datetime as dt
 import secrets
 
 from django.db import transaction
+from django.db.models import Q
 
-from registry.models import ALLOWED_TRANSITIONS, Patient, PatientStatus, Pump, Site, StatusChange
+from registry.models import ALLOWED_TRANSITIONS, Patient, PatientStatus, Pump, Refill, Site, SiteStay, StatusChange
 from registry.services.base import fail, validated_save
 from registry.services.schedule import recompute_schedule, site_today
 
@@ -110,3 +111,44 @@ def change_status(
     validated_save(patient, by=by)
     recompute_schedule(patient)
     return change
+
+
+@transaction.atomic
+def move_patient(*, patient: Patient, to_site: Site, on: dt.date | None = None, by=None) -> SiteStay:
+    """Move a patient's care to another site from ``on`` (default today): their history stays put.
+
+    Events dated before ``on`` keep counting at the old site, events from ``on`` at the new one
+    (``SiteStay``); refills already recorded from ``on`` onwards are re-attributed to the new site.
+    """
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    if to_site.pk == patient.site_id:
+        fail("to_site", f"The patient is already cared for at {patient.site}.")
+    today = site_today(to_site)
+    on = on or today
+    if on > today:
+        fail("on", "A move cannot be dated in the future.")
+    current = SiteStay.objects.get(patient=patient, ended_on__isnull=True)
+    if current.started_on is not None and on < current.started_on:
+        fail("on", f"The move cannot be dated before the patient's previous move ({current.started_on}).")
+    patient.site = to_site
+    validated_save(patient, by=by)
+    # The database's triggers closed the stay and opened the new one dated today; date them as told.
+    SiteStay.objects.filter(pk=current.pk).update(ended_on=on)
+    stay = SiteStay.objects.get(patient=patient, ended_on__isnull=True)
+    stay.started_on = on
+    stay.save(update_fields=["started_on"])
+    first_instant = dt.datetime.combine(on, dt.time(), tzinfo=to_site.zone)
+    Refill.objects.filter(pump__patient=patient, performed_at__gte=first_instant).update(site=to_site)
+    recompute_schedule(patient)
+    return stay
+
+
+def site_on(patient: Patient, day: dt.date) -> int:
+    """The id of the site the patient was cared for at on ``day`` (their current site by default)."""
+    stay = (
+        SiteStay.objects.filter(patient=patient)
+        .filter(Q(started_on__isnull=True) | Q(started_on__lte=day), Q(ended_on__isnull=True) | Q(ended_on__gt=day))
+        .values_list("site_id", flat=True)
+        .first()
+    )
+    return stay or patient.site_id

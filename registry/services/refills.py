@@ -11,6 +11,7 @@ from django.utils import timezone
 from registry import scheduling
 from registry.models import DoseChange, Pump, Refill, Site
 from registry.services.base import fail, validated_save
+from registry.services.patients import site_on
 from registry.services.reminders import cancel_obsolete
 from registry.services.schedule import recompute_schedule, schedule_for_refill, site_rules
 
@@ -86,6 +87,7 @@ def record_refill(
         manual_due_date=manual_due_date,
         notes=notes,
         performed_by=by if getattr(by, "pk", None) else None,
+        site_id=site_on(pump.patient, performed_on),
     )
     refill.residual_discrepancy = scheduling.residual_discrepancy(
         volume_removed_ml=volume_removed_ml,
