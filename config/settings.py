@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "registry",
     "dashboard",
     "api",
+    "fhir_api",
     "tasks",
 ]
 
@@ -211,6 +212,17 @@ SPECTACULAR_SETTINGS = {
         "ReminderStatusEnum": "registry.models.Reminder.Status",
     },
 }
+
+# --- FHIR interface (fhir_api) ---------------------------------------------------------------
+# Base of the registry's own code systems, extensions and MRN identifier systems: set it to the
+# program's stable URL so the codes stay the same wherever the server moves.
+FHIR_CANONICAL_BASE = env.str("FHIR_CANONICAL_BASE", default=f"{SITE_URL}/fhir").rstrip("/")
+# Where bulk exports write their NDJSON files, how long they are kept, and the queue of their task.
+FHIR_EXPORT_DIR = Path(env.str("FHIR_EXPORT_DIR", default=str(VAR_DIR / "fhir-exports")))
+FHIR_EXPORT_RETENTION_HOURS = env.int("FHIR_EXPORT_RETENTION_HOURS", default=24)
+FHIR_EXPORT_QUEUE = env.str("FHIR_EXPORT_QUEUE", default="celery")
+# A booked follow-up has a start time but no length in the registry; FHIR needs an end.
+FHIR_VISIT_MINUTES = env.int("FHIR_VISIT_MINUTES", default=30)
 
 # --- Audit history ---------------------------------------------------------------------------
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
