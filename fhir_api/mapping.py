@@ -35,7 +35,9 @@ def ext(name: str, **value) -> dict:
 
 
 def when(value: dt.date | dt.datetime) -> str:
-    return value.isoformat()
+    """A FHIR date, or an instant with its offset (UTC written as Z, as FHIR libraries write it)."""
+    text = value.isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def note(text: str) -> list[dict]:

@@ -65,7 +65,7 @@ def full_record(site, mrn="FULL-1") -> FullRecord:
     services.add_indication(patient=patient, diagnosis="dystonia_secondary", tone_type="dystonic")
     first = services.implant_pump(
         patient=patient, implant_date=dt.date(2018, 3, 5), reservoir_volume_ml=D("40"), alarm_volume_ml=D("2"),
-        serial_number="NGP-F1", catheter_tip_level="T10", catheter_notes="Tip at T10 on X-ray",
+        serial_number=f"{mrn}-P1", catheter_tip_level="T10", catheter_notes="Tip at T10 on X-ray",
         eri_date=dt.date(2025, 3, 5),
     )  # fmt: skip
     services.record_refill(
@@ -80,7 +80,7 @@ def full_record(site, mrn="FULL-1") -> FullRecord:
         concentration_mcg_per_ml=D("1000"), daily_dose_mcg=D("150"), volume_removed_ml=D("12.5"),
         expected_residual_ml=D("12"), programmer_alarm_date=dt.date(2018, 11, 20),
     )  # fmt: skip
-    second = services.replace_pump(pump=first, implant_date=dt.date(2018, 9, 3), serial_number="NGP-F2")
+    second = services.replace_pump(pump=first, implant_date=dt.date(2018, 9, 3), serial_number=f"{mrn}-P2")
     services.record_refill(
         pump=second, performed_at=at(dt.date(2018, 9, 3), 15), volume_after_ml=D("40"),
         concentration_mcg_per_ml=D("2000"), daily_dose_mcg=D("200"),

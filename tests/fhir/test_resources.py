@@ -82,7 +82,7 @@ def test_condition_codes_and_extensions(admin_api, record):
 
 def test_devices_and_procedures(admin_api, record):
     first, second = of_patient(admin_api, record, "Device")
-    assert (first["serialNumber"], first["status"], second["status"]) == ("NGP-F1", "inactive", "inactive")
+    assert (first["serialNumber"], first["status"], second["status"]) == ("FULL-1-P1", "inactive", "inactive")
     assert first["property"][0]["valueQuantity"] == [{"value": 40, "unit": "mL", "system": codes.UCUM, "code": "mL"}]
     procedures = {p["id"]: p for p in of_patient(admin_api, record, "Procedure")}
     one, two = record.first_pump.pk, record.second_pump.pk
