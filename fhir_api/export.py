@@ -95,7 +95,7 @@ def expire(now: dt.datetime | None = None) -> int:
         status=BulkExport.Status.FAILED,
         error="The export stopped (its worker was lost); ask for it again.",
         completed_at=now,
-        expires_at=now,
+        expires_at=now + dt.timedelta(hours=settings.FHIR_EXPORT_RETENTION_HOURS),
     )
     due = list(BulkExport.objects.filter(status__in=FINISHED, expires_at__lte=now).values_list("pk", flat=True))
     for export_id in due:
