@@ -55,7 +55,7 @@ def run(export_id) -> str:
             if _cancelled(export.pk):
                 shutil.rmtree(folder, ignore_errors=True)
                 return "cancelled"
-            count = _write(folder, resource_type, query)
+            count = write_ndjson(folder, resource_type, query)
             output.append({"type": resource_type, "file": file_name(resource_type), "count": count})
     except Exception as exc:
         log.exception("bulk export %s failed", export.pk)
@@ -66,7 +66,7 @@ def run(export_id) -> str:
     return f"exported {sum(o['count'] for o in output)} resources"
 
 
-def _write(folder: Path, resource_type: str, query: readers.Query) -> int:
+def write_ndjson(folder: Path, resource_type: str, query: readers.Query) -> int:
     part = folder / (file_name(resource_type) + ".part")
     count = 0
     with part.open("w", encoding="utf-8") as out:
