@@ -124,3 +124,13 @@ def test_cancel_deletes_and_an_export_lost_by_its_worker_fails(api, site, settin
     export.expire()
     lost.refresh_from_db()
     assert lost.status == BulkExport.Status.FAILED and "ask for it again" in lost.error
+
+
+def test_tasks_are_found_by_the_worker_and_the_clean_up_is_scheduled(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from tasks.celery import app
+
+    app.loader.import_default_modules()
+    assert {"fhir.bulk_export", "fhir.expire_exports"} <= set(app.tasks)
+    assert PeriodicTask.objects.get(task="fhir.expire_exports").interval.every == 1
