@@ -1,9 +1,13 @@
-"""The floor of each target: hand-written SQL returning the same rows, run on a plain cursor.
+"""The floor of each target: the fastest hand-written SQL found that returns the same rows.
 
-No ORM, no model instances, no serializer or template: the time the database and the driver need
-for the rows a page shows. The ratio target/floor is what the framework adds (budget: within 5x
-for the paged endpoints). Each site's "today" and lead window are computed in SQL from its time
-zone, as ``registry.selectors.with_refill_status`` does.
+No ORM, no model instances, no serializer or template: what the database and the driver need for
+the rows a page shows, on a plain cursor, in as few statements as the rows allow. The bench checks
+each floor's rows equal to its target's (``bench/measure.py``, "floor check") before timing it, so
+a ratio target/floor is never taken against a query that answers a different question. Each
+site's "today", lead window and grace days are computed in SQL from its own settings (``SITES``).
+
+Each query's plan at 100,000 patients is summed up in a comment above it: what the planner walks,
+and why that is the least it can read.
 """
 
 from __future__ import annotations
@@ -12,22 +16,27 @@ import datetime as dt
 
 from django.db import connection
 
-# A patient's refill status in SQL, per site time zone (the rule of registry.scheduling.refill_status).
+# Each site's today in its zone, its refill lead window and its follow-up grace days; materialised
+# once per statement (40 rows), so every member below joins a constant.
+SITES = """
+    s AS MATERIALIZED (
+      SELECT id, (now() AT TIME ZONE time_zone)::date AS today,
+             (SELECT coalesce(max(x::int), 0) FROM jsonb_array_elements_text(refill_lead_days) x) AS lead,
+             follow_up_grace_days AS grace
+        FROM registry_site),
+    bounds AS MATERIALIZED (SELECT min(today) AS lo, max(today) AS hi, min(today - grace) AS grace_lo FROM s)
+"""
+# A patient's refill status in SQL, per site (the rule of registry.scheduling.refill_status).
 STATUS = """
     CASE
       WHEN p.next_refill_due IS NULL THEN 'none'
-      WHEN p.alarm_date <= (now() AT TIME ZONE s.time_zone)::date THEN 'critical'
-      WHEN p.next_refill_due < (now() AT TIME ZONE s.time_zone)::date THEN 'overdue'
-      WHEN p.next_refill_due <= (now() AT TIME ZONE s.time_zone)::date
-           + (SELECT coalesce(max(x::int), 0) FROM jsonb_array_elements_text(s.refill_lead_days) x) THEN 'due'
+      WHEN p.alarm_date <= s.today THEN 'critical'
+      WHEN p.next_refill_due < s.today THEN 'overdue'
+      WHEN p.next_refill_due <= s.today + s.lead THEN 'due'
       ELSE 'upcoming'
     END
 """
-PATIENT_COLUMNS = f"""
-    p.id, p.mrn, p.given_name, p.family_name, p.date_of_birth, p.status, p.study_id, p.next_refill_due,
-    p.alarm_date, p.empty_date, p.battery_eri_date, p.last_refill_at, s.id AS site_pk, s.name AS site_name,
-    s.time_zone AS site_zone, {STATUS}
-"""
+NOT_CRITICAL = "NOT coalesce(p.alarm_date <= s.today, false)"
 
 
 def _rows(sql: str, params=()) -> list:
@@ -36,112 +45,206 @@ def _rows(sql: str, params=()) -> list:
         return cursor.fetchall()
 
 
+# --- The worklist ------------------------------------------------------------------------------
+
+# One member per urgency, most urgent first, each the walk of one index in the member's own order,
+# cut at offset + limit rows. The members are listed in urgency order and each is ordered by
+# (date, patient, visit), so their concatenation is the ranking: an Append under the LIMIT runs
+# them in turn and stops when the page is full. At 100,000 patients the first page is all critical
+# refills: the statement walks patient_refill_due_idx from the oldest date until it has fifty
+# critical patients (a nested loop into the 40-row site CTE per row) and never starts the other
+# seven members ("never executed" in EXPLAIN ANALYZE).
+WORKLIST_MEMBERS = f"""
+  (SELECT 'refill' AS kind, 'critical' AS status, 0 AS urgency, p.next_refill_due AS due, p.id AS patient,
+          NULL::bigint AS target
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.next_refill_due <= %(end)s AND p.alarm_date <= s.today AND p.alarm_date <= (SELECT hi FROM bounds)
+    ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'refill', 'overdue', 1, p.next_refill_due, p.id, NULL
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.next_refill_due < (SELECT hi FROM bounds) AND p.next_refill_due < s.today AND {NOT_CRITICAL}
+    ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'battery', 'overdue', 2, p.battery_eri_date, p.id, NULL
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.battery_eri_date <= (SELECT hi FROM bounds) AND p.battery_eri_date <= s.today
+    ORDER BY p.battery_eri_date, p.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'refill', 'due', 3, p.next_refill_due, p.id, NULL
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.next_refill_due >= (SELECT lo FROM bounds) AND p.next_refill_due <= %(end)s
+      AND p.next_refill_due >= s.today AND p.next_refill_due <= s.today + s.lead AND {NOT_CRITICAL}
+    ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'follow_up', 'missed', 4, f.due_date, f.patient_id, f.id
+     FROM registry_followup f JOIN s ON s.id = f.site_id
+    WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.due_date <= %(end)s
+      AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s)
+      AND (f.status = 'missed' OR f.due_date < s.today - s.grace)
+    ORDER BY f.due_date, f.patient_id, f.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'battery', 'due', 5, p.battery_eri_date, p.id, NULL
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.battery_eri_date > (SELECT lo FROM bounds) AND p.battery_eri_date > s.today
+      AND p.battery_eri_date <= %(battery_end)s
+    ORDER BY p.battery_eri_date, p.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'follow_up', 'due', 6, f.due_date, f.patient_id, f.id
+     FROM registry_followup f JOIN s ON s.id = f.site_id
+    WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.status = 'scheduled'
+      AND f.due_date <= %(end)s AND f.due_date >= (SELECT grace_lo FROM bounds) AND f.due_date >= %(visits_from)s
+      AND f.due_date >= s.today - s.grace
+    ORDER BY f.due_date, f.patient_id, f.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'refill', 'upcoming', 7, p.next_refill_due, p.id, NULL
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.next_refill_due > (SELECT lo FROM bounds) AND p.next_refill_due >= %(start)s
+      AND p.next_refill_due <= %(end)s AND p.next_refill_due > s.today + s.lead AND {NOT_CRITICAL}
+    ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
+"""
+# The total from three index-only scans: each site's slice of patient_site_refill_due_idx (the
+# early upcoming ones left out by their site's window), patient_battery_eri_idx and the partial
+# follow_up_open_idx. No heap page is read once the tables are vacuumed.
+WORKLIST_TOTAL = """
+  (SELECT sum(n) FROM (
+     SELECT (SELECT count(*) FROM registry_patient p WHERE p.site_id = s.id AND p.next_refill_due <= %(end)s
+              AND NOT (p.next_refill_due > s.today + s.lead AND p.next_refill_due < %(start)s)) AS n FROM s
+     UNION ALL
+     SELECT count(*) FROM registry_patient WHERE battery_eri_date <= %(battery_end)s
+     UNION ALL
+     SELECT count(*) FROM registry_followup f
+      WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.due_date <= %(end)s
+        AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s)) c)::int
+"""
+# A total that stops at %(count_limit)s items (the dashboard says "more than 1,000"): the same
+# three index scans, cut by the LIMIT after that many entries.
+WORKLIST_TOTAL_LIMITED = """
+  (SELECT count(*) FROM (
+     SELECT 1 FROM s JOIN registry_patient p ON p.site_id = s.id WHERE p.next_refill_due <= %(end)s
+        AND NOT (p.next_refill_due > s.today + s.lead AND p.next_refill_due < %(start)s)
+     UNION ALL
+     SELECT 1 FROM registry_patient WHERE battery_eri_date <= %(battery_end)s
+     UNION ALL
+     SELECT 1 FROM registry_followup f
+      WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.due_date <= %(end)s
+        AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s)
+     LIMIT %(count_limit)s) c)::int
+"""
+# What a work item shows of its patient, joined to the page's rows by primary key (50 look-ups).
+WORKLIST_PAGE = f"""
+WITH {SITES},
+page AS ({WORKLIST_MEMBERS} LIMIT %(limit)s OFFSET %(offset)s)
+SELECT page.kind, page.status, page.urgency, page.due, page.patient, page.target,
+       p.mrn, p.family_name, p.given_name, p.alarm_date, p.site_id, st.name, u.username, u.first_name, u.last_name,
+       {{total}} AS total
+  FROM page JOIN registry_patient p ON p.id = page.patient JOIN registry_site st ON st.id = p.site_id
+  LEFT JOIN auth_user u ON u.id = p.primary_clinician_id
+ ORDER BY page.urgency, page.due, page.patient, page.kind, page.target
+"""
+
+
+def _window(start: dt.date, end: dt.date, limit: int, offset: int = 0) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "battery_end": end + dt.timedelta(days=180),
+        "visits_from": start - dt.timedelta(days=30),
+        "limit": limit,
+        "offset": offset,
+        "window": limit + offset,
+    }
+
+
+def worklist_page(
+    start: dt.date, end: dt.date, limit: int = 50, offset: int = 0, count_limit: int | None = None
+) -> tuple[int, list]:
+    """The total and one page of the worklist: (kind, status, urgency, due, patient, visit, the
+    patient's MRN, names, alarm date, site id and name, clinician's username and names).
+    ``count_limit``: the total counts no further than that many items and one more."""
+    total = WORKLIST_TOTAL if count_limit is None else WORKLIST_TOTAL_LIMITED
+    params = {**_window(start, end, limit, offset), "count_limit": (count_limit or 0) + 1}
+    rows = _rows(WORKLIST_PAGE.format(total=total), params)
+    if not rows:
+        return int(_rows(f"WITH {SITES} SELECT {total}", params)[0][0]), []  # noqa: S608
+    return rows[0][-1], [row[:-1] for row in rows]
+
+
+def worklist(start: dt.date, end: dt.date) -> list:
+    """Every item of the worklist, ranked (the full list: no LIMIT to stop the members early)."""
+    members = WORKLIST_MEMBERS.replace("LIMIT %(window)s", "")
+    return _rows(f"WITH {SITES} {members}", _window(start, end, 0))  # noqa: S608
+
+
+# --- The dashboard's worklist page -------------------------------------------------------------
+
+# Everything the page shows beside the rows: the sites and clinicians of the filter form and the
+# header's open reminders. The clinicians are an EXISTS per user on the patients' clinician index
+# (a few hundred users), not a pass over every patient.
+DASHBOARD_OPTIONS = """
+SELECT 'site', id, name, '', '' FROM registry_site
+UNION ALL
+SELECT 'clinician', u.id, u.username, u.first_name, u.last_name FROM auth_user u
+ WHERE EXISTS (SELECT 1 FROM registry_patient p WHERE p.primary_clinician_id = u.id)
+UNION ALL
+SELECT 'open_reminders', count(*), '', '', '' FROM registry_reminder
+ WHERE recipient_user_id = %s AND status IN ('pending', 'sending', 'sent', 'failed')
+"""
+
+
+def dashboard(start: dt.date, end: dt.date, limit: int, count_limit: int, user_id: int) -> tuple[int, list, list]:
+    """The administrator's "Today": the total (up to ``count_limit`` + 1), the first ``limit``
+    rows, the filter options and the inbox count (two statements: one per kind of answer)."""
+    total, rows = worklist_page(start, end, limit, count_limit=count_limit)
+    return total, rows, _rows(DASHBOARD_OPTIONS, [user_id])
+
+
+# --- Patients ----------------------------------------------------------------------------------
+
+# Every column of the patient (the API shows nearly all of them), its site's today and its status.
+PATIENT_COLUMNS = f"p.*, s.today AS site_today, {STATUS} AS refill_status"
+# The active pump, from the partial unique index pump_one_active_per_patient.
+ACTIVE_PUMP = "(SELECT pu.id FROM registry_pump pu WHERE pu.patient_id = p.id AND pu.explant_date IS NULL)"
+
+
+# The count is an index-only scan of patient_name_idx (every patient: it grows with the program);
+# the page walks the same index in order and stops after 50 rows.
 def patient_list() -> tuple[int, list]:
     """Page 1 of 50 patients by name, with the total count (what a paginated list needs)."""
-    total = _rows("SELECT count(*) FROM registry_patient")[0][0]
-    page = _rows(
-        f"SELECT {PATIENT_COLUMNS} FROM registry_patient p JOIN registry_site s ON s.id = p.site_id "  # noqa: S608
-        "ORDER BY p.family_name, p.given_name, p.id LIMIT 50"
+    rows = _rows(
+        f"WITH {SITES} SELECT {PATIENT_COLUMNS}, {ACTIVE_PUMP}, (SELECT count(*) FROM registry_patient)::int "  # noqa: S608
+        "FROM registry_patient p JOIN s ON s.id = p.site_id ORDER BY p.family_name, p.given_name, p.id LIMIT 50"
     )
-    return total, page
+    return (rows[0][-1] if rows else 0), [row[:-1] for row in rows]
 
 
-def patient_detail(patient_id: int) -> tuple:
-    """One patient with their pumps, indications and the active pump's last ten refills."""
-    patient = _rows(
-        f"SELECT {PATIENT_COLUMNS} FROM registry_patient p JOIN registry_site s ON s.id = p.site_id "  # noqa: S608
-        "WHERE p.id = %s",
-        [patient_id],
-    )
-    pumps = _rows("SELECT * FROM registry_pump WHERE patient_id = %s ORDER BY implant_date, id", [patient_id])
-    indications = _rows("SELECT * FROM registry_indication WHERE patient_id = %s", [patient_id])
-    refills = _rows(
-        "SELECT r.* FROM registry_refill r JOIN registry_pump pu ON pu.id = r.pump_id "
-        "WHERE pu.patient_id = %s AND pu.explant_date IS NULL ORDER BY r.performed_at DESC LIMIT 10",
-        [patient_id],
-    )
-    return patient, pumps, indications, refills
-
-
-def worklist(start: dt.date, end: dt.date) -> tuple[list, list, list]:
-    """Refills due by ``end`` (or already overdue), batteries near ERI, follow-ups due or missed."""
-    refills = _rows(
-        f"SELECT * FROM (SELECT {PATIENT_COLUMNS} AS refill_status FROM registry_patient p "  # noqa: S608
-        "JOIN registry_site s ON s.id = p.site_id WHERE p.next_refill_due <= %s "
-        "AND (p.next_refill_due >= %s OR p.next_refill_due <= %s)) w "
-        "WHERE NOT (refill_status = 'upcoming' AND next_refill_due < %s) "
-        "ORDER BY array_position(ARRAY['critical','overdue','due','upcoming','none'], refill_status), "
-        "alarm_date, next_refill_due, id",
-        [end, start, start, start],
-    )
-    batteries = _rows(
-        f"SELECT {PATIENT_COLUMNS} FROM registry_patient p JOIN registry_site s ON s.id = p.site_id "  # noqa: S608
-        "WHERE p.battery_eri_date <= %s",
-        [end + dt.timedelta(days=180)],
-    )
-    visits = _rows(
-        "SELECT f.id, f.kind, f.due_date, f.status, p.id, p.given_name, p.family_name, s.time_zone "
-        "FROM registry_followup f JOIN registry_patient p ON p.id = f.patient_id "
-        "JOIN registry_site s ON s.id = p.site_id WHERE f.due_date <= %s AND f.status IN ('scheduled', 'missed') "
-        "AND NOT f.superseded "
-        "AND NOT (f.status = 'scheduled' AND f.due_date < %s)",
-        [end, start - dt.timedelta(days=30)],
-    )
-    return refills, batteries, visits
-
-
-def _worklist_union(start: dt.date, end: dt.date) -> str:
-    """Every worklist item as (kind, status, urgency, due, patient, target), as registry.selectors ranks them."""
-    return f"""
-      SELECT 'refill' AS kind, st AS status,
-             CASE st WHEN 'critical' THEN 0 WHEN 'overdue' THEN 1 WHEN 'due' THEN 3 ELSE 7 END AS urgency,
-             next_refill_due AS due, id AS patient, NULL::bigint AS target
-        FROM (SELECT p.id, p.next_refill_due, {STATUS} AS st FROM registry_patient p
-              JOIN registry_site s ON s.id = p.site_id WHERE p.next_refill_due <= '{end}') r
-       WHERE NOT (st = 'upcoming' AND next_refill_due < '{start}')
-      UNION ALL
-      SELECT 'battery', CASE WHEN p.battery_eri_date <= (now() AT TIME ZONE s.time_zone)::date
-                             THEN 'overdue' ELSE 'due' END,
-             CASE WHEN p.battery_eri_date <= (now() AT TIME ZONE s.time_zone)::date THEN 2 ELSE 5 END,
-             p.battery_eri_date, p.id, NULL
-        FROM registry_patient p JOIN registry_site s ON s.id = p.site_id
-       WHERE p.battery_eri_date <= '{end + dt.timedelta(days=180)}'
-      UNION ALL
-      SELECT 'follow_up', m, CASE m WHEN 'missed' THEN 4 ELSE 6 END, due_date, patient_id, id
-        FROM (SELECT f.id, f.patient_id, f.due_date,
-                     CASE WHEN f.status = 'missed' OR f.due_date < (now() AT TIME ZONE s.time_zone)::date
-                          - s.follow_up_grace_days THEN 'missed' ELSE 'due' END AS m
-                FROM registry_followup f JOIN registry_patient p ON p.id = f.patient_id
-                JOIN registry_site s ON s.id = p.site_id
-               WHERE f.due_date <= '{end}' AND f.status IN ('scheduled', 'missed')
-                 AND NOT (f.status = 'scheduled' AND f.due_date < '{start - dt.timedelta(days=30)}')
-                 AND NOT f.superseded) v
-    """
-
-
-def worklist_page(start: dt.date, end: dt.date, limit: int = 50) -> tuple[int, list, list]:
-    """The total, the first page ranked by urgency and date, and the page's patients."""
-    union = _worklist_union(start, end)
-    total = _rows(f"SELECT count(*) FROM ({union}) w")[0][0]  # noqa: S608
-    page = _rows(f"SELECT * FROM ({union}) w ORDER BY urgency, due, patient, kind, target LIMIT {int(limit)}")  # noqa: S608
-    ids = list({row[4] for row in page})
-    patients = _rows(
-        f"SELECT {PATIENT_COLUMNS} FROM registry_patient p JOIN registry_site s ON s.id = p.site_id "  # noqa: S608
-        "WHERE p.id = ANY(%s)",
-        [ids],
-    )
-    return total, page, patients
-
-
-def refill_worklist(end: dt.date, limit: int) -> list:
-    """The dashboard's rows: refills due by ``end``, most urgent first, at most ``limit``."""
+# One primary-key look-up, the active pump from the partial unique index pump_one_active_per_patient.
+def patient_row(patient_id: int) -> tuple:
+    """One patient with refill status and active pump id (what the API's representation shows)."""
     return _rows(
-        f"SELECT * FROM (SELECT {PATIENT_COLUMNS} AS refill_status FROM registry_patient p "  # noqa: S608
-        "JOIN registry_site s ON s.id = p.site_id WHERE p.next_refill_due <= %s) w "
-        "ORDER BY array_position(ARRAY['critical','overdue','due','upcoming','none'], refill_status), "
-        f"alarm_date, next_refill_due, id LIMIT {int(limit)}",
-        [end],
-    )
+        f"WITH {SITES} SELECT {PATIENT_COLUMNS}, {ACTIVE_PUMP} "  # noqa: S608
+        "FROM registry_patient p JOIN s ON s.id = p.site_id WHERE p.id = %s",
+        [patient_id],
+    )[0]
+
+
+# One statement: the patient by primary key, its pumps and indications from their patient indexes
+# and the active pump's last ten refills from refill_pump_latest_idx, aggregated as arrays of ids.
+def patient_detail(patient_id: int) -> tuple:
+    """One patient with their pumps, indications and the active pump's last ten refills (ids)."""
+    return _rows(
+        f"WITH {SITES} SELECT {PATIENT_COLUMNS}, "  # noqa: S608
+        "ARRAY(SELECT id FROM registry_pump WHERE patient_id = p.id ORDER BY implant_date, id), "
+        "ARRAY(SELECT id FROM registry_indication WHERE patient_id = p.id ORDER BY id), "
+        "ARRAY(SELECT r.id FROM registry_refill r WHERE r.pump_id = "
+        "  (SELECT pu.id FROM registry_pump pu WHERE pu.patient_id = p.id AND pu.explant_date IS NULL) "
+        "  ORDER BY r.performed_at DESC LIMIT 10) "
+        "FROM registry_patient p JOIN s ON s.id = p.site_id WHERE p.id = %s",
+        [patient_id],
+    )[0]
+
+
+# --- The reminder sweep ------------------------------------------------------------------------
 
 
 def sweep(today: dt.date) -> tuple[list, list, list]:
@@ -162,18 +265,125 @@ def sweep(today: dt.date) -> tuple[list, list, list]:
     return refills, batteries, visits
 
 
-def summary(start: dt.date, end: dt.date) -> tuple[list, list, list, list]:
-    """The aggregates a program summary shows: statuses, indications, refill timeliness, complications."""
-    statuses = _rows("SELECT site_id, status, count(*) FROM registry_patient GROUP BY 1, 2")
-    indications = _rows("SELECT diagnosis, count(*) FROM registry_indication WHERE is_primary GROUP BY 1")
-    timeliness = _rows(
-        "SELECT pa.site_id, r.timeliness, count(*), sum(r.residual_discrepancy::int) FROM registry_refill r "
-        "JOIN registry_pump pu ON pu.id = r.pump_id JOIN registry_patient pa ON pa.id = pu.patient_id "
-        "WHERE r.performed_at >= %s AND r.performed_at < %s GROUP BY 1, 2",
-        [start, end + dt.timedelta(days=1)],
-    )
-    complications = _rows(
-        "SELECT kind, severity, count(*) FROM registry_complication WHERE occurred_on BETWEEN %s AND %s GROUP BY 1, 2",
-        [start, end],
-    )
-    return statuses, indications, timeliness, complications
+# --- The program summary -----------------------------------------------------------------------
+
+# The headline figures of registry.reports.summary for the whole program, by the report's own
+# definitions, each in the fewest passes found on the schema as it is: the census from one
+# DISTINCT ON walk of status_change_patient_idx; the activity figures from one pass per table;
+# the refills and their intervals from one LAG window over the period's refills and the 200
+# days before it (each refill dated in the zone of the site where it was done); pump-years
+# from one pass over the pumps that overlap the period; complications and follow-ups one
+# aggregate each.
+SUMMARY_SQL = {
+    "census": """
+        SELECT count(*), count(*) FILTER (WHERE to_status NOT IN ('discontinued', 'transferred', 'deceased'))
+          FROM (SELECT DISTINCT ON (patient_id) to_status FROM registry_statuschange WHERE changed_on <= %(end)s
+                 ORDER BY patient_id, changed_on DESC, id DESC) latest
+    """,
+    "activity": """
+        SELECT (SELECT count(*) FROM registry_statuschange WHERE changed_on BETWEEN %(start)s AND %(end)s
+                   AND (from_status = '' OR to_status = 'referred')),
+               (SELECT count(*) FROM registry_screeningtrial WHERE performed_on BETWEEN %(start)s AND %(end)s),
+               (SELECT count(*) FILTER (WHERE replaces_id IS NULL) FROM registry_pump
+                 WHERE implant_date BETWEEN %(start)s AND %(end)s),
+               (SELECT count(*) FILTER (WHERE replaces_id IS NOT NULL) FROM registry_pump
+                 WHERE implant_date BETWEEN %(start)s AND %(end)s),
+               (SELECT count(*) FROM registry_pump pu WHERE pu.explant_date BETWEEN %(start)s AND %(end)s
+                   AND NOT EXISTS (SELECT 1 FROM registry_pump n WHERE n.replaces_id = pu.id))
+    """,
+    "refills": """
+        WITH dated AS (
+          SELECT r.id, r.performed_at, r.timeliness, r.pump_id, pu.replaces_id, pu.patient_id, st.time_zone,
+                 pu.replaces_id IS NOT NULL OR pu.implant_date < %(history_from_day)s AS may_reach_back,
+                 (r.performed_at AT TIME ZONE st.time_zone)::date AS day,
+                 lag((r.performed_at AT TIME ZONE st.time_zone)::date)
+                   OVER (PARTITION BY pu.patient_id ORDER BY r.performed_at, r.id) AS prev_day,
+                 lag(r.pump_id) OVER (PARTITION BY pu.patient_id ORDER BY r.performed_at, r.id) AS prev_pump
+            FROM registry_refill r JOIN registry_pump pu ON pu.id = r.pump_id JOIN registry_site st ON st.id = r.site_id
+           WHERE r.performed_at >= %(history_from)s AND r.performed_at < %(instant_after)s),
+        closed AS (
+          SELECT d.timeliness, d.pump_id, d.replaces_id, d.day, coalesce(d.prev_day, e.day) AS prev_day,
+                 coalesce(d.prev_pump, e.pump_id) AS prev_pump
+            FROM dated d
+            LEFT JOIN LATERAL (
+              SELECT (r2.performed_at AT TIME ZONE d.time_zone)::date AS day, r2.pump_id
+                FROM registry_refill r2 JOIN registry_pump p2 ON p2.id = r2.pump_id
+               WHERE d.prev_day IS NULL AND d.may_reach_back AND p2.patient_id = d.patient_id
+                 AND (r2.performed_at, r2.id) < (d.performed_at, d.id)
+               ORDER BY r2.performed_at DESC, r2.id DESC LIMIT 1) e ON true
+           WHERE d.day BETWEEN %(start)s AND %(end)s)
+        SELECT count(*), count(*) FILTER (WHERE timeliness = 'on_time'),
+               count(*) FILTER (WHERE timeliness IN ('on_time', 'late', 'after_alarm')),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY day - prev_day)
+                 FILTER (WHERE prev_pump = pump_id OR prev_pump = replaces_id),
+               count(*) FILTER (WHERE prev_pump = pump_id OR prev_pump = replaces_id)
+          FROM closed
+    """,
+    "pump_years": """
+        SELECT coalesce(sum(greatest(least(coalesce(pu.explant_date, %(after_end)s), coalesce(d.died, %(after_end)s),
+                                          %(after_end)s),
+                                    greatest(pu.implant_date, %(start)s))
+                            - greatest(pu.implant_date, %(start)s)), 0) / 365.25
+          FROM registry_pump pu
+          LEFT JOIN (SELECT patient_id, min(changed_on) AS died FROM registry_statuschange
+                      WHERE to_status = 'deceased' GROUP BY patient_id) d ON d.patient_id = pu.patient_id
+         WHERE pu.implant_date <= %(end)s AND (pu.explant_date IS NULL OR pu.explant_date > %(start)s)
+    """,
+    "complications": "SELECT count(*) FROM registry_complication WHERE occurred_on BETWEEN %(start)s AND %(end)s",
+    "follow_ups": """
+        SELECT count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status IN ('completed', 'missed'))
+          FROM registry_followup WHERE due_date BETWEEN %(start)s AND %(end)s
+    """,
+}
+
+
+def summary(start: dt.date, end: dt.date) -> dict:
+    """The summary's headline figures (``headline(report)`` of the report gives the same dict)."""
+    params = {
+        "start": start,
+        "end": end,
+        "after_end": end + dt.timedelta(days=1),
+        # The report's window: refills from 200 days before the period, instants two days wide of it.
+        "history_from": dt.datetime.combine(start - dt.timedelta(days=202), dt.time(), tzinfo=dt.UTC),
+        "history_from_day": start - dt.timedelta(days=200),
+        "instant_after": dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC),
+    }
+    ((patients, active),) = _rows(SUMMARY_SQL["census"], params)
+    ((referrals, trials, implants, replacements, explants),) = _rows(SUMMARY_SQL["activity"], params)
+    ((performed, on_time, closed, median, intervals),) = _rows(SUMMARY_SQL["refills"], params)
+    ((years,),) = _rows(SUMMARY_SQL["pump_years"], params)
+    ((complications,),) = _rows(SUMMARY_SQL["complications"], params)
+    ((completed, decided),) = _rows(SUMMARY_SQL["follow_ups"], params)
+    return {
+        "patients": patients,
+        "active": active,
+        "referrals": referrals,
+        "trials": trials,
+        "implants": implants,
+        "replacements": replacements,
+        "explants": explants,
+        "refills": performed,
+        "on_time_rate": round(on_time / closed, 3) if closed else None,
+        "intervals": intervals,
+        "median_interval_days": round(median, 1) if median is not None else None,
+        "pump_years": round(float(years), 3),
+        "complications": complications,
+        "follow_up_adherence": round(completed / decided, 3) if decided else None,
+    }
+
+
+def headline(report: dict) -> dict:
+    """The same figures picked out of ``registry.reports.summary``'s answer."""
+    totals, refills = report["activity"]["totals"], report["refills"]
+    return {
+        "patients": report["census"]["patients"],
+        "active": report["census"]["active"],
+        **{k: totals[k] for k in ("referrals", "trials", "implants", "replacements", "explants")},
+        "refills": refills["performed"],
+        "on_time_rate": refills["on_time_rate"],
+        "intervals": refills["intervals"],
+        "median_interval_days": refills["median_interval_days"],
+        "pump_years": report["safety"]["pump_years"],
+        "complications": report["safety"]["complications"],
+        "follow_up_adherence": report["follow_ups"]["adherence"],
+    }

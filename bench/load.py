@@ -31,6 +31,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CEILING = "ceiling: a page that does no work (/health/)"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 LUA = r"""
 done = function(summary, latency, requests)
@@ -64,6 +65,9 @@ def _prepare() -> None:
     client.force_login(admin)
     today = dt.date.today()
     paths = {
+        # The ceiling: the same server answering a page that does no work (no database, no cache,
+        # no login); every other row is also given as a share of it.
+        CEILING: ("/health/", "none"),
         "api: patient list": ("/api/v1/patients/", "token"),
         # The same, while another client records a change every second (each one makes the next
         # read of every cached page cold): the cache's worth under a busy program's writes.
@@ -155,6 +159,7 @@ def main() -> None:
         [sys.executable, __file__, "--prepare"], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
     )
     setup = json.loads(prepared.stdout.strip().splitlines()[-1])
+    loads = os.getloadavg()
     port = _free_port()
     gunicorn = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-w", str(args.workers)]
@@ -172,11 +177,11 @@ def main() -> None:
                 results[name] = None
                 print(f"{name}: n/a (not built yet)", file=sys.stderr)
                 continue
-            header = (
-                f"Authorization: Token {setup['token']}"
-                if target["auth"] == "token"
-                else f"Cookie: sessionid={setup['session']}"
-            )
+            header = {
+                "token": f"Authorization: Token {setup['token']}",
+                "session": f"Cookie: sessionid={setup['session']}",
+                "none": "Accept: */*",
+            }[target["auth"]]
             url = f"http://127.0.0.1:{port}{target['path']}"
             print(f"{name}: wrk {args.duration} s against {url}", file=sys.stderr)
             writer = _Writer(env["DATABASE_URL"]) if "a write every second" in name else None
@@ -198,19 +203,26 @@ def main() -> None:
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
+    ceiling = (results.get(CEILING) or {}).get("rps")
+    for f in results.values():
+        if f is not None:
+            f["of_ceiling"] = f["rps"] / ceiling if ceiling else None
     lines = [
         f"# Load run — {args.patients_db}, gunicorn {args.workers} workers, wrk -t{args.threads} "
         f"-c{args.connections} -d{args.duration}s, loopback",
         "",
-        "| target | req/s | p50 ms | p95 ms | p99 ms | errors (socket + non-2xx/3xx) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"Load average before the run: {loads[0]:.2f} (1 min), after: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs.",
+        "",
+        "| target | req/s | of ceiling | p50 ms | p95 ms | p99 ms | errors (socket + non-2xx/3xx) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, f in results.items():
         if f is None:
-            lines.append(f"| {name} | n/a (not built yet) | | | | |")
+            lines.append(f"| {name} | n/a (not built yet) | | | | | |")
         else:
+            share = "" if f["of_ceiling"] is None else f"{f['of_ceiling']:.2f}x"
             lines.append(
-                f"| {name} | {f['rps']:.0f} | {f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['p99_ms']:.1f} | "
+                f"| {name} | {f['rps']:.0f} | {share} | {f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['p99_ms']:.1f} | "
                 f"{f['errors']} ({f['socket_errors']} + {f['non_2xx_3xx']}) |"
             )
     table = "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -55,6 +56,9 @@ class Target:
     run: Callable[[], object]
     floor: Callable[[], object] | None = None
     teardown: Callable[[], object] | None = None  # after the timings (e.g. roll back a setup)
+    # (target's answer, floor's answer) -> the two in one comparable shape: the floor is timed
+    # only when they are equal, so no ratio is taken against a query that answers another question.
+    same: Callable[[object, object], tuple[object, object]] | None = None
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Measurement:
     queries: int | None = None
     floor_ms: float | None = None
     ratio: float | None = None
+    floor_check: str = ""  # "equal", "differs: ..." or "" (no floor, or nothing to compare)
 
 
 # --- generation ------------------------------------------------------------------------------
@@ -140,15 +145,54 @@ def measure(name: str, build: Callable[[], Target | None], repeat: int) -> Measu
         return Measurement(name, False, f"n/a (not built yet: {exc})")
     counter = QueryCounter()
     with connection.execute_wrapper(counter):
-        target.run()
+        answer = target.run()
     times = _times(target.run, repeat)
     result = Measurement(name, True, median_ms=statistics.median(times), p95_ms=_p95(times), queries=counter.count)
-    if target.floor is not None:
+    if target.floor is not None and target.same is not None:
+        ours, floor = target.same(answer, target.floor())
+        result.floor_check = "equal" if ours == floor else f"differs: {_difference(ours, floor)}"
+    if target.floor is not None and not result.floor_check.startswith("differs"):
         result.floor_ms = statistics.median(_times(target.floor, repeat))
         result.ratio = result.median_ms / result.floor_ms if result.floor_ms else None
     if target.teardown is not None:
         target.teardown()
     return result
+
+
+def _difference(ours, floor) -> str:
+    """Where the target's answer and the floor's part (the first differing item), briefly."""
+    if isinstance(ours, dict) and isinstance(floor, dict):
+        keys = [k for k in {**ours, **floor} if ours.get(k) != floor.get(k)]
+        return "; ".join(f"{k}: {ours.get(k)!r} vs {floor.get(k)!r}" for k in keys[:4])
+    if isinstance(ours, list | tuple) and isinstance(floor, list | tuple):
+        if len(ours) != len(floor):
+            return f"{len(ours)} items vs {len(floor)}"
+        i = next(i for i, (a, b) in enumerate(zip(ours, floor, strict=True)) if a != b)
+        return f"item {i}: {_difference(ours[i], floor[i])}"
+    return f"{ours!r:.200} vs {floor!r:.200}"
+
+
+def calibration() -> dict:
+    """How fast this host is right now, so runs on different hosts (or loads) can be compared:
+    a bare Python loop, a bare SQL aggregate, the 1-minute load average and the CPU count."""
+
+    def loop():
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        return total
+
+    def sql():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sum(i) FROM generate_series(1, 1000000) i")
+            return cursor.fetchone()
+
+    return {
+        "python_loop_s": statistics.median(_times(loop, 3)) / 1000,
+        "sql_sum_ms": statistics.median(_times(sql, 5)),
+        "load_average": os.getloadavg()[0],
+        "cpus": os.cpu_count(),
+    }
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -208,6 +252,122 @@ def _optional(module: str, attribute: str):
     return getattr(importlib.import_module(module), attribute)
 
 
+# --- the target's answer and the floor's, in one shape ------------------------------------------
+
+
+def _iso(day) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _page_items(page, rows) -> tuple:
+    """``worklist_page``'s answer against ``floors.worklist_page``'s (total, rows)."""
+    items = [
+        (
+            i.kind,
+            i.status,
+            i.due_date,
+            i.patient.pk,
+            i.target_id,
+            i.patient.mrn,
+            i.patient.family_name,
+            i.patient.given_name,
+            i.patient.site.name,
+        )
+        for i in page.items
+    ]
+    total, floor = rows
+    return (page.total, items), (total, [(r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[8], r[11]) for r in floor])
+
+
+def _full_items(items, rows) -> tuple:
+    return [(i.kind, i.status, i.due_date, i.patient.pk, i.target_id) for i in items], [r[:2] + r[3:6] for r in rows]
+
+
+def _api_worklist(content, rows) -> tuple:
+    data = json.loads(content)
+    ours = [
+        (
+            i["kind"],
+            i["status"],
+            i["due_date"],
+            i["patient"],
+            i["target_id"],
+            i["mrn"],
+            i["patient_name"],
+            i["site"],
+            i["urgency"],
+            i["alarm_date"],
+        )
+        for i in data["results"]
+    ]
+    total, floor = rows
+    theirs = [(r[0], r[1], _iso(r[3]), r[4], r[5], r[6], f"{r[7]}, {r[8]}", r[10], r[2], _iso(r[9])) for r in floor]
+    return (data["count"], ours), (total, theirs)
+
+
+def _api_patients(content, rows) -> tuple:
+    data = json.loads(content)
+    ours = [(p["id"], p["schedule"]["refill_status"], p["active_pump"]) for p in data["results"]]
+    total, floor = rows
+    return (data["count"], ours), (total, [(r[0], r[-2], r[-1]) for r in floor])
+
+
+def _api_patient(content, row) -> tuple:
+    data = json.loads(content)
+    return (data["id"], data["schedule"]["refill_status"], data["active_pump"]), (row[0], row[-2], row[-1])
+
+
+def _core_patients(answer, rows) -> tuple:
+    count, patients = answer
+    total, floor = rows
+    return (count, [(p.pk, p.refill_status) for p in patients]), (total, [(r[0], r[-2]) for r in floor])
+
+
+def _core_patient(answer, row) -> tuple:
+    patient, refills = answer
+    ours = (
+        patient.pk,
+        patient.refill_status,
+        sorted(p.pk for p in patient.pumps.all()),
+        sorted(i.pk for i in patient.indications.all()),
+        [r.pk for r in refills],
+    )
+    return ours, (row[0], row[-4], sorted(row[-3]), sorted(row[-2]), list(row[-1]))
+
+
+def _summary(report, figures) -> tuple:
+    return floors.headline(report), figures
+
+
+def _api_summary(content, figures) -> tuple:
+    return floors.headline(json.loads(content)), figures
+
+
+_SECTION = re.compile(r'<table class="worklist" data-section="([a-z_]+)-([a-z]+)">(.*?)</table>', re.S)
+_PATIENT = re.compile(r'data-patient="(\d+)"')
+_OPTIONS = re.compile(r'<select name="(site|clinician)"[^>]*>(.*?)</select>', re.S)
+
+
+def _dashboard(content, answer) -> tuple:
+    """The page's rows (section, patient), its total, its filter options and inbox count."""
+    html = content.decode()
+    rows = [(k, st, int(pk)) for k, st, body in _SECTION.findall(html) for pk in _PATIENT.findall(body)]
+    shown = re.search(r"most urgent of (more than )?(\d+) items", html)
+    options = {name: len(re.findall(r'<option value="\d+"', body)) for name, body in _OPTIONS.findall(html)}
+    inbox = int(re.search(r'id="reminder-count"[^>]*data-count="(\d+)"', html).group(1))
+    total = int(shown.group(2)) + bool(shown.group(1)) if shown else len(rows)  # "more than N": N + 1
+    ours = (total, rows, options, inbox)
+    total, floor, extra = answer
+    kinds = [row[0] for row in extra]
+    theirs = (
+        total,
+        [(r[0], r[1], r[4]) for r in floor],
+        {"site": kinds.count("site"), "clinician": kinds.count("clinician")},
+        next(row[1] for row in extra if row[0] == "open_reminders"),
+    )
+    return ours, theirs
+
+
 def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
     from registry import selectors
 
@@ -215,6 +375,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         return Target(
             lambda: selectors.worklist(start=ctx.today, end=ctx.end),
             lambda: floors.worklist(ctx.today, ctx.end),
+            same=_full_items,
         )
 
     def core_worklist_page():
@@ -222,6 +383,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         return Target(
             lambda: fn(start=ctx.today, end=ctx.end, offset=0, limit=50),
             lambda: floors.worklist_page(ctx.today, ctx.end),
+            same=_page_items,
         )
 
     def core_patient_list():
@@ -229,7 +391,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             qs = selectors.with_refill_status(Patient.objects.select_related("site", "primary_clinician"))
             return qs.count(), list(qs.order_by("family_name", "given_name", "id")[:50])
 
-        return Target(run, floors.patient_list)
+        return Target(run, floors.patient_list, same=_core_patients)
 
     def core_patient_detail():
         def run():
@@ -238,7 +400,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             pump = patient.active_pump
             return patient, list(pump.refills.order_by("-performed_at")[:10]) if pump else []
 
-        return Target(run, lambda: floors.patient_detail(ctx.patient_id))
+        return Target(run, lambda: floors.patient_detail(ctx.patient_id), same=_core_patient)
 
     def sweep():
         fn = _optional("registry.services.reminders", "sweep")
@@ -276,7 +438,12 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
     def report_summary():
         fn = _optional("registry.reports", "summary")
         start = ctx.today - dt.timedelta(days=365)
-        return Target(lambda: fn(sites=None, start=start, end=ctx.today), lambda: floors.summary(start, ctx.today))
+        return Target(
+            lambda: fn(sites=None, start=start, end=ctx.today), lambda: floors.summary(start, ctx.today), same=_summary
+        )
+
+    def dashboard_floor():
+        return floors.dashboard(ctx.today, ctx.today + dt.timedelta(days=30), 200, 1000, ctx.admin.pk)
 
     api = ctx.token_client
     start, end = ctx.today.isoformat(), ctx.end.isoformat()
@@ -287,15 +454,20 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         ("core: patient detail (ORM)", core_patient_detail),
         ("sweep: reminder sweep", sweep),
         ("sweep: steady state (after the day's first)", sweep_steady),
-        ("api: patient list (page of 50)", lambda: Target(_get(api(), "/api/v1/patients/"), floors.patient_list)),
+        (
+            "api: patient list (page of 50)",
+            lambda: Target(_get(api(), "/api/v1/patients/"), floors.patient_list, same=_api_patients),
+        ),
         (
             "api: patient list, cached page",
-            lambda: Target(_get(api(), "/api/v1/patients/", cached=True), floors.patient_list),
+            lambda: Target(_get(api(), "/api/v1/patients/", cached=True), floors.patient_list, same=_api_patients),
         ),
         (
             "api: patient detail",
             lambda: Target(
-                _get(api(), f"/api/v1/patients/{ctx.patient_id}/"), lambda: floors.patient_detail(ctx.patient_id)
+                _get(api(), f"/api/v1/patients/{ctx.patient_id}/"),
+                lambda: floors.patient_row(ctx.patient_id),
+                same=_api_patient,
             ),
         ),
         (
@@ -303,6 +475,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             lambda: Target(
                 _get(api(), f"/api/v1/worklist/?start={start}&end={end}"),
                 lambda: floors.worklist_page(ctx.today, ctx.end),
+                same=_api_worklist,
             ),
         ),
         (
@@ -310,13 +483,15 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             lambda: Target(
                 _get(api(), f"/api/v1/worklist/?start={start}&end={end}", cached=True),
                 lambda: floors.worklist_page(ctx.today, ctx.end),
+                same=_api_worklist,
             ),
         ),
         (
             "api: summary report",
             lambda: Target(
-                _get(api(), "/api/v1/reports/summary/"),
+                _get(api(), f"/api/v1/reports/summary/?start={ctx.today - dt.timedelta(days=365)}&end={ctx.today}"),
                 lambda: floors.summary(ctx.today - dt.timedelta(days=365), ctx.today),
+                same=_api_summary,
             ),
         ),
         ("report: summary() in-process", report_summary),
@@ -330,7 +505,11 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         ),
         (
             "dashboard: worklist page /",
-            lambda: Target(_get(ctx.session, "/"), lambda: floors.refill_worklist(ctx.today + dt.timedelta(30), 200)),
+            lambda: Target(_get(ctx.session, "/"), dashboard_floor, same=_dashboard),
+        ),
+        (
+            "dashboard: worklist page /, cached page",
+            lambda: Target(_get(ctx.session, "/", cached=True), dashboard_floor, same=_dashboard),
         ),
     ]
 
@@ -346,8 +525,9 @@ def main() -> None:
     args = parser.parse_args()
     call_command("migrate", verbosity=0, interactive=False)
     generation = ensure_registry(args.patients, args.seed, args.regenerate)
-    results = []
+    results, host = [], {}
     if not args.generate_only:
+        host = calibration()
         ctx = Context()
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
         for name, build in targets(ctx):
@@ -356,7 +536,9 @@ def main() -> None:
             measurement = measure(name, build, args.repeat)
             print(f"  {name}: {measurement.median_ms or measurement.reason}", file=sys.stderr)
             results.append(asdict(measurement))
-    print(json.dumps({"patients": args.patients, "seed": args.seed, "generation": generation, "targets": results}))
+        host["load_average_after"] = os.getloadavg()[0]
+    answer = {"patients": args.patients, "seed": args.seed, "generation": generation, "host": host}
+    print(json.dumps({**answer, "targets": results}))
 
 
 if __name__ == "__main__":

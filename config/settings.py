@@ -89,7 +89,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # No JIT: the worklist's plans are cheap to run (tens of ms) but estimated costly (per-row
     # subplans), and PostgreSQL spent 0.8 s compiling them at 100,000 patients (issue 7).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    if env.bool("DATABASE_POOLED", default=False):
+        # Behind PgBouncer in transaction pooling (docs/deployment.md): consecutive transactions
+        # may run on different server connections, so no cursor may outlive its transaction, and
+        # the pooler refuses per-connection options (the server is started with jit=off instead).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    else:
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
     # SQLite: wait for a writer instead of failing at once (web, worker and beat share the file).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

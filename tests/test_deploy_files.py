@@ -1,6 +1,10 @@
 """docker-compose.yml runs what production runs, each service with a health check."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -10,13 +14,56 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_compose_has_every_service_with_health_checks():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"web", "worker", "beat", "postgres", "redis", "mail"}
-    for name in ("web", "worker", "postgres", "redis", "mail"):
+    assert set(services) == {"web", "worker", "beat", "pgbouncer", "postgres", "redis", "mail"}
+    for name in ("web", "worker", "pgbouncer", "postgres", "redis", "mail"):
         assert "healthcheck" in services[name], name
     env = services["web"]["environment"]
     assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith("redis://")
     assert env["DEBUG"] == "false"
-    assert services["worker"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["worker"]["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
+    assert "/health/" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_every_process_reaches_postgres_through_the_pooler():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert urlparse(env["DATABASE_URL"]).hostname == "pgbouncer", name
+        assert env["DATABASE_POOLED"] == "true", name
+    assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
+    assert services["pgbouncer"]["environment"]["DB_HOST"] == "postgres"
+    assert services["pgbouncer"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_pooled_settings_keep_no_cursor_or_option_across_transactions():
+    """Behind a transaction pooler: no server-side cursors, no connect-time options."""
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d.get('DISABLE_SERVER_SIDE_CURSORS'), d.get('OPTIONS', {}).get('options'))"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://itb:itb@pgbouncer:5432/itb",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    pooled = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env={**env, "DATABASE_POOLED": "true"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    direct = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert pooled.stdout.split() == ["True", "None"]
+    assert direct.stdout.split() == ["None", "-c", "jit=off"]
 
 
 def test_requirements_are_pinned():

@@ -48,7 +48,8 @@ def worker_env(django_db_setup, django_db_blocker):
     return env
 
 
-def start_worker(env, name: str, *extra: str) -> subprocess.Popen:
+def start_worker(env, name: str, *extra: str, host: str = "%h") -> subprocess.Popen:
+    """A worker node ``name@host``: ``host`` defaults to this machine's name (as ``celery@$HOSTNAME``)."""
     OUTPUT.mkdir(exist_ok=True)
     log = open(OUTPUT / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
@@ -61,7 +62,7 @@ def start_worker(env, name: str, *extra: str) -> subprocess.Popen:
             "worker",
             "--loglevel=INFO",
             "--pool=solo",
-            f"--hostname={name}@%h",
+            f"--hostname={name}@{host}",
             "--without-gossip",
             "--without-mingle",
             *extra,
@@ -119,10 +120,12 @@ class CountingSMTPHandler:
         self.messages: list[tuple[list[str], str]] = []
         self.hold_mail: threading.Event | None = None
         self.mail_started = threading.Event()
+        self.mails_started = 0  # MAIL FROM commands received, held or not
         self.refuse: dict[str, int] = {}
         self.refused = 0
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mails_started += 1
         self.mail_started.set()
         while self.hold_mail is not None and not self.hold_mail.is_set():
             await asyncio.sleep(0.05)
@@ -176,7 +179,7 @@ def reminder_workers(worker_env, smtp_server, reminder_queue):
     """Start Celery workers consuming the test's queue and sending to the test's SMTP server."""
     started: list[subprocess.Popen] = []
 
-    def start(**env_overrides: str) -> subprocess.Popen:
+    def start(host: str = "%h", **env_overrides: str) -> subprocess.Popen:
         name = f"rw-{uuid.uuid4().hex[:8]}"
         env = dict(
             worker_env,
@@ -186,7 +189,8 @@ def reminder_workers(worker_env, smtp_server, reminder_queue):
             EMAIL_TIMEOUT="20",
         )
         env.update(env_overrides)
-        proc = start_worker(env, name, "-Q", reminder_queue)
+        proc = start_worker(env, name, "-Q", reminder_queue, host=host)
+        proc.node = f"{name}@{host}"
         started.append(proc)
         log = OUTPUT / f"{name}.log"
         deadline = time.monotonic() + 60
