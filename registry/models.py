@@ -555,6 +555,11 @@ class Refill(models.Model):
     residual_discrepancy = models.BooleanField(default=False, editable=False)
     timeliness = models.CharField(max_length=12, choices=Timeliness.choices, blank=True, editable=False)
     due_date_at_refill = models.DateField(null=True, blank=True, editable=False)
+    # Facts of the record the reports count, kept when it is recorded (services.record_refill;
+    # migration 0012 for earlier rows): the date where it was done, and the days since the
+    # previous refill of the same pump chain (none for a first fill).
+    performed_on = models.DateField(null=True, blank=True, editable=False)
+    interval_days = models.PositiveIntegerField(null=True, blank=True, editable=False)
     notes = models.TextField(blank=True)
     history = HistoricalRecords()
 
@@ -580,6 +585,10 @@ class Refill(models.Model):
         indexes = [
             models.Index(fields=["pump", "-performed_at"], name="refill_pump_latest_idx"),
             models.Index(fields=["performed_at"], name="refill_performed_at_idx"),
+            # A period's refills counted from the index alone (PostgreSQL; elsewhere a plain index).
+            models.Index(
+                fields=["performed_on"], include=["site", "timeliness", "interval_days"], name="refill_performed_on_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -523,6 +523,7 @@ class Generator:
                 interval,
                 dose,
                 previous_schedule,
+                previous_day=last[0].astimezone(ctx.rules.zone).date() if last else None,
                 lapsed=lapsed and final,
             )
             if final:
@@ -553,7 +554,20 @@ class Generator:
         return values
 
     def _refills(
-        self, rng, ctx, pump_id, implant_day, limit, reservoir, alarm, interval, base_dose, previous, *, lapsed
+        self,
+        rng,
+        ctx,
+        pump_id,
+        implant_day,
+        limit,
+        reservoir,
+        alarm,
+        interval,
+        base_dose,
+        previous,
+        *,
+        previous_day,
+        lapsed,
     ):
         """Refill cycles of one pump from its implant up to ``limit`` (exclusive) or now."""
         rules, zone, now = ctx.rules, ctx.rules.zone, self.now
@@ -625,11 +639,13 @@ class Generator:
                 ),
                 timeliness=timeliness,
                 due_date_at_refill=due_at_refill,
+                performed_on=day,
+                interval_days=(day - previous_day).days if previous_day else None,
             )
             for step in steps:
                 changes.add(pump_id=pump_id, effective_at=step.effective_at, daily_dose_mcg=step.daily_dose_mcg)
             last = (at, schedule)
-            previous = schedule
+            previous, previous_day = schedule, day
             # The next visit: mostly a few days before the due date, some late, a few after the alarm.
             roll = rng.random()
             if roll < 0.9:

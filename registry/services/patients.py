@@ -139,6 +139,9 @@ def move_patient(*, patient: Patient, to_site: Site, on: dt.date | None = None, 
     stay.save(update_fields=["started_on"])
     first_instant = dt.datetime.combine(on, dt.time(), tzinfo=to_site.zone)
     Refill.objects.filter(pump__patient=patient, performed_at__gte=first_instant).update(site=to_site)
+    from registry.services.refills import restate_refill_facts  # refills imports this module
+
+    restate_refill_facts(patient, first_instant)
     recompute_schedule(patient)
     return stay
 

@@ -30,6 +30,26 @@ def _check_instant(field: str, at: dt.datetime, pump: Pump) -> None:
         fail(field, f"This is before the pump's implant date ({pump.implant_date}).")
 
 
+def _local_day(refill: Refill) -> dt.date:
+    """The refill's stored local date (a row from before it was stored: in its site's zone)."""
+    return refill.performed_on or refill.performed_at.astimezone(refill.site.zone).date()
+
+
+def restate_refill_facts(patient, since: dt.datetime) -> None:
+    """Date the patient's refills from ``since`` again at their site, with their intervals (after a
+    move re-attributes them to the new site, whose zone may put them on another day)."""
+    previous = None
+    for refill in (
+        Refill.objects.filter(pump__patient=patient).select_related("site", "pump").order_by("performed_at", "id")
+    ):
+        if refill.performed_at >= since:
+            refill.performed_on = refill.performed_at.astimezone(refill.site.zone).date()
+            chained = previous is not None and previous.pump_id in (refill.pump_id, refill.pump.replaces_id)
+            refill.interval_days = (refill.performed_on - _local_day(previous)).days if chained else None
+            refill.save(update_fields=["performed_on", "interval_days"])
+        previous = refill
+
+
 def _check_plausible_dose(field: str, dose: Decimal, site: Site, confirmed: bool) -> None:
     if dose is not None and dose > site.dose_confirm_above_mcg and not confirmed:
         fail(field, f"A daily dose above {site.dose_confirm_above_mcg} mcg is unusual: check it and confirm.")
@@ -98,7 +118,11 @@ def record_refill(
     if previous is None and pump.replaces_id is not None:
         previous_pump = pump.replaces
         previous = Refill.objects.filter(pump=previous_pump).order_by("-performed_at").first()
+    # Its date where it was done: a refill recorded after a move may have been done at the old site.
+    done_at = site if refill.site_id in (None, site.pk) else Site.objects.get(pk=refill.site_id)
+    refill.performed_on = performed_at.astimezone(done_at.zone).date()
     if previous is not None:
+        refill.interval_days = (refill.performed_on - _local_day(previous)).days
         closed = schedule_for_refill(previous, previous.pump, site_rules(site))
         refill.due_date_at_refill = closed.next_refill_due
         refill.timeliness = scheduling.refill_timeliness(
@@ -107,6 +131,11 @@ def record_refill(
     else:
         refill.timeliness = Refill.Timeliness.FIRST
     validated_save(refill, by=by)
+    # Recorded late, between two refills: the next one's interval now starts at this one.
+    following = Refill.objects.filter(pump=pump, performed_at__gt=performed_at).order_by("performed_at").first()
+    if following is not None:
+        following.interval_days = (_local_day(following) - refill.performed_on).days
+        following.save(update_fields=["interval_days"])
     recompute_schedule(pump.patient)
     # In the same transaction: reminders about the cycle this refill closed are never sent.
     cancel_obsolete(patient=pump.patient)
