@@ -1,4 +1,5 @@
-"""Cached pages of the busiest lists (patient list, worklist), exact by construction (issue 7).
+"""Cached pages of the busiest lists (the API's patient list and worklist, the dashboard's worklist
+sections and filter choices), exact by construction.
 
 A page is stored in the default cache (Redis in production) under a key made of everything its
 content depends on, so a hit is always what a fresh computation would return:
@@ -31,17 +32,22 @@ from registry.selectors import data_version, site_days
 TIMEOUT = 600  # seconds an unused page may stay in the cache
 
 
-def page_key(request, view: str) -> str:
-    groups = site_days(sites=sites_for(request.user))
-    scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
-    parts = [
-        view,
-        data_version(),
-        repr(scope),
-        timezone.now().date().isoformat(),
-        request.build_absolute_uri(),
-    ]
+def page_key(request, view: str, *, by_url: bool = True) -> str:
+    """The key of ``view``'s page for this request; ``by_url=False``: one entry for every URL of
+    the view (what does not depend on the query, such as a filter form's choices)."""
+    parts = [view, *_request_parts(request), request.build_absolute_uri() if by_url else ""]
     return _prefix() + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def _request_parts(request) -> tuple:
+    """The data version, the user's sites with their days and the UTC date: read once per request
+    (a page made of several cached parts reads them once)."""
+    parts = getattr(request, "_page_key_parts", None)
+    if parts is None:
+        groups = site_days(sites=sites_for(request.user))
+        scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
+        parts = request._page_key_parts = (data_version(), repr(scope), timezone.now().date().isoformat())
+    return parts
 
 
 def _prefix() -> str:
@@ -49,9 +55,9 @@ def _prefix() -> str:
     return f"page:{connection.settings_dict['NAME']}:"
 
 
-def cached_page(request, view: str, compute: Callable[[], dict]) -> dict:
+def cached_page(request, view: str, compute: Callable[[], object], *, by_url: bool = True):
     """The page's data from the cache, or ``compute()``d and stored there."""
-    key = page_key(request, view)
+    key = page_key(request, view, by_url=by_url)
     data = cache.get(key)
     if data is None:
         data = compute()

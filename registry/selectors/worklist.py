@@ -154,7 +154,6 @@ def worklist(
     return items
 
 
-
 # What a work item shows of its patient (the API's rows, the dashboard's table, the reasons):
 # loaded alone, as a page's 50 sites and clinicians with every settings column cost 2 ms (issue 7).
 WORK_ITEM_PATIENT_FIELDS = (
@@ -193,6 +192,20 @@ def _follow_up_item(v: FollowUp, patient: Patient, status: str) -> WorkItem:
     return WorkItem(patient, "follow_up", v.due_date, status, reason, v.pk)
 
 
+def _ranked_rows(members: list[QuerySet], per_urgency: bool, offset: int, limit: int) -> list[tuple]:
+    """The page's rows of the members' UNION ALL, most urgent first."""
+    if not members or limit <= 0:
+        return []
+    union = members[0].union(*members[1:], all=True) if len(members) > 1 else members[0]
+    if per_urgency:
+        # The members come in urgency order, each in its own (date, patient, visit) order, so their
+        # concatenation is the ranking: PostgreSQL runs a UNION ALL's members in turn (an Append)
+        # and stops at the LIMIT, so the members past the page's last urgency never run.
+        return list(union[offset : offset + limit])
+    order = ("work_urgency", "item_due", "item_patient", "item_kind", "item_target")
+    return list(union.order_by(*order)[offset : offset + limit])
+
+
 @dataclass(frozen=True)
 class WorklistPage:
     total: int | None
@@ -216,6 +229,7 @@ def worklist_page(
     offset: int = 0,
     limit: int = 50,
     count: bool = True,
+    count_limit: int | None = None,
     sites: list[int] | None = None,
 ) -> WorklistPage:
     """One page of ``worklist`` (same items, same order) and the total, sorted and cut in SQL.
@@ -228,7 +242,8 @@ def worklist_page(
     UNION: there the members are whole kinds and the union is ranked as a whole, same result.)
     The total counts primary keys only, from the same indexes. The page's patients and visits are
     then loaded in two queries: a constant number of queries whatever the size. ``count=False``
-    skips the total (``total`` is then ``None``): a paginator that has counted needs only the page.
+    skips the total (``total`` is then ``None``): a paginator that has counted needs only the page;
+    ``count_limit``: a page that shows "more than N" counts no further than N + 1 items.
     ``sites`` narrows the page to these sites' patients (a clinic's scope): visits are then read
     by their own site column, through an index of open visits by site, not by a semi-join on
     patients that walked every site's visits.
@@ -277,11 +292,14 @@ def worklist_page(
                 "upcoming": Q(next_refill_due__gt=last_due, next_refill_due__gte=start or dt.date.min),
             }
             members += [
-                cut(
-                    qs.filter(hint, refill_status_q(status, groups)).annotate(
-                        **item, item_status=Value(status), work_urgency=Value(WORK_URGENCY[("refill", status)])
+                (
+                    WORK_URGENCY[("refill", status)],
+                    cut(
+                        qs.filter(hint, refill_status_q(status, groups)).annotate(
+                            **item, item_status=Value(status), work_urgency=Value(WORK_URGENCY[("refill", status)])
+                        ),
+                        "item_due",
                     ),
-                    "item_due",
                 )
                 for status, hint in hints.items()
             ]
@@ -289,7 +307,7 @@ def worklist_page(
             rows = ranked.annotate(
                 **item, item_status=F("refill_status"), work_urgency=_urgency_case("refill", "refill_status")
             )
-            members.append(rows.order_by().values_list(*columns))
+            members.append((0, rows.order_by().values_list(*columns)))
     if "battery" in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
         qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon)
@@ -308,9 +326,15 @@ def worklist_page(
             item_patient=F("pk"),
             item_target=Cast(Value(None), BigIntegerField()),
         )
-        # A few hundred rows at most (within half a year of ERI): ranked whole.
-        if window:
-            members.append(cut(rows, "work_urgency", "item_due") if per_urgency else rows.values_list(*columns))
+        if window and per_urgency:
+            # Overdue and due batteries rank apart (other items between them): a member each.
+            hints = {"overdue": Q(battery_eri_date__lte=max(days)), "due": Q(battery_eri_date__gt=min(days))}
+            members += [
+                (WORK_URGENCY[("battery", status)], cut(rows.filter(hint, item_status=status), "item_due"))
+                for status, hint in hints.items()
+            ]
+        elif window:
+            members.append((0, rows.values_list(*columns)))
     if "follow_up" in kinds:
         visits = open_follow_ups(patients, start=start, end=end)
         if sites is not None:
@@ -339,27 +363,31 @@ def worklist_page(
             # "due" is the rest of the open visits, with the date range it implies for the index.
             buckets = {"missed": missed, "due": Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band}
             members += [
-                cut(
-                    visits.filter(rule).annotate(
-                        item_status=Value(label), work_urgency=Value(WORK_URGENCY[("follow_up", label)])
+                (
+                    WORK_URGENCY[("follow_up", label)],
+                    cut(
+                        visits.filter(rule).annotate(
+                            item_status=Value(label), work_urgency=Value(WORK_URGENCY[("follow_up", label)])
+                        ),
+                        "item_due",
                     ),
-                    "item_due",
                 )
                 for label, rule in buckets.items()
             ]
         elif window:
             status = Case(When(missed, then=Value("missed")), default=Value("due"), output_field=CharField())
             rows = visits.annotate(item_status=status, work_urgency=_urgency_case("follow_up", "item_status"))
-            members.append(rows.values_list(*columns))
+            members.append((0, rows.values_list(*columns)))
     if not counted:
         return WorklistPage(0, [])
-    total = counted[0].union(*counted[1:], all=True).count() if count else None
-    if not members:
+    rows = _ranked_rows([member for _, member in sorted(members, key=lambda m: m[0])], per_urgency, offset, limit)
+    total = None
+    if count:
+        items = counted[0].union(*counted[1:], all=True)
+        # Counting stops after ``count_limit`` + 1 items: enough to say "more than".
+        total = (items[: count_limit + 1] if count_limit is not None else items).count()
+    if not rows:
         return WorklistPage(total, [])
-    union = members[0].union(*members[1:], all=True) if len(members) > 1 else members[0]
-    rows = list(
-        union.order_by("work_urgency", "item_due", "item_patient", "item_kind", "item_target")[offset : offset + limit]
-    )
     by_pk = {
         p.pk: p
         for p in with_refill_status(

@@ -103,3 +103,81 @@ def test_reporting_user_sees_no_patients(client, program, site):
 def test_login_required(client):
     response = client.get(reverse("worklist"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_sections_and_filter_choices_are_cached_until_a_write(client, coordinator, program, site):
+    client.force_login(coordinator)
+    with CaptureQueriesContext(connection) as cold:
+        first = client.get(reverse("worklist")).content.decode()
+    with CaptureQueriesContext(connection) as warm:
+        second = client.get(reverse("worklist")).content.decode()
+    # A hit runs neither the worklist's queries nor the filter's: the same sections, fewer queries.
+    assert sections_of(second) == sections_of(first)
+    assert len(warm.captured_queries) < len(cold.captured_queries)
+    assert not any("registry_followup" in q["sql"] for q in warm.captured_queries)
+    assert f'<option value="{program["doctor"].pk}">Wendy Who</option>' in second
+    services.update_patient(patient=program["due"], by=coordinator, family_name="Renamedpatient")
+    third = client.get(reverse("worklist")).content.decode()
+    assert "Renamedpatient" in third and "Duesoon" not in third
+
+
+def test_a_hit_still_renders_the_user_and_the_open_reminders_live(client, coordinator, program):
+    from registry.models import Reminder
+
+    client.force_login(coordinator)
+    client.get(reverse("worklist"))
+    Reminder.objects.create(
+        patient=program["due"],
+        site=program["due"].site,
+        kind=Reminder.Kind.REFILL_DUE,
+        target_type="pump",
+        target_id=1,
+        due_date=dt.date(2026, 3, 20),
+        lead_days=7,
+        recipient=f"user:{coordinator.pk}",
+        recipient_user=coordinator,
+        channel=Reminder.Channel.INBOX,
+    )
+    html = client.get(reverse("worklist")).content.decode()
+    assert 'data-count="1"' in html
+    assert coordinator.get_full_name() in html or coordinator.username in html
+    assert 'name="csrfmiddlewaretoken"' in html
+
+
+def test_renaming_a_patients_clinician_refreshes_the_cached_page(client, coordinator, program):
+    client.force_login(coordinator)
+    assert "Wendy Who" in client.get(reverse("worklist")).content.decode()
+    doctor = program["doctor"]
+    doctor.last_name = "Else"
+    doctor.save()
+    html = client.get(reverse("worklist")).content.decode()
+    assert "Wendy Else" in html and "Wendy Who" not in html
+
+
+def test_filter_choices_are_the_users_sites_and_their_patients_clinicians(client, coordinator, program, site):
+    client.force_login(coordinator)
+    html = client.get(reverse("worklist")).content.decode()
+    site_select = html.split('<select name="site"')[1].split("</select>")[0]
+    assert f'<option value="{site.pk}">{site.name}</option>' in site_select
+    assert f'value="{program["outsider"].site_id}"' not in site_select
+    clinician_select = html.split('<select name="clinician"')[1].split("</select>")[0]
+    assert clinician_select.count("<option") == 2  # "Any clinician" and the critical patient's doctor
+    chosen = client.get(reverse("worklist"), {"site": site.pk}).content.decode()
+    assert f'<option value="{site.pk}" selected>' in chosen
+
+
+def sections_of(html: str) -> str:
+    return html.split('<div id="worklist">')[1].split("</main>")[0]
+
+
+def test_a_long_worklist_says_more_than_without_counting_it_all(client, coordinator, program, monkeypatch):
+    from dashboard import views
+
+    monkeypatch.setattr(views, "WORKLIST_ROWS", 2)
+    monkeypatch.setattr(views, "WORKLIST_COUNT_LIMIT", 3)
+    client.force_login(coordinator)
+    html = client.get(reverse("worklist")).content.decode()
+    assert "Showing the 2 most urgent of more than 3 items" in html  # six items at the site
+    monkeypatch.setattr(views, "WORKLIST_COUNT_LIMIT", 10)
+    html = client.get(reverse("worklist"), {"kind": ""}).content.decode()
+    assert "Showing the 2 most urgent of 6 items" in html
