@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -323,7 +324,7 @@ def main() -> None:
     if args.load:
         load_md, load = run_load(server, max(r["patients"] for r in results), args, out)
     if args.results:
-        command = "BENCH_DATABASE_URL=... .venv/bin/python bench/run.py " + " ".join(sys.argv[1:])
+        command = "BENCH_DATABASE_URL=... .venv/bin/python bench/run.py " + shlex.join(sys.argv[1:])
         Path(args.results).write_text(results_page(results, load_md, load, command, args.repeat))
         print(f"Written: {args.results}")
 
