@@ -1,7 +1,7 @@
-"""Program reports in the API (issue 6): aggregate figures and de-identified exports.
+"""Program reports in the API: aggregate figures and de-identified exports.
 
-- ``GET reports/summary/?site=&start=&end=``: every figure of ``registry.reports.summary`` (JSON);
-- ``GET reports/tables/<name>.csv``: one table of it as CSV (names in ``registry.reports.TABLES``);
+- ``GET reports/summary/?site=&start=&end=``: every figure of ``reporting.reports.summary`` (JSON);
+- ``GET reports/tables/<name>.csv``: one table of it as CSV (names in ``reporting.reports.TABLES``);
 - ``GET reports/export/patients.csv`` and ``reports/export/pump-years.csv``: the de-identified
   research rows (study id, never a name, MRN, contact or date of birth).
 
@@ -21,9 +21,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from registry import reports
-from registry.report_forms import ReportParamsForm
-from registry.report_views import csv_response, export_rows, may_see_reports
+from reporting import reports
+from reporting.exports import csv_response, export_rows, may_see_reports
+from reporting.forms import ReportParamsForm
 
 
 class CanSeeReports(BasePermission):

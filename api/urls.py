@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from api import views
 from api.permissions import HasStaffRole
+from api.reports import urlpatterns as report_urls
 
 router = DefaultRouter()
 router.register("sites", views.SiteViewSet, basename="site")
@@ -38,9 +39,6 @@ urlpatterns = [
         name="api-docs",
     ),
     *router.urls,
+    # Aggregate and de-identified report endpoints.
+    *report_urls,
 ]
-
-# --- Reports (issue 6): aggregate and de-identified endpoints, in api/reports.py ----------------
-from api.reports import urlpatterns as report_urls  # noqa: E402
-
-urlpatterns += report_urls

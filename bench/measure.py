@@ -436,7 +436,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         return Target(run, lambda: floors.sweep(ctx.today), teardown)
 
     def report_summary():
-        fn = _optional("registry.reports", "summary")
+        fn = _optional("reporting.reports", "summary")
         start = ctx.today - dt.timedelta(days=365)
         return Target(
             lambda: fn(sites=None, start=start, end=ctx.today), lambda: floors.summary(start, ctx.today), same=_summary

@@ -4,7 +4,7 @@
 
 Migrates the database, (re)generates a bench program with ``bulk_create`` when the requested size
 is not already there (sites named "Bench site N"; nothing else is touched), then times
-``registry.reports.summary`` for the whole program and for one site over one year, and the
+``reporting.reports.summary`` for the whole program and for one site over one year, and the
 de-identified patient export, and prints a table. The generator is a throwaway stand-in for
 ``manage.py generate_registry`` (issue 7): plausible shapes, not clinical realism.
 """
@@ -32,7 +32,6 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from registry import reports  # noqa: E402
 from registry.models import (  # noqa: E402
     Complication,
     FollowUp,
@@ -46,6 +45,7 @@ from registry.models import (  # noqa: E402
     Site,
     StatusChange,
 )
+from reporting import reports  # noqa: E402
 
 PREFIX = "Bench site "
 BATCH = 5000

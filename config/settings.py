@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "simple_history",
     "registry",
     "dashboard",
+    "reporting",
     "api",
     "fhir_api",
     "tasks",

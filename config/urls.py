@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("api.urls")),
     path("fhir/", include("fhir_api.urls")),
+    path("", include("reporting.urls")),
     path("", include("dashboard.urls")),
 ]

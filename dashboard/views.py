@@ -25,10 +25,10 @@ from django.views.decorators.http import require_POST
 from api.caching import cached_page
 from dashboard import forms
 from registry import scheduling, selectors, services
-from registry.charts import reservoir_chart
 from registry.models import FollowUp, Goal, Patient, Refill, Reminder
 from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
 from registry.services.pumps import IMPLANTABLE_FROM
+from reporting.charts import reservoir_chart
 
 WORKLIST_DAYS = 30
 # At most this many rows on the page, most urgent first (filters narrow the list).

@@ -9,9 +9,9 @@ import time_machine
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from registry import reports
+from reporting import reports
 from tests.factories import UserFactory
-from tests.registry.program import NOW, build_program
+from tests.reporting.program import NOW, build_program
 
 pytestmark = pytest.mark.django_db
 YEAR = {"start": "2026-01-01", "end": "2026-12-31"}

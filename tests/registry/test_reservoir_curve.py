@@ -6,8 +6,8 @@ from decimal import Decimal as D
 import pytest
 
 from registry import scheduling
-from registry.charts import reservoir_chart
 from registry.scheduling import DoseStep, FillState
+from reporting.charts import reservoir_chart
 
 UTC = dt.UTC
 FILLED = dt.datetime(2026, 1, 5, 10, tzinfo=UTC)

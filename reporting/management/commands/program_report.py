@@ -12,8 +12,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from registry import reports
 from registry.models import Site
+from reporting import reports
 
 
 class Command(BaseCommand):

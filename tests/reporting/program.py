@@ -1,4 +1,4 @@
-"""A small ITB program whose 2026 figures were worked out by hand (see tests/registry/test_reports.py).
+"""A small ITB program whose 2026 figures were worked out by hand (see tests/reporting/test_reports.py).
 
 Two sites, North and South (both Europe/London), seven patients, built through the services as
 users build them. Refill timeliness is the refill service's business (tested in test_services);

@@ -1,4 +1,4 @@
-"""Program reporting against a program computed by hand (tests/registry/program.py).
+"""Program reporting against a program computed by hand (tests/reporting/program.py).
 
 Every expected number below is derived in the comments from the fixture, not from the code.
 Period: 2026-01-01..2026-12-31 unless said otherwise.
@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry import reports
 from registry.models import Site
-from tests.registry.program import NOW, build_program
+from reporting import reports
+from tests.reporting.program import NOW, build_program
 
 pytestmark = pytest.mark.django_db
 Y_START, Y_END = dt.date(2026, 1, 1), dt.date(2026, 12, 31)

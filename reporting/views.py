@@ -1,13 +1,11 @@
 """The reports page (``/reports/``) and its CSV downloads.
 
 Open to the reporting role, administrators and the clinical staff of their own sites; every figure
-is an aggregate from ``registry.reports`` and the exports are de-identified, so nothing here
+is an aggregate from ``reporting.reports`` and the exports are de-identified, so nothing here
 shows a name, MRN, contact or date of birth. Anyone else gets 403.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -15,10 +13,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from registry import charts, reports
 from registry.models import Complication, Goal, Indication, PatientStatus
-from registry.report_forms import ReportParamsForm
-from registry.roles import is_clinical, is_reporting
+from reporting import charts, reports
+from reporting.exports import EXPORTS, csv_response, export_rows, may_see_reports
+from reporting.forms import ReportParamsForm
 
 LABELS = {
     **dict(PatientStatus.choices),
@@ -28,11 +26,6 @@ LABELS = {
     reports.NOT_RECORDED: "Not recorded",
     **{str(n): f"GMFCS {roman}" for n, roman in enumerate(["I", "II", "III", "IV", "V"], start=1)},
 }
-EXPORTS = {"patients": "De-identified patients", "pump-years": "De-identified pump-years"}
-
-
-def may_see_reports(user) -> bool:
-    return is_reporting(user) or is_clinical(user)
 
 
 def _params(request) -> ReportParamsForm:
@@ -43,12 +36,6 @@ def _params(request) -> ReportParamsForm:
 
 def label(value) -> str:
     return LABELS.get(str(value), str(value).replace("_", " "))
-
-
-def csv_response(header: list[str], rows, filename: str) -> HttpResponse:
-    response = HttpResponse(reports.to_csv(header, rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _charts(report: dict) -> list:
@@ -99,7 +86,7 @@ def _charts(report: dict) -> list:
 def reports_page(request):
     form = _params(request)
     if not form.is_valid():
-        return render(request, "reports/summary.html", {"form": form}, status=400)
+        return render(request, "reporting/summary.html", {"form": form}, status=400)
     report = reports.summary(sites=form.scope(), start=form.cleaned_data["start"], end=form.cleaned_data["end"])
     query = form.query_string()
     tables = []
@@ -110,7 +97,7 @@ def reports_page(request):
         tables.append({"name": name, "title": title, "header": header, "rows": shown, "csv_url": url})
     exports = [(title, reverse("report_export_csv", args=[kind]) + "?" + query) for kind, title in EXPORTS.items()]
     context = {"form": form, "report": report, "tables": tables, "charts": _charts(report), "exports": exports}
-    return render(request, "reports/summary.html", context)
+    return render(request, "reporting/summary.html", context)
 
 
 def _invalid(form) -> HttpResponse:
@@ -139,9 +126,3 @@ def report_export_csv(request, kind: str):
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     header, rows = export_rows(kind, form.scope(), start, end)
     return csv_response(header, rows, f"itb-{kind}-{start:%Y%m%d}-{end:%Y%m%d}.csv")
-
-
-def export_rows(kind: str, sites, start: dt.date, end: dt.date) -> tuple[list[str], list[list]]:
-    if kind == "patients":
-        return reports.PATIENT_EXPORT_COLUMNS, reports.patient_export(sites=sites, start=start, end=end)
-    return reports.PUMP_YEAR_COLUMNS, reports.pump_year_export(sites=sites, start=start, end=end)
