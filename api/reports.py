@@ -2,8 +2,9 @@
 
 - ``GET reports/summary/?site=&start=&end=``: every figure of ``reporting.reports.summary`` (JSON);
 - ``GET reports/tables/<name>.csv``: one table of it as CSV (names in ``reporting.reports.TABLES``);
-- ``GET reports/export/patients.csv`` and ``reports/export/pump-years.csv``: the de-identified
-  research rows (study id, never a name, MRN, contact or date of birth).
+- ``GET reports/export/patients.zip`` and ``reports/export/pump-years.zip``: the de-identified,
+  k-anonymous research rows (study id, never a name, MRN, contact or date of birth) with their data
+  dictionary and a README stating the k requested and achieved (``?k=`` may raise the minimum).
 
 Open to the reporting role, administrators and the clinical staff of their own sites (they may see
 their program's aggregates; the exports carry no identifiers for anyone). Parameters are validated
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reporting import reports
-from reporting.exports import csv_response, export_rows, may_see_reports
+from reporting.exports import csv_response, may_see_reports, research_export, zip_response
 from reporting.forms import ReportParamsForm
 
 
@@ -52,6 +53,12 @@ class CSVRenderer(BaseRenderer):
         return reports.to_csv(["field", "message"], rows)
 
 
+EXPORT_K = OpenApiParameter(
+    "k",
+    OpenApiTypes.INT,
+    description="Each combination of quasi-identifiers is shared by at least k patients "
+    "(default and minimum: the registry's RESEARCH_EXPORT_K).",
+)
 PARAMETERS = [
     OpenApiParameter(
         "site", OpenApiTypes.INT, many=True, description="Site id; repeat for several. Default: all yours."
@@ -126,17 +133,34 @@ class TableView(ReportView):
         return csv_response(header, rows, f"itb-{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv")
 
 
+class ZipRenderer(BaseRenderer):
+    """Lets clients ask for ``application/zip``; errors then come as JSON text."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+ZIP_RESPONSES = {
+    (200, "application/zip"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="Zip: the CSV rows, data_dictionary.csv and README.txt (k achieved)."
+    ),
+    **{(code, "application/json"): ERRORS[code] for code in (400, 401, 403)},
+}
+
+
 class ExportView(ReportView):
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, ZipRenderer]
     kind = ""
 
     def get(self, request):
         form = self.params(request)
         if isinstance(form, Response):
             return form
-        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        header, rows = export_rows(self.kind, form.scope(), start, end)
-        return csv_response(header, rows, f"itb-{self.kind}-{start:%Y%m%d}-{end:%Y%m%d}.csv")
+        return zip_response(research_export(self.kind, form))
 
 
 class PatientExportView(ExportView):
@@ -144,9 +168,9 @@ class PatientExportView(ExportView):
 
     @extend_schema(
         operation_id="reports_export_patients",
-        summary="De-identified patients (one row per patient)",
-        parameters=PARAMETERS,
-        responses=CSV_RESPONSES,
+        summary="De-identified, k-anonymous patients (one row per patient), with data dictionary",
+        parameters=[*PARAMETERS, EXPORT_K],
+        responses=ZIP_RESPONSES,
         tags=["reports"],
     )
     def get(self, request):
@@ -158,9 +182,9 @@ class PumpYearExportView(ExportView):
 
     @extend_schema(
         operation_id="reports_export_pump_years",
-        summary="De-identified pump-years (one row per pump and calendar year)",
-        parameters=PARAMETERS,
-        responses=CSV_RESPONSES,
+        summary="De-identified pump-years (one row per pump and calendar year), with data dictionary",
+        parameters=[*PARAMETERS, EXPORT_K],
+        responses=ZIP_RESPONSES,
         tags=["reports"],
     )
     def get(self, request):
@@ -171,6 +195,6 @@ urlpatterns = [
     path("reports/summary/", SummaryView.as_view(), name="api-report-summary"),
     # Any name reaches the view, so an unknown table is the API's own 404, not Django's HTML page.
     re_path(r"^reports/tables/(?P<name>[^/]+)\.csv$", TableView.as_view(), name="api-report-table"),
-    path("reports/export/patients.csv", PatientExportView.as_view(), name="api-report-export-patients"),
-    path("reports/export/pump-years.csv", PumpYearExportView.as_view(), name="api-report-export-pump-years"),
+    path("reports/export/patients.zip", PatientExportView.as_view(), name="api-report-export-patients"),
+    path("reports/export/pump-years.zip", PumpYearExportView.as_view(), name="api-report-export-pump-years"),
 ]

@@ -182,6 +182,8 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="tasks.channels.ConsoleSMSBackend")
 REMINDER_QUEUE = env.str("REMINDER_QUEUE", default="celery")
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BACKOFF_SECONDS = env.float("REMINDER_RETRY_BACKOFF_SECONDS", default=60.0)
+# Research exports: every combination of quasi-identifiers is shared by at least this many patients.
+RESEARCH_EXPORT_K = env.int("RESEARCH_EXPORT_K", default=5)
 REMINDER_SENDING_TIMEOUT_SECONDS = env.int("REMINDER_SENDING_TIMEOUT_SECONDS", default=900)
 REMINDER_REQUEUE_AFTER_SECONDS = env.int("REMINDER_REQUEUE_AFTER_SECONDS", default=900)
 

@@ -4,6 +4,7 @@
   ``registry.scheduling.reservoir_curve`` decides the volumes; this only maps instants and
   millilitres onto a fixed drawing area (no dates are computed here).
 - ``bar_chart``: (label, value) pairs as safe SVG markup for the reports page; labels are escaped.
+- ``funnel_plot``: sites' figures against their size, with the program's figure and control limits.
 """
 
 from __future__ import annotations
@@ -140,5 +141,100 @@ def bar_chart(
             f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{bar}" height="{ROW - 6}" class="bar"></rect>',
             f'<text x="{LABEL_WIDTH + bar + 4}" y="{y + 15}" font-size="12">{escape(_fmt(value, unit))}</text>',
         ]
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
+
+
+# --- Funnel plot (reports page) ---
+
+FUNNEL_WIDTH = 610
+FUNNEL_HEIGHT = 300
+FUNNEL_LEFT = 56
+FUNNEL_RIGHT = 150
+FUNNEL_TOP = 46
+FUNNEL_BOTTOM = 40
+
+
+@dataclass(frozen=True)
+class FunnelPoint:
+    label: str
+    size: float  # the x axis: pump-years, or refill cycles
+    value: float  # the y axis: a rate or a share
+
+
+def funnel_plot(
+    title: str,
+    points: list[FunnelPoint],
+    *,
+    target: float | None,
+    limits: list[tuple[str, list[tuple[float, float | None, float | None]]]],
+    x_label: str,
+    y_label: str,
+) -> SafeString:
+    """Sites' figures against their size with the program's figure and its control limits.
+
+    ``limits`` are named curves of (size, lower, upper) points (``reporting.rates``).
+    """
+    parts = [
+        f'<svg class="chart funnel" role="img" aria-label="{escape(title)}" viewBox="0 0 {FUNNEL_WIDTH} '
+        f'{FUNNEL_HEIGHT}" width="{FUNNEL_WIDTH}" height="{FUNNEL_HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="0" y="16" font-weight="bold" font-size="13">{escape(title)}</text>',
+    ]
+    shown = [p for p in points if p.size > 0]
+    if not shown or target is None:
+        parts.append('<text x="0" y="42" font-size="12">No data in this period.</text></svg>')
+        return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
+    x_max = max(p.size for p in shown) * 1.1
+    # The limits run off to infinity at small sizes: the scale follows the points, the curves are clipped.
+    y_max = max(max(p.value for p in shown), target) * 1.6 or 1.0
+    right, bottom = FUNNEL_WIDTH - FUNNEL_RIGHT, FUNNEL_HEIGHT - FUNNEL_BOTTOM
+
+    def x_of(v: float) -> float:
+        return round(FUNNEL_LEFT + v / x_max * (right - FUNNEL_LEFT), 1)
+
+    def y_of(v: float) -> float:
+        return round(bottom - min(v, y_max) / y_max * (bottom - FUNNEL_TOP), 1)
+
+    parts += [
+        f'<line x1="{FUNNEL_LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#555"></line>',
+        f'<line x1="{FUNNEL_LEFT}" y1="{FUNNEL_TOP}" x2="{FUNNEL_LEFT}" y2="{bottom}" stroke="#555"></line>',
+        f'<text x="{(FUNNEL_LEFT + right) / 2}" y="{FUNNEL_HEIGHT - 6}" text-anchor="middle" font-size="11">'
+        f"{escape(x_label)}</text>",
+        f'<text x="4" y="{FUNNEL_TOP - 12}" font-size="11">{escape(y_label)}</text>',
+    ]
+    for tick in (0, x_max / 2, x_max):
+        parts.append(
+            f'<text x="{x_of(tick)}" y="{bottom + 14}" text-anchor="middle" font-size="10">'
+            f"{_fmt(round(tick, 1), '')}</text>"
+        )
+    for tick in (0, y_max / 2, y_max):
+        parts.append(
+            f'<text x="{FUNNEL_LEFT - 4}" y="{y_of(tick) + 3}" text-anchor="end" font-size="10">'
+            f"{_fmt(round(tick, 2), '')}</text>"
+        )
+    parts.append(
+        f'<line x1="{FUNNEL_LEFT}" y1="{y_of(target)}" x2="{right}" y2="{y_of(target)}" stroke="#333" '
+        f'stroke-dasharray="4 3" class="target"></line>'
+        f'<text x="{right + 6}" y="{y_of(target) + 4}" font-size="11">program {_fmt(target, "")}</text>'
+    )
+    for n, (name, curve) in enumerate(limits):
+        dash = "2 2" if n else "6 3"
+        for side in (1, 2):
+            line = " ".join(f"{x_of(c[0])},{y_of(c[side])}" for c in curve if c[side] is not None)
+            if line:
+                parts.append(
+                    f'<polyline points="{line}" fill="none" stroke="#888" stroke-dasharray="{dash}" class="limit">'
+                    f"</polyline>"
+                )
+        last = next((c for c in reversed(curve) if c[2] is not None), None)
+        if last:
+            parts.append(f'<text x="{right + 6}" y="{y_of(last[2]) + 4}" font-size="10">{escape(name)}</text>')
+    for p in shown:
+        parts.append(
+            f'<circle cx="{x_of(p.size)}" cy="{y_of(p.value)}" r="4" class="site"><title>{escape(p.label)}: '
+            f"{_fmt(p.value, '')} ({_fmt(round(p.size, 1), '')})</title></circle>"
+            f'<text x="{x_of(p.size) + 6}" y="{y_of(p.value) - 5}" font-size="10">{escape(p.label)}</text>'
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above

@@ -1,11 +1,10 @@
-"""Who may see the program's reports, and the CSV downloads shared by the reports page and the API.
+"""Who may see the program's reports, and the downloads shared by the reports page and the API.
 
-The exports are de-identified: a random study id, never a name, MRN, contact or date of birth.
+The research exports are de-identified and k-anonymous (a random study id, never a name, MRN,
+contact or date of birth) and come as a zip with their data dictionary and the k achieved.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 from django.http import HttpResponse
 
@@ -25,7 +24,17 @@ def csv_response(header: list[str], rows, filename: str) -> HttpResponse:
     return response
 
 
-def export_rows(kind: str, sites, start: dt.date, end: dt.date) -> tuple[list[str], list[list]]:
-    if kind == "patients":
-        return reports.PATIENT_EXPORT_COLUMNS, reports.patient_export(sites=sites, start=start, end=end)
-    return reports.PUMP_YEAR_COLUMNS, reports.pump_year_export(sites=sites, start=start, end=end)
+def research_export(kind: str, form) -> reports.ResearchExport:
+    """The export ``kind`` for a valid ``ReportParamsForm``: its sites, period and k."""
+    data = form.cleaned_data
+    make = reports.patient_export if kind == "patients" else reports.pump_year_export
+    return make(sites=form.scope(), start=data["start"], end=data["end"], k=data["k"])
+
+
+def zip_response(export: reports.ResearchExport) -> HttpResponse:
+    """The export with its data dictionary and README (k requested and achieved) in one zip."""
+    response = HttpResponse(export.bundle(), content_type="application/zip")
+    name = f"itb-{export.kind}-{export.start:%Y%m%d}-{export.end:%Y%m%d}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-K-Anonymity"] = f"requested={export.k_requested}; achieved={export.k_achieved or 0}"
+    return response

@@ -3,7 +3,8 @@
 One form shared by the reports page and ``api/reports.py`` so both validate the same way: a site
 the user does not report on is an error (never a silent widening), dates are ISO dates within
 1900-2200, and ``start`` may not be after ``end``. Without dates the period is this calendar year
-to date; without a site, every site the user may see.
+to date; without a site, every site the user may see. ``k`` (research exports only) may raise the
+registry's minimum k (``RESEARCH_EXPORT_K``), never lower it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -37,11 +40,20 @@ class ReportParamsForm(forms.Form):
     )
     start = forms.DateField(required=False, input_formats=["%Y-%m-%d"], help_text="First day (YYYY-MM-DD).")
     end = forms.DateField(required=False, input_formats=["%Y-%m-%d"], help_text="Last day, included (YYYY-MM-DD).")
+    k = forms.IntegerField(
+        required=False,
+        max_value=1000,
+        help_text="Research exports: each combination of quasi-identifiers is shared by at least k patients.",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["site"].queryset = sites_for(user)
+        least = settings.RESEARCH_EXPORT_K
+        self.fields["k"].validators.append(
+            MinValueValidator(least, f"k cannot be below {least}, this registry's minimum.")
+        )
 
     def clean(self):
         data = super().clean()
@@ -54,6 +66,7 @@ class ReportParamsForm(forms.Form):
         if start > end:
             self.add_error("end", "The end cannot be before the start.")
         data["start"], data["end"] = start, end
+        data["k"] = data.get("k") or settings.RESEARCH_EXPORT_K
         return data
 
     def scope(self) -> QuerySet[Site] | None:
@@ -68,4 +81,6 @@ class ReportParamsForm(forms.Form):
     def query_string(self) -> str:
         parts = [f"site={s.pk}" for s in self.cleaned_data.get("site") or []]
         parts += [f"start={self.cleaned_data['start']:%Y-%m-%d}", f"end={self.cleaned_data['end']:%Y-%m-%d}"]
+        if self.cleaned_data.get("k") != settings.RESEARCH_EXPORT_K:
+            parts.append(f"k={self.cleaned_data['k']}")
         return "&".join(parts)

@@ -1,8 +1,9 @@
 """The reports page (``/reports/``) and its CSV downloads.
 
 Open to the reporting role, administrators and the clinical staff of their own sites; every figure
-is an aggregate from ``reporting.reports`` and the exports are de-identified, so nothing here
-shows a name, MRN, contact or date of birth. Anyone else gets 403.
+is an aggregate from ``reporting.reports`` and the exports are de-identified and k-anonymous (a zip
+with the rows, a data dictionary and the k achieved), so nothing here shows a name, MRN, contact
+or date of birth. Anyone else gets 403.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from registry.models import Complication, Goal, Indication, PatientStatus
-from reporting import charts, reports
-from reporting.exports import EXPORTS, csv_response, export_rows, may_see_reports
+from reporting import charts, rates, reports
+from reporting.exports import EXPORTS, csv_response, may_see_reports, research_export, zip_response
 from reporting.forms import ReportParamsForm
 
 LABELS = {
@@ -60,6 +61,7 @@ def _charts(report: dict) -> list:
             "Complications per 100 pump-years",
             [(label(r["kind"]), r["per_100_pump_years"]) for r in safety["by_kind"] if r["count"]],
         ),
+        *_funnels(report),
         charts.bar_chart(
             "Goals at or above the expected level (%)",
             [
@@ -82,6 +84,39 @@ def _charts(report: dict) -> list:
     ]
 
 
+FUNNEL_LEVELS = [("95%", 0.95), ("99.8%", 0.998)]
+
+
+def _funnels(report: dict) -> list:
+    """The funnel plots: each site's complication rate and late-refill share against its size."""
+    sites, safety, refills = report["by_site"], report["safety"], report["refills"]
+    rate = safety["complications_per_100_pump_years"]
+    biggest = max((s["pump_years"] for s in sites), default=0)
+    complications = charts.funnel_plot(
+        "Complications per 100 pump-years by site (funnel plot)",
+        [charts.FunnelPoint(s["site"], s["pump_years"], s["per_100_pump_years"]) for s in sites if s["pump_years"]],
+        target=rate,
+        limits=[(name, rates.funnel_curve(rate or 0, level, biggest * 1.1)) for name, level in FUNNEL_LEVELS],
+        x_label="pump-years",
+        y_label="per 100 pump-years",
+    )
+    share = refills["late_share"]
+    cycles = max((s["refills_closed"] for s in sites), default=0)
+    steps = [cycles * 1.1 * i / 40 for i in range(1, 41)]
+    late = charts.funnel_plot(
+        "Late refills by site (share of closed cycles, funnel plot)",
+        [charts.FunnelPoint(s["site"], s["refills_closed"], s["late_share"]) for s in sites if s["refills_closed"]],
+        target=share,
+        limits=[
+            (name, [(n, *rates.proportion_limits(share or 0, max(round(n), 1), level)) for n in steps])
+            for name, level in FUNNEL_LEVELS
+        ],
+        x_label="closed refill cycles",
+        y_label="late share",
+    )
+    return [complications, late]
+
+
 @login_required
 def reports_page(request):
     form = _params(request)
@@ -95,7 +130,7 @@ def reports_page(request):
         shown = [[label(r[0]) if isinstance(r[0], str) else r[0], *r[1:]] for r in rows]
         url = reverse("report_table_csv", args=[name]) + "?" + query
         tables.append({"name": name, "title": title, "header": header, "rows": shown, "csv_url": url})
-    exports = [(title, reverse("report_export_csv", args=[kind]) + "?" + query) for kind, title in EXPORTS.items()]
+    exports = [(title, reverse("report_export_zip", args=[kind]) + "?" + query) for kind, title in EXPORTS.items()]
     context = {"form": form, "report": report, "tables": tables, "charts": _charts(report), "exports": exports}
     return render(request, "reporting/summary.html", context)
 
@@ -117,12 +152,10 @@ def report_table_csv(request, name: str):
 
 
 @login_required
-def report_export_csv(request, kind: str):
+def report_export_zip(request, kind: str):
     if kind not in EXPORTS:
         raise Http404("No such export.")
     form = _params(request)
     if not form.is_valid():
         return _invalid(form)
-    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    header, rows = export_rows(kind, form.scope(), start, end)
-    return csv_response(header, rows, f"itb-{kind}-{start:%Y%m%d}-{end:%Y%m%d}.csv")
+    return zip_response(research_export(kind, form))

@@ -68,8 +68,15 @@ def walk(patient, *steps):
         services.change_status(patient=patient, to_status=status, on=day)
 
 
-def reminder(patient, n, created, status, ack_after_hours=None):
+def reminder(patient, n, created, status, ack_after_hours=None, channel=Reminder.Channel.INBOX, error=""):
+    """One message of the reminder event ``n`` (a refill due on ``created``), as delivery leaves it.
+
+    Inbox messages are posted (sent) when created, as the sweep does; other channels are sent only
+    when ``status`` says a delivery happened (sent, or acknowledged without an ``error``).
+    """
     created_at = dt.datetime.combine(created, dt.time(9), tzinfo=dt.UTC)
+    delivered = channel == Reminder.Channel.INBOX or status == Reminder.Status.SENT
+    delivered = delivered or (status == Reminder.Status.ACKNOWLEDGED and not error)
     r = Reminder.objects.create(
         kind=Reminder.Kind.REFILL_DUE,
         patient=patient,
@@ -78,11 +85,12 @@ def reminder(patient, n, created, status, ack_after_hours=None):
         target_id=n,
         due_date=created,
         lead_days=0,
-        recipient="user:1",
-        channel=Reminder.Channel.INBOX,
+        recipient="user:1" if channel == Reminder.Channel.INBOX else "coordinator@clinic.test",
+        channel=channel,
         status=status,
+        last_error=error,
     )
-    fields = {"created_at": created_at}
+    fields = {"created_at": created_at, "sent_at": created_at if delivered else None}
     if ack_after_hours is not None:
         fields["acknowledged_at"] = created_at + dt.timedelta(hours=ack_after_hours)
     Reminder.objects.filter(pk=r.pk).update(**fields)
@@ -110,7 +118,9 @@ def build_program() -> Program:
     services.record_complication(
         patient=ada, occurred_on=d(2026, 8, 15), kind="infection", pump=ada_pump2, needed_surgery=True
     )
-    comfort = services.set_goal(patient=ada, category="comfort", description="Sits comfortably", set_on=d(2025, 6, 1))
+    comfort = services.set_goal(
+        patient=ada, category="comfort", description="Sits comfortably", set_on=d(2025, 6, 1), weight=2
+    )
     services.review_goal(goal=comfort, reviewed_on=d(2026, 2, 1), score=-1)
     services.review_goal(goal=comfort, reviewed_on=d(2026, 9, 1), score=1)
     positioning = services.set_goal(patient=ada, category="positioning", description="Transfers", set_on=d(2025, 6, 1))
@@ -121,11 +131,29 @@ def build_program() -> Program:
     services.complete_follow_up(follow_up=annual, completed_on=d(2026, 6, 12))
     missed = services.schedule_follow_up(patient=ada, kind="clinic_review", due_date=d(2026, 11, 1))
     FollowUp.objects.filter(pk=missed.pk).update(status=FollowUp.Status.MISSED)
+    titration = services.schedule_follow_up(patient=ada, kind="titration", due_date=d(2026, 2, 1))
+    services.complete_follow_up(follow_up=titration, completed_on=d(2026, 2, 20))  # after the 7 grace days
     reminder(ada, 1, d(2026, 3, 1), Reminder.Status.ACKNOWLEDGED, ack_after_hours=5)
-    reminder(ada, 2, d(2026, 4, 1), Reminder.Status.FAILED)
+    # The same due thing on a second channel: one reminder event, two messages.
+    reminder(ada, 1, d(2026, 3, 1), Reminder.Status.SENT, channel=Reminder.Channel.EMAIL)
+    reminder(ada, 2, d(2026, 4, 1), Reminder.Status.FAILED, channel=Reminder.Channel.EMAIL, error="timeout")
+    # An e-mail that failed, then acknowledged in the inbox two hours later: it stays failed.
+    reminder(
+        ada,
+        7,
+        d(2026, 4, 15),
+        Reminder.Status.ACKNOWLEDGED,
+        ack_after_hours=2,
+        channel=Reminder.Channel.EMAIL,
+        error="550 mailbox unavailable",
+    )
+    # An inbox reminder cancelled after the refill was done: it was delivered (posted) all the same.
+    reminder(ada, 8, d(2026, 8, 20), Reminder.Status.CANCELLED)
     reminder(ada, 3, d(2026, 5, 1), Reminder.Status.ACKNOWLEDGED, ack_after_hours=9)
     reminder(ada, 4, d(2026, 6, 1), Reminder.Status.SENT)
-    reminder(ada, 5, d(2026, 7, 1), Reminder.Status.PENDING)
+    reminder(ada, 5, d(2026, 7, 1), Reminder.Status.PENDING, channel=Reminder.Channel.EMAIL)
+    # A family SMS whose reason went away before it was sent.
+    reminder(ada, 9, d(2026, 9, 10), Reminder.Status.CANCELLED, channel=Reminder.Channel.FAMILY_SMS)
     reminder(ada, 6, d(2025, 7, 1), Reminder.Status.ACKNOWLEDGED, ack_after_hours=100)  # before the period
 
     # Ben (North): implanted 2024-02-01, explanted without successor 2026-04-30.
@@ -143,7 +171,8 @@ def build_program() -> Program:
     post_op = services.schedule_follow_up(patient=ben, kind="post_op", due_date=d(2026, 5, 7))
     services.cancel_follow_up(follow_up=post_op)
 
-    # Cleo: referred at North 2026-02-01, implanted there 2026-04-01, moved to South 2026-09-01.
+    # Cleo: referred at North 2026-02-01, implanted there 2026-04-01, her care moved to South from
+    # 2026-09-01 (refilled there 2026-09-20).
     cleo = make_patient(north, status="referred", status_on=d(2026, 2, 1), given_name="Cleopatra", family_name="Zwane")
     services.add_indication(patient=cleo, diagnosis="cerebral_palsy", gmfcs_level=3)
     walk(cleo, ("evaluating", d(2026, 2, 15)), ("screening", d(2026, 3, 1)))
@@ -156,11 +185,8 @@ def build_program() -> Program:
     walk(cleo, ("candidate", d(2026, 3, 10)))
     cleo_pump = services.implant_pump(patient=cleo, implant_date=d(2026, 4, 1), reservoir_volume_ml=D("40"))
     refill(cleo_pump, d(2026, 4, 1), "first", hour=16)
-    walk(cleo, ("transferred", d(2026, 9, 1)))
-    # There is no "move site" service yet; the move is the site change plus the dated history.
-    Patient.objects.filter(pk=cleo.pk).update(site=south)
+    services.move_patient(patient=cleo, to_site=south, on=d(2026, 9, 1))
     cleo.refresh_from_db()
-    walk(cleo, ("implanted", d(2026, 9, 2)))
     refill(cleo_pump, d(2026, 9, 20), "on_time")
     services.schedule_follow_up(patient=cleo, kind="clinic_review", due_date=d(2027, 1, 20))  # after the period
 
@@ -173,17 +199,23 @@ def build_program() -> Program:
     services.record_screening_trial(
         patient=dan, performed_on=d(2026, 6, 20), test_dose_mcg=D("50"), response="negative"
     )
+    # A CSF leak after the trial: no pump time behind it.
+    services.record_complication(patient=dan, occurred_on=d(2026, 6, 21), kind="csf_leak")
     walk(dan, ("not_candidate", d(2026, 7, 1)))
 
     # Eve (South): referred 2026-11-01, evaluating only after the period (2027-01-05).
     eve = make_patient(south, status="referred", status_on=d(2026, 11, 1), given_name="Evangeline", family_name="Koss")
+    # Never marked missed by a sweep: the dates alone make it missed once its grace days are over.
+    services.schedule_follow_up(patient=eve, kind="clinic_review", due_date=d(2026, 12, 1))
     walk(eve, ("evaluating", d(2027, 1, 5)))
 
     # Finn (North): registered after the period.
     finn = make_patient(north, status="referred", status_on=d(2027, 1, 5), given_name="Finnegan", family_name="Abara")
 
     # Gus (North): implanted 2023, died 2025-12-01 with the pump in place.
-    gus, _ = make_implanted(north, implant_date=d(2023, 5, 1), given_name="Gustavo", family_name="Lindqvist")
+    gus, _ = make_implanted(
+        north, implant_date=d(2023, 5, 1), dob=d(1966, 6, 1), given_name="Gustavo", family_name="Lindqvist"
+    )
     walk(gus, ("deceased", d(2025, 12, 1)))
 
     return Program(north, south, ada, ben, cleo, dan, eve, finn, gus)
