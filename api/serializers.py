@@ -194,6 +194,7 @@ class PatientSerializer(RegistryModelSerializer):
             "consent_email",
             "consent_sms",
             "notes",
+            "referred_on",
             "status",
             "status_changed_on",
             "study_id",
@@ -203,6 +204,7 @@ class PatientSerializer(RegistryModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["status", "status_changed_on", "study_id", "created_at", "updated_at"]
+        extra_kwargs = {"referred_on": {"required": False, "help_text": "Default: today at the site."}}
         # Uniqueness (MRN per site) is checked by the service's full_clean, in its transaction.
         validators = []
 

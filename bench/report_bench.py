@@ -84,6 +84,7 @@ def generate(n: int, n_sites: int, seed: int) -> None:
                 sex=rnd.choice(["female", "male"]),
                 status="implanted" if implanted else rnd.choice(["referred", "evaluating", "not_candidate"]),
                 study_id=f"B{seed:02d}{i:09d}",
+                referred_on=dt.date(2018, 1, 1),
             )
         )
     Patient.objects.bulk_create(patients, batch_size=BATCH)

@@ -68,6 +68,7 @@ def generate(n: int) -> list[Site]:
                 given_name="Bench",
                 family_name=f"Patient {i}",
                 date_of_birth=dt.date(2000, 1, 1),
+                referred_on=dt.date(2021, 1, 1),
                 status="implanted",
                 next_refill_due=due,
                 alarm_date=due + dt.timedelta(days=7),

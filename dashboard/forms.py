@@ -182,6 +182,7 @@ class PatientForm(ServiceForm):
         "given_name",
         "family_name",
         "date_of_birth",
+        "referred_on",
         "sex",
         "guardian_name",
         "contact_phone",
@@ -203,6 +204,8 @@ class PatientForm(ServiceForm):
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites
         self.fields["primary_clinician"].queryset = clinicians_for(sites)
+        self.fields["referred_on"].required = False
+        self.fields["referred_on"].help_text = "Default: today. An earlier date lets you enter the history since then."
         if sites.count() == 1:
             self.fields["site"].initial = sites.first()
 

@@ -107,6 +107,13 @@ class Site(models.Model):
     concentration_confirm_min = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("50"))
     concentration_confirm_max = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("2000"))
     dose_confirm_above_mcg = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("1500"))
+    date_order = models.CharField(
+        "day/month order",
+        max_length=3,
+        choices=[("dmy", "Day first (31/12/2025)"), ("mdy", "Month first (12/31/2025)")],
+        default="dmy",
+        help_text="How imported spreadsheets write dates as text; an ambiguous one is reported, never guessed.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -228,6 +235,9 @@ class Patient(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     status = models.CharField(max_length=20, choices=PatientStatus.choices, default=PatientStatus.REFERRED)
+    referred_on = models.DateField(
+        "referred on", help_text="The day the program received the referral; the patient's history starts here."
+    )
     status_changed_on = models.DateField(null=True, blank=True)
     study_id = models.CharField(max_length=16, unique=True, null=True, blank=True, editable=False)
     notes = models.TextField(blank=True)
@@ -265,6 +275,13 @@ class Patient(models.Model):
             models.UniqueConstraint(fields=["site", "mrn"], name="patient_mrn_unique_per_site"),
             models.CheckConstraint(condition=Q(status__in=PatientStatus.values), name="patient_status_valid"),
             models.CheckConstraint(condition=~Q(mrn=""), name="patient_mrn_not_blank"),
+            models.CheckConstraint(
+                condition=Q(referred_on__gte=F("date_of_birth")), name="patient_referred_after_birth"
+            ),
+            models.CheckConstraint(
+                condition=Q(status_changed_on__isnull=True) | Q(status_changed_on__gte=F("referred_on")),
+                name="patient_status_not_before_referral",
+            ),
             models.CheckConstraint(
                 condition=Q(empty_date__isnull=True) | Q(alarm_date__lte=F("empty_date")),
                 name="patient_alarm_not_after_empty",
@@ -907,3 +924,41 @@ class DataVersion(models.Model):
 
     def __str__(self) -> str:
         return f"data version {self.value}"
+
+
+class ProgramImport(models.Model):
+    """One uploaded program spreadsheet, its dry run and its import (``registry.imports``).
+
+    The row is the truth about the job: the Celery task writes its phase and progress here, and the
+    dashboard polls it, whichever result backend (if any) Celery has.
+    """
+
+    class State(models.TextChoices):
+        CHECKING = "checking", "Checking (dry run)"
+        CHECKED = "checked", "Checked"
+        WRITING = "writing", "Importing"
+        IMPORTED = "imported", "Imported"
+        FAILED = "failed", "Failed"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    file_name = models.CharField(max_length=200)
+    stored_path = models.CharField(max_length=500, editable=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CHECKING)
+    phase = models.CharField(max_length=10, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["site", "-created_at"], name="program_import_site_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_state_display()})"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0

@@ -378,6 +378,7 @@ class Generator:
             primary_clinician_id=ctx.clinician_id,
             status=final_status,
             status_changed_on=status_on,
+            referred_on=registered,
             # 12 hex digits (the services use 10), a bijection of the patient id: unique without a
             # look-up, whatever the chunking, and across runs.
             study_id=f"ITB-{patient_id * STUDY_ID_FACTOR % 2**48:012X}",

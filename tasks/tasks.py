@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from registry.imports import jobs
 from registry.models import Site
 from registry.services import recompute_site, reminders
 from tasks.channels import PermanentFailure, channel_for
@@ -22,6 +23,13 @@ def refresh_schedules() -> int:
     services (bulk imports, raw SQL) and settings changed outside the admin.
     """
     return sum(recompute_site(site) for site in Site.objects.all())
+
+
+@shared_task(name="registry.import_program")
+def import_program(import_id: int, write: bool = False) -> str:
+    """The dry run or the import of one uploaded program file (progress on its ``ProgramImport``)."""
+    job = jobs.run(import_id, write=write)
+    return f"{job.state}: {job.result.get('problem_count', 0)} problems, {job.result.get('written', 0)} written"
 
 
 def enqueue_delivery(reminder_ids: list[int]) -> None:

@@ -35,16 +35,41 @@ def _new_study_id() -> str:
 
 @transaction.atomic
 def create_patient(
-    *, site: Site, by=None, status: str = PatientStatus.REFERRED, status_on: dt.date | None = None, **fields
+    *,
+    site: Site,
+    by=None,
+    status: str = PatientStatus.REFERRED,
+    status_on: dt.date | None = None,
+    referred_on: dt.date | None = None,
+    **fields,
 ) -> Patient:
-    """Create a patient with the first row of their status history."""
+    """Create a patient with the first row of their status history.
+
+    ``referred_on`` (default: the day of ``status_on``, else today at the site) lets an existing
+    program register a patient with their past; every later record may be dated back to it.
+    """
     unknown = set(fields) - PATIENT_FIELDS
     if unknown:
         raise TypeError(f"unknown patient fields: {sorted(unknown)}")
-    on = status_on or site_today(site)
-    patient = Patient(site=site, status=status, status_changed_on=on, study_id=_new_study_id(), **fields)
-    if patient.date_of_birth and patient.date_of_birth > site_today(site):
+    today = site_today(site)
+    referred_on = referred_on or status_on or today
+    on = status_on or referred_on
+    patient = Patient(
+        site=site,
+        status=status,
+        status_changed_on=on,
+        referred_on=referred_on,
+        study_id=_new_study_id(),
+        **fields,
+    )
+    if patient.date_of_birth and patient.date_of_birth > today:
         fail("date_of_birth", "The date of birth cannot be in the future.")
+    if referred_on > today:
+        fail("referred_on", "The referral date cannot be in the future.")
+    if patient.date_of_birth and referred_on < patient.date_of_birth:
+        fail("referred_on", "The referral date cannot be before the date of birth.")
+    if on < referred_on:
+        fail("status_on", f"The status cannot begin before the referral ({referred_on}).")
     validated_save(patient, by=by)
     StatusChange.objects.create(
         patient=patient,
@@ -61,13 +86,18 @@ def create_patient(
 @transaction.atomic
 def update_patient(*, patient: Patient, by=None, **fields) -> Patient:
     """Edit demographic and contact fields; site and status change only through their services."""
-    unknown = set(fields) - PATIENT_FIELDS
+    unknown = set(fields) - PATIENT_FIELDS - {"referred_on"}
     if unknown:
         raise TypeError(f"unknown patient fields: {sorted(unknown)}")
+    referred_on = fields.pop("referred_on", None) or patient.referred_on
+    if referred_on != patient.referred_on:
+        fail("referred_on", "The referral date is set at registration: the history is dated from it.")
     for name, value in fields.items():
         setattr(patient, name, value)
     if patient.date_of_birth and patient.date_of_birth > site_today(patient.site):
         fail("date_of_birth", "The date of birth cannot be in the future.")
+    if patient.date_of_birth and patient.date_of_birth > patient.referred_on:
+        fail("date_of_birth", f"The date of birth cannot be after the referral ({patient.referred_on}).")
     return validated_save(patient, by=by)
 
 

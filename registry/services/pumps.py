@@ -31,6 +31,8 @@ def _check_dates(pump: Pump, patient: Patient) -> None:
         fail("implant_date", "The implant date cannot be in the future.")
     if pump.implant_date < patient.date_of_birth:
         fail("implant_date", "The implant date cannot be before the patient's date of birth.")
+    if pump.implant_date < patient.referred_on:
+        fail("implant_date", f"The implant date cannot be before the referral ({patient.referred_on}).")
 
 
 def _build(patient: Patient, implant_date: dt.date, fields: dict) -> Pump:
@@ -58,6 +60,12 @@ def implant_pump(*, patient: Patient, implant_date: dt.date, by=None, **fields) 
     _check_dates(pump, patient)
     if previous is not None and previous.explant_date and implant_date < previous.explant_date:
         fail("implant_date", "A new pump cannot be implanted before the previous one was explanted.")
+    if patient.status_changed_on and implant_date < patient.status_changed_on:
+        fail(
+            "implant_date",
+            f"The implant cannot be dated before the patient became {patient.get_status_display().lower()} "
+            f"({patient.status_changed_on}).",
+        )
     validated_save(pump, by=by)
     change_status(patient=patient, to_status=PatientStatus.IMPLANTED, on=implant_date, reason="Pump implanted", by=by)
     return pump

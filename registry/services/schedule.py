@@ -7,6 +7,8 @@ stored columns on Patient are always the scheduling rules applied to the committ
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 
 from django.db import transaction
@@ -79,6 +81,27 @@ EMPTY_SCHEDULE = {
 }
 
 
+# Patients whose recompute waits for the end of a ``deferred_schedules`` block (None: not deferring).
+_deferred: contextvars.ContextVar[dict[int, Patient] | None] = contextvars.ContextVar("deferred", default=None)
+
+
+@contextlib.contextmanager
+def deferred_schedules():
+    """Recompute each touched patient once, at the end of the block, instead of after every write.
+
+    For a history entered at once (an import): the same writes, the same final schedule, without
+    recomputing it after each of a patient's past refills. Use inside the writes' transaction.
+    """
+    waiting: dict[int, Patient] = {}
+    token = _deferred.set(waiting)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    for patient in waiting.values():
+        recompute_schedule(patient)
+
+
 @transaction.atomic
 def recompute_schedule(patient: Patient) -> dict:
     """Apply the scheduling rules to ``patient``'s records and store the result on the patient.
@@ -86,6 +109,10 @@ def recompute_schedule(patient: Patient) -> dict:
     Nothing is due unless the patient is implanted with an active pump: an explanted, discontinued,
     transferred or deceased patient, or one not yet implanted, drops off every worklist.
     """
+    waiting = _deferred.get()
+    if waiting is not None:
+        waiting[patient.pk] = patient
+        return {}
     values = dict(EMPTY_SCHEDULE)
     site = patient.site
     pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).first()

@@ -108,3 +108,22 @@ def test_a_race_on_a_unique_key_is_a_409_not_a_500(api, site, monkeypatch):
     monkeypatch.setattr(services, "create_patient", racing)
     response = api.post("/api/v1/patients/", {**NEW, "site": site.pk}, format="json")
     assert response.status_code == 409 and "detail" in response.json()
+
+
+def test_a_past_referral_date_is_taken_and_returned(api, site):
+    response = api.post("/api/v1/patients/", {**NEW, "site": site.pk, "referred_on": "2018-03-05"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["referred_on"] == "2018-03-05"
+    registration = StatusChange.objects.get(patient_id=response.json()["id"])
+    assert registration.changed_on.isoformat() == "2018-03-05"
+
+
+def test_referral_date_defaults_to_today_and_refuses_the_future(api, site):
+    from registry.services import site_today
+
+    created = api.post("/api/v1/patients/", {**NEW, "site": site.pk}, format="json").json()
+    assert created["referred_on"] == site_today(site).isoformat()
+    future = api.post(
+        "/api/v1/patients/", {**NEW, "mrn": "A-2", "site": site.pk, "referred_on": "2999-01-01"}, format="json"
+    )
+    assert future.status_code == 400 and "referred_on" in future.json()

@@ -1,0 +1,184 @@
+"""Importing a program: every kind of error reported where the coordinator fixes it, nothing written
+until the file is clean, then the schedules and the program report worked out by hand."""
+
+import csv
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from registry import reports
+from registry.imports import import_program, template_workbook
+from registry.imports.cells import CellError, date
+from registry.models import FollowUp, GoalReview, Patient, Pump, Refill, StatusChange
+from tests.factories import SiteFactory
+from tests.imports.program_files import D, broken_sheets, clean_sheets, write_xlsx
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+TABLES = (Patient, StatusChange, Pump, Refill, FollowUp, GoalReview)
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def site(db):
+    return SiteFactory(name="Imported clinic", time_zone="Europe/London", date_order="dmy")
+
+
+def counts():
+    return {model.__name__: model.objects.count() for model in TABLES}
+
+
+def test_every_kind_of_error_is_reported_where_it_is_and_nothing_is_written(site, tmp_path):
+    sheets, expected = broken_sheets()
+    path = write_xlsx(tmp_path / "program.xlsx", sheets)
+    before = counts()
+    for dry_run in (True, False):
+        result = import_program(path, site, dry_run=dry_run)
+        found = sorted((p.sheet, p.row or 0, p.column, p.value, p.message) for p in result.problems)
+        assert len(found) == len(expected), "\n".join(map(str, found))
+        for (sheet, number, column, value, fragment), problem in zip(
+            sorted(expected, key=lambda e: (e[0], e[1] or 0, e[2])), found, strict=True
+        ):
+            assert problem[:4] == (sheet, number or 0, column, value), problem
+            assert fragment in problem[4], problem
+        assert result.written == 0
+        assert counts() == before
+
+
+def test_a_clean_program_imports_with_its_schedules_and_report(site, tmp_path):
+    path = write_xlsx(tmp_path / "program.xlsx", clean_sheets())
+    checked = import_program(path, site, dry_run=True)
+    assert checked.clean and checked.patients == 3 and checked.written == 0
+    assert not Patient.objects.exists()
+
+    result = import_program(path, site, dry_run=False)
+    assert result.clean, [str(p) for p in result.problems]
+    assert result.written == 3
+
+    nora = Patient.objects.get(mrn="000101")
+    assert (nora.given_name, nora.family_name, nora.referred_on, nora.status) == (
+        "Nora",
+        "Quinn",
+        D(2018, 3, 5),
+        "implanted",
+    )
+    assert (nora.alarm_date, nora.next_refill_due, nora.refill_due_basis) == (
+        D(2027, 3, 10),
+        D(2027, 2, 26),
+        "max_interval",
+    )
+
+    omar = Patient.objects.get(mrn="4711")
+    assert omar.referred_on == D(2019, 3, 5) and omar.date_of_birth == D(2001, 8, 17)
+    assert (omar.alarm_date, omar.next_refill_due, omar.refill_due_basis) == (
+        D(2026, 12, 4),
+        D(2026, 11, 27),
+        "alarm_margin",
+    )
+    old, new = Pump.objects.filter(patient=omar).order_by("implant_date")
+    assert (old.explant_date, new.replaces_id) == (D(2025, 6, 2), old.pk)
+    assert omar.consent_email and omar.contact_email == "reyes@example.org"
+
+    pia = Patient.objects.get(mrn="000303")
+    assert (pia.referred_on, pia.status, pia.status_changed_on, pia.next_refill_due) == (
+        D(2026, 10, 1),
+        "evaluating",
+        D(2026, 10, 15),
+        None,
+    )
+    assert FollowUp.objects.get(patient=pia).due_date == D(2027, 1, 11)
+    assert list(StatusChange.objects.filter(patient=nora).values_list("to_status", "changed_on")) == [
+        ("candidate", D(2018, 3, 5)),
+        ("implanted", D(2019, 1, 7)),
+    ]
+
+    summary = reports.summary(sites=None, start=D(2018, 1, 1), end=D(2026, 12, 31))
+    by_year = {row["year"]: row for row in summary["activity"]["by_year"]}
+    assert [by_year[y]["referrals"] for y in (2018, 2019, 2025, 2026)] == [1, 1, 0, 1]
+    assert (by_year[2019]["implants"], by_year[2025]["replacements"]) == (2, 1)
+    assert (summary["refills"]["performed"], summary["refills"]["first"]) == (2, 2)
+    assert summary["census"]["by_status"]["implanted"] == 2
+
+
+def test_importing_the_same_file_again_changes_nothing(site, tmp_path):
+    path = write_xlsx(tmp_path / "program.xlsx", clean_sheets())
+    assert import_program(path, site, dry_run=False).written == 3
+    before = counts()
+    schedules = list(Patient.objects.order_by("mrn").values_list("mrn", "next_refill_due", "alarm_date"))
+    again = import_program(path, site, dry_run=False)
+    assert again.clean and again.written == 0 and again.already_registered == 3
+    assert counts() == before
+    assert list(Patient.objects.order_by("mrn").values_list("mrn", "next_refill_due", "alarm_date")) == schedules
+
+
+def test_a_zip_of_csv_files_imports_the_same_program(site, tmp_path):
+    path = tmp_path / "program.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, rows in clean_sheets().items():
+            text = io.StringIO()
+            csv.writer(text).writerows([[v.isoformat() if isinstance(v, dt.date) else v for v in r] for r in rows])
+            archive.writestr(f"{name.lower().replace(' ', '_')}.csv", text.getvalue())
+    result = import_program(path, site, dry_run=False)
+    assert result.clean and result.written == 3, [str(p) for p in result.problems]
+    assert Patient.objects.get(mrn="4711").next_refill_due == D(2026, 11, 27)
+
+
+def test_the_template_is_a_clean_program_of_one_example_patient(site, tmp_path):
+    path = tmp_path / "template.xlsx"
+    path.write_bytes(template_workbook())
+    result = import_program(path, site, dry_run=True)
+    assert result.clean, [str(p) for p in result.problems]
+    assert result.patients == 1 and sum(result.records.values()) == 9
+
+
+def test_the_command_checks_then_imports(site, tmp_path):
+    path = write_xlsx(tmp_path / "program.xlsx", clean_sheets())
+    out = io.StringIO()
+    call_command("import_program", str(path), "--site", site.name, "--dry-run", stdout=out)
+    assert "nothing was written" in out.getvalue() and not Patient.objects.exists()
+    call_command("import_program", str(path), "--site", site.name, stdout=out)
+    assert "3 patients imported" in out.getvalue() and Patient.objects.count() == 3
+
+
+def test_the_command_refuses_a_file_with_problems(site, tmp_path):
+    sheets, _ = broken_sheets()
+    path = write_xlsx(tmp_path / "program.xlsx", sheets)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="problems to fix"):
+        call_command("import_program", str(path), "--site", site.name, stdout=out)
+    assert "Patients, row 7, Date of birth: “05/03/12”" in out.getvalue()
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "value,order,expected",
+    [
+        ("03/04/2019", "dmy", D(2019, 4, 3)),
+        ("03/04/2019", "mdy", D(2019, 3, 4)),
+        ("2019-04-03", "mdy", D(2019, 4, 3)),
+        (43558, "dmy", D(2019, 4, 3)),
+        ("43558", "dmy", D(2019, 4, 3)),
+        (dt.datetime(2019, 4, 3, 0, 0), "dmy", D(2019, 4, 3)),
+        ("31.12.2019", "dmy", D(2019, 12, 31)),
+    ],
+)
+def test_dates_as_spreadsheets_hold_them(value, order, expected):
+    assert date(value, order) == expected
+
+
+@pytest.mark.parametrize(
+    "value,order", [("12/31/2019", "dmy"), ("31/12/2019", "mdy"), ("3/4/19", "dmy"), ("30/02/2019", "dmy")]
+)
+def test_dates_that_cannot_be_read_surely_are_refused(value, order):
+    with pytest.raises(CellError):
+        date(value, order)
