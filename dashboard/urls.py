@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import imports, views
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
@@ -26,6 +26,10 @@ urlpatterns = [
     path("patients/<int:pk>/goals/new/", views.goal_create, name="goal_create"),
     path("patients/<int:pk>/goals/<int:goal_id>/review/", views.goal_review, name="goal_review"),
     path("patients/<int:pk>/complications/new/", views.complication_create, name="complication_create"),
+    path("imports/", imports.import_page, name="import"),
+    path("imports/template.xlsx", imports.import_template, name="import_template"),
+    path("imports/<int:pk>/", imports.import_job, name="import_job"),
+    path("imports/<int:pk>/confirm/", imports.import_confirm, name="import_confirm"),
     path("reminders/", views.inbox, name="inbox"),
     path("reminders/acknowledge/", views.inbox_acknowledge, name="inbox_acknowledge"),
 ]

@@ -102,7 +102,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0010_follow_up_site")]
+    dependencies = [("registry", "0011_site_stays")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
