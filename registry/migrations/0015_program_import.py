@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0012_referred_on_date_order'),
+        ('registry', '0014_referred_on_date_order'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -102,7 +102,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0011_site_stays")]
+    dependencies = [("registry", "0013_data_version_user_names")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
