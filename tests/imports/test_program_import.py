@@ -10,10 +10,10 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from registry import reports
 from registry.imports import import_program, template_workbook
 from registry.imports.cells import CellError, date
 from registry.models import FollowUp, GoalReview, Patient, Pump, Refill, StatusChange
+from reporting import reports
 from tests.factories import SiteFactory
 from tests.imports.program_files import D, broken_sheets, clean_sheets, write_xlsx
 

@@ -7,9 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from registry import reports, services
+from registry import services
 from registry.models import Patient, StatusChange
 from registry.services.schedule import site_today
+from reporting import reports
 from tests.factories import at
 
 pytestmark = pytest.mark.django_db
