@@ -69,6 +69,8 @@ class FhirView(APIView):
     permission_classes = [IsAuthenticated, HasStaffRole, IsClinicalStaff]
     renderer_classes = [FhirRenderer]
     content_negotiation_class = FhirOnly
+    # FHIR's own CapabilityStatement (/fhir/metadata) describes these endpoints, not the API's OpenAPI.
+    schema = None
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
