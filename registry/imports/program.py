@@ -78,6 +78,9 @@ class Parsed:
     raw: dict  # field -> the cell as text, for the report
 
 
+BROKEN = "broken"  # marks a Patients row whose cells had problems
+
+
 class _Rollback(Exception):
     """Undoes a dry run's patient: the same writes, then nothing kept."""
 
@@ -112,7 +115,13 @@ def _spool(path: Path, site: Site, result: ImportResult, spool: sqlite3.Connecti
     for row in read_rows(path, problems):
         parsed = _parse(row, site.date_order, result)
         if parsed is None:
-            continue
+            if row.sheet is not specs.PATIENTS:
+                continue
+            # The patient's other rows wait for this one to be fixed: no "no such patient" for each.
+            mrn = cells.mrn(row.cells["mrn"].value, row.cells["mrn"].number_format) if "mrn" in row.cells else ""
+            if not mrn:
+                continue
+            parsed = Parsed(row.sheet.name, row.number, {"mrn": mrn, BROKEN: True}, {})
         result.records[row.sheet.name] += 1
         batch.append((parsed.values["mrn"], _SHEET_INDEX[row.sheet.name], row.number, pickle.dumps(parsed)))
         if len(batch) >= 5000:
@@ -183,6 +192,9 @@ class _PatientImport:
         for extra in patients[1:]:
             self.problem(extra, "mrn", f"This MRN is already on row {patients[0].row} of the Patients sheet.")
         head = patients[0].values
+        if head.get(BROKEN):
+            self.failed = True
+            return
         implants = [r.values["implant_date"] for r in self.of(specs.PUMPS)]
         before = [r for r in self.of(specs.STATUS_CHANGES) if implants and r.values["on"] < min(implants)]
         # Programs rarely kept the evaluation's dates: without them, a pump's patient was a candidate.
