@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_dev")
 
 import django  # noqa: E402
 
@@ -43,7 +43,7 @@ from django.utils import timezone  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 from bench import floors  # noqa: E402
-from registry import synthetic  # noqa: E402
+from devdata import synthetic  # noqa: E402
 from registry.models import Patient, Reminder  # noqa: E402
 
 MARKER = "bench_registry_marker"

@@ -13,4 +13,4 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.requirements-* && touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
-export DJANGO_SETTINGS_MODULE=config.settings
+export DJANGO_SETTINGS_MODULE=config.settings_dev

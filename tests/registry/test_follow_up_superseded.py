@@ -119,7 +119,8 @@ def test_worklist_page_ranks_visits_by_each_sites_own_cutoff():
     """Sites whose "today" and grace period differ: the SQL page agrees with the Python worklist."""
     import time_machine
 
-    from registry import selectors, synthetic
+    from devdata import synthetic
+    from registry import selectors
     from registry.models import Site
 
     # 23:30 UTC: already tomorrow in Sydney and Tokyo, still today in London and Chicago.

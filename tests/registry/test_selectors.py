@@ -113,7 +113,7 @@ def test_worklist_battery_window():
 
 def test_refill_status_q_picks_the_same_patients_as_the_case():
     """The worklist's per-urgency conditions agree with the annotated status, zone by zone."""
-    from registry import synthetic
+    from devdata import synthetic
     from registry.selectors import refill_status_q, site_days
 
     with time_machine.travel(dt.datetime(2026, 6, 15, 23, 30, tzinfo=dt.UTC), tick=False):

@@ -17,9 +17,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from devdata.synthetic import PATHS
 from registry import services
 from registry.models import Indication, Patient, PatientStatus, Site, StaffProfile
-from registry.synthetic import PATHS
 
 DEMO_PASSWORD = "itb-demo-2026"  # noqa: S105 - printed on purpose: demo data only
 GIVEN = [

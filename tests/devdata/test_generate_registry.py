@@ -15,7 +15,8 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from registry import scheduling, selectors, synthetic
+from devdata import synthetic
+from registry import scheduling, selectors
 from registry.models import (
     Complication,
     DoseChange,

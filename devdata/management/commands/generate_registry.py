@@ -1,13 +1,13 @@
 """``manage.py generate_registry --patients N [--seed S] [--sites K] [--clear]``.
 
-A synthetic program of any size for benchmarks (issue 7); see ``registry.synthetic`` for the
+A synthetic program of any size for benchmarks; see ``devdata.synthetic`` for the
 shapes and for why it writes in bulk rather than through the services. Deterministic for a seed
 on a given day; bulk rows carry no django-simple-history rows.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry import synthetic
+from devdata import synthetic
 
 
 class Command(BaseCommand):
