@@ -1,0 +1,140 @@
+"""``pumps/`` (and their replace and explant bodies), ``refills/`` and ``dose-changes/``."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from api.serializers.fields import BoundedDateField, RegistryModelSerializer, patient_field, pump_field
+from registry.models import DoseChange, Pump, Refill
+
+
+class PumpSerializer(RegistryModelSerializer):
+    patient = patient_field()
+
+    class Meta:
+        model = Pump
+        fields = [
+            "id",
+            "patient",
+            "implant_date",
+            "manufacturer",
+            "model",
+            "serial_number",
+            "reservoir_volume_ml",
+            "alarm_volume_ml",
+            "catheter_tip_level",
+            "catheter_notes",
+            "eri_date",
+            "explant_date",
+            "explant_reason",
+            "replaces",
+            "is_active",
+        ]
+        read_only_fields = ["explant_date", "explant_reason", "replaces"]
+        extra_kwargs = {"alarm_volume_ml": {"required": False}}
+        validators = []
+
+    is_active = serializers.BooleanField(read_only=True)
+
+    def validate_patient(self, patient):
+        if self.instance is not None and patient != self.instance.patient:
+            raise serializers.ValidationError("A pump cannot be moved to another patient.")
+        return patient
+
+    def validate(self, attrs):
+        reservoir = attrs.get("reservoir_volume_ml", getattr(self.instance, "reservoir_volume_ml", None))
+        alarm = attrs.get("alarm_volume_ml", getattr(self.instance, "alarm_volume_ml", None))
+        if reservoir is not None and alarm is not None and alarm >= reservoir:
+            raise serializers.ValidationError(
+                {"alarm_volume_ml": "The alarm volume must be below the reservoir volume."}
+            )
+        return attrs
+
+
+class PumpReplaceSerializer(RegistryModelSerializer):
+    """A successor pump implanted the day the old one comes out; omitted details are copied."""
+
+    reason = serializers.CharField(required=False, max_length=200, default="Battery end / elective replacement")
+
+    class Meta:
+        model = Pump
+        fields = [
+            "implant_date",
+            "manufacturer",
+            "model",
+            "serial_number",
+            "reservoir_volume_ml",
+            "alarm_volume_ml",
+            "catheter_tip_level",
+            "catheter_notes",
+            "eri_date",
+            "reason",
+        ]
+        extra_kwargs = {
+            name: {"required": False}
+            for name in ("manufacturer", "model", "reservoir_volume_ml", "alarm_volume_ml", "catheter_tip_level")
+        }
+        validators = []
+
+
+class PumpExplantSerializer(serializers.Serializer):
+    explant_date = BoundedDateField()
+    reason = serializers.CharField(max_length=200)
+
+
+class RefillSerializer(RegistryModelSerializer):
+    pump = pump_field()
+    patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
+    confirmed = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Confirms an unusual concentration or daily dose (outside the site's usual range).",
+    )
+
+    class Meta:
+        model = Refill
+        fields = [
+            "id",
+            "pump",
+            "patient",
+            "performed_at",
+            "volume_removed_ml",
+            "expected_residual_ml",
+            "volume_after_ml",
+            "concentration_mcg_per_ml",
+            "daily_dose_mcg",
+            "programmer_alarm_date",
+            "manual_due_date",
+            "notes",
+            "confirmed",
+            "performed_by",
+            "residual_discrepancy",
+            "timeliness",
+            "due_date_at_refill",
+        ]
+        read_only_fields = ["performed_by", "residual_discrepancy", "timeliness", "due_date_at_refill"]
+        validators = []
+
+    def validate(self, attrs):
+        pump = attrs.get("pump")
+        volume = attrs.get("volume_after_ml")
+        if pump is not None and volume is not None and volume > pump.reservoir_volume_ml:
+            raise serializers.ValidationError(
+                {"volume_after_ml": f"The reservoir of this pump holds at most {pump.reservoir_volume_ml} mL."}
+            )
+        return attrs
+
+
+class DoseChangeSerializer(RegistryModelSerializer):
+    pump = pump_field()
+    patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
+    confirmed = serializers.BooleanField(
+        write_only=True, required=False, default=False, help_text="Confirms an unusually high daily dose."
+    )
+
+    class Meta:
+        model = DoseChange
+        fields = ["id", "pump", "patient", "effective_at", "daily_dose_mcg", "notes", "confirmed", "documented_by"]
+        read_only_fields = ["documented_by"]
+        validators = []

@@ -1,0 +1,89 @@
+"""``worklist/``: what is due, overdue, critical or missed, most urgent first."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from api import serializers
+from api.caching import cached_page
+from api.permissions import HasStaffRole, IsClinicalStaff
+from api.views.base import RegistryPagination
+from registry.roles import patient_site_ids
+from registry.selectors import worklist_page
+
+
+class _PagedWorklist:
+    """The worklist as a sequence Django's paginator can count and slice, one SQL page at a time.
+
+    ``registry.selectors.worklist_page`` ranks and cuts the items in SQL, so a page of 50 costs
+    the same at 100,000 patients as at 100 (issue 7).
+    """
+
+    def __init__(self, *, expected: slice | None = None, **query):
+        self.query = query
+        self.expected, self._page = expected, None
+
+    def count(self) -> int:
+        if self.expected is None:
+            return worklist_page(**self.query, offset=0, limit=0).total
+        # The page the request asks for, with the total, in one pass: the paginator counts, then
+        # slices this very window (one site look-up and one plan instead of two).
+        start, stop = self.expected.start, self.expected.stop
+        self._page = worklist_page(**self.query, offset=start, limit=stop - start)
+        return self._page.total
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice):
+        start = window.start or 0
+        if self._page is not None and (start, window.stop) == (self.expected.start, self.expected.stop):
+            return self._page.items
+        # The paginator has counted already: fetch only the page (one full ranking, not two).
+        return worklist_page(**self.query, offset=start, limit=window.stop - start, count=False).items
+
+
+@extend_schema(
+    parameters=[serializers.WorklistQuerySerializer],
+    responses={200: serializers.WorkItemSerializer(many=True)},
+    summary="Everything due, overdue or critical in the window, most urgent first.",
+)
+class WorklistView(GenericAPIView):
+    """The dashboard's worklist (``registry.selectors.worklist``) for the user's patients.
+
+    Critical, overdue and missed items are listed whatever ``start`` says (nobody past a date
+    falls out of a window). Paginated like every list.
+    """
+
+    permission_classes = [IsAuthenticated, HasStaffRole, IsClinicalStaff]
+    serializer_class = serializers.WorkItemSerializer
+    pagination_class = RegistryPagination
+    filter_backends = []
+
+    def get(self, request):
+        query = serializers.WorklistQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        kinds = tuple(sorted(params["kind"])) if params.get("kind") else ("refill", "battery", "follow_up")
+
+        def compute():
+            sites = patient_site_ids(request.user)  # None: every site
+            if "site" in params:
+                sites = [params["site"]] if sites is None or params["site"] in sites else []
+            query = {"start": params["start"], "end": params["end"], "sites": sites, "kinds": kinds}
+            items = _PagedWorklist(**query, expected=self.expected_window())
+            page = self.paginate_queryset(items)
+            return self.get_paginated_response(self.get_serializer(page, many=True).data).data
+
+        return Response(cached_page(request, "worklist", compute))
+
+    def expected_window(self) -> slice | None:
+        """The rows the requested page number covers, if it is a plain number (else: ask the paginator)."""
+        size = self.paginator.get_page_size(self.request)
+        number = self.request.query_params.get(self.paginator.page_query_param, "1")
+        if not size or not number.isdigit() or int(number) < 1:
+            return None
+        return slice((int(number) - 1) * size, int(number) * size)
