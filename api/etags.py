@@ -1,4 +1,4 @@
-"""Optimistic concurrency for edits (issue 4, "Safe concurrent edits").
+"""Optimistic concurrency for edits.
 
 The ETag is a hash of the record's JSON representation as the API returns it, so it changes
 whenever anything a client can see changes (including the computed schedule). A write that sends

@@ -1,4 +1,4 @@
-"""The one place where errors become API responses (DESIGN.md, "API shape": never a 500).
+"""The one place where errors become API responses (never a 500; docs/architecture.md).
 
 Services raise Django's ``ValidationError`` with field dicts; here it becomes a DRF 400 with the
 same fields. A database constraint hit by a race (two clients creating the same MRN at once, a

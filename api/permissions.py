@@ -1,4 +1,4 @@
-"""Who may call what (DESIGN.md, "Roles"). Small classes, one question each.
+"""Who may call what (docs/architecture.md, "Roles"). Small classes, one question each.
 
 Object-level scoping (a coordinator sees only their sites' patients) is done by the viewsets'
 querysets through ``registry.roles``, so another site's record is a 404, never a 403 that would

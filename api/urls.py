@@ -1,4 +1,4 @@
-"""``/api/v1/`` (DESIGN.md, "API shape"): the router's resources, the worklist, the token
+"""``/api/v1/`` (docs/architecture.md): the router's resources, the worklist, the token
 endpoint, the OpenAPI document and a Swagger UI served from local static files (no CDN)."""
 
 from django.urls import path

@@ -1,4 +1,4 @@
-"""Load run: the app served as in production, hammered on loopback with wrk (issue 7).
+"""Load run: the app served as in production, hammered on loopback with wrk.
 
     python bench/load.py --patients-db itb_bench_100k --duration 30 [--out bench/results/load]
 

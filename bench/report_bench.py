@@ -1,4 +1,4 @@
-"""Time the program summary report over a large generated registry (issue 6).
+"""Time the program summary report over a large generated registry.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/itb_h6 python bench/report_bench.py --patients 100000
 
@@ -6,7 +6,7 @@ Migrates the database, (re)generates a bench program with ``bulk_create`` when t
 is not already there (sites named "Bench site N"; nothing else is touched), then times
 ``reporting.reports.summary`` for the whole program and for one site over one year, and the
 de-identified patient export, and prints a table. The generator is a throwaway stand-in for
-``manage.py generate_registry`` (issue 7): plausible shapes, not clinical realism.
+``manage.py generate_registry``: plausible shapes, not clinical realism.
 """
 
 from __future__ import annotations

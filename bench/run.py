@@ -1,4 +1,4 @@
-"""Scale benchmark: registries of several sizes on PostgreSQL, every target timed (issue 7).
+"""Scale benchmark: registries of several sizes on PostgreSQL, every target timed.
 
     python bench/run.py                              # 10k, 30k, 100k patients -> bench/results/<stamp>/
     python bench/run.py --sizes 10000 --repeat 5 --out /tmp/b

@@ -7,8 +7,7 @@ Generates (once, bypassing the services for speed) four sites in different time 
 coordinator and a clinician each, and N implanted patients whose stored refill, alarm and battery
 dates are spread over the year around today, a third with a scheduled follow-up and 40% with family
 consent. Then times: a dry run (the full sweep, rolled back; repeatable), the first real sweep
-(inserts everything due today) and a second one (nothing new). Issue 7 owns ``bench/`` as a
-whole; this script only measures the sweep.
+(inserts everything due today) and a second one (nothing new).
 """
 
 import argparse

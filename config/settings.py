@@ -88,8 +88,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # No JIT: the worklist's plans are cheap to run (tens of ms) but estimated costly (per-row
-    # subplans), and PostgreSQL spent 0.8 s compiling them at 100,000 patients (issue 7).
+    # No JIT: it spent longer compiling the worklist's short queries than running them (docs/decisions.md).
     if env.bool("DATABASE_POOLED", default=False):
         # Behind PgBouncer in transaction pooling (docs/deployment.md): consecutive transactions
         # may run on different server connections, so no cursor may outlive its transaction, and
@@ -153,7 +152,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # A reminder task is never an ETA task (DESIGN.md), so one hour of visibility is plenty.
+    # A reminder task is never an ETA task (docs/decisions.md), so one hour of visibility is plenty.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 
 CELERY_TIMEZONE = "UTC"

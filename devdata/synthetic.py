@@ -69,7 +69,7 @@ from registry.models import (
 from registry.services.schedule import EMPTY_SCHEDULE, site_rules
 
 S = PatientStatus
-CONCENTRATIONS = (Decimal(500), Decimal(1000), Decimal(2000))  # mcg/mL as supplied (FACTS.md, "Drug")
+CONCENTRATIONS = (Decimal(500), Decimal(1000), Decimal(2000))  # mcg/mL as supplied (docs/clinical-facts.md, "Drug")
 DAY = dt.timedelta(days=1)
 
 CITIES = [
@@ -861,7 +861,7 @@ def generate(
             cursor.execute(sql)
         if postgres:
             # VACUUM too (outside a transaction only): it sets the visibility map, so counts and
-            # index-only scans read the index as on a live, autovacuumed database (issue 7).
+            # index-only scans read the index as on a live, autovacuumed database.
             verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             cursor.execute(f"{verb} " + ", ".join(m._meta.db_table for m in ORDER))
     result.seconds = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""The records of an ITB program (DESIGN.md, "Domain model").
+"""The records of an ITB program (docs/architecture.md, "Domain model").
 
 Models hold fields, constraints and tiny properties; workflows live in ``registry.services`` and
 date arithmetic in ``registry.scheduling``. Invariants that span two tables (a refill's volume
@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-# Hard plausibility limits of recorded data (FACTS.md, "Drug"). Values between the site's
+# Hard plausibility limits of recorded data (docs/clinical-facts.md, "Drug"). Values between the site's
 # confirmation thresholds and these limits are accepted only with an explicit confirmation.
 MAX_CONCENTRATION_MCG_PER_ML = Decimal("3000")
 MAX_DAILY_DOSE_MCG = Decimal("3000")
@@ -68,7 +68,7 @@ def validate_weekdays(value) -> None:
 
 
 class Site(models.Model):
-    """A clinic running a program. Holds every clinical default as a setting (FACTS.md)."""
+    """A clinic running a program. Holds every clinical default as a setting (docs/clinical-facts.md)."""
 
     name = models.CharField(max_length=200, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -149,7 +149,7 @@ class ClosedDay(models.Model):
 
 
 class StaffProfile(models.Model):
-    """A user's role and the sites they work for (DESIGN.md, "Roles")."""
+    """A user's role and the sites they work for (docs/architecture.md, "Roles")."""
 
     class Role(models.TextChoices):
         COORDINATOR = "coordinator", "Nurse coordinator"
@@ -179,7 +179,7 @@ class PatientStatus(models.TextChoices):
 
 
 S = PatientStatus
-# The state machine (DESIGN.md): from-status -> the statuses it may move to. Deceased is reachable
+# The state machine (docs/decisions.md): from-status -> the statuses it may move to. Deceased is reachable
 # from every living status; a referral may be withdrawn (discontinued) at any stage before implant;
 # an explanted patient may be re-implanted; a patient judged not a candidate may be re-evaluated.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -295,7 +295,7 @@ class Patient(models.Model):
             models.Index(fields=["battery_eri_date"], name="patient_battery_eri_idx"),
             models.Index(fields=["site", "status"], name="patient_site_status_idx"),
             models.Index(fields=["site", "family_name", "given_name"], name="patient_site_name_idx"),
-            # Program-wide patient list by name: a page of 50 without sorting every patient (issue 7).
+            # Program-wide patient list by name: a page of 50 without sorting every patient.
             models.Index(fields=["family_name", "given_name", "id"], name="patient_name_idx"),
         ]
 
@@ -389,7 +389,7 @@ class Indication(models.Model):
         GENERALISED = "generalised", "Generalised"
         OTHER = "other", "Other"
 
-    # FACTS.md, "Coding": the default ICD-10 code of each diagnosis (a clinician may refine it).
+    # docs/clinical-facts.md, "Coding": the default ICD-10 code of each diagnosis (a clinician may refine it).
     DEFAULT_ICD10 = {
         "cerebral_palsy": "G80.9",
         "acquired_brain_injury": "T90.9",
@@ -434,7 +434,7 @@ class Indication(models.Model):
 
 
 class AshworthScore(models.TextChoices):
-    """Modified Ashworth Scale, ordered as listed (FACTS.md)."""
+    """Modified Ashworth Scale, ordered as listed (docs/clinical-facts.md)."""
 
     MAS_0 = "0", "0"
     MAS_1 = "1", "1"
@@ -674,11 +674,11 @@ class FollowUp(models.Model):
     # Kept by database triggers (migration 0007), never by Python: true when the patient has a
     # later, not cancelled visit of the same kind. A missed visit stays on the worklist until it is
     # superseded (rebooked); storing the answer lets the worklist read open visits from one
-    # partial index instead of testing every old visit against every later one (issue 7).
+    # partial index instead of testing every old visit against every later one.
     superseded = models.BooleanField(default=False, editable=False)
     # The patient's site, copied (migration 0010): one clinic's worklist reads its open visits
     # from an index by site and date instead of walking every site's visits and looking up each
-    # one's patient (issue 7). Database triggers keep it equal to the patient's site on every
+    # one's patient. Database triggers keep it equal to the patient's site on every
     # insert, on a change of patient and when the patient moves site; ``save`` sets it too, so
     # the instance is right without a reload. Nullable only because SQLite's triggers fill it
     # after the insert; PostgreSQL's column is NOT NULL.
@@ -830,7 +830,7 @@ class Reminder(models.Model):
     """One message about one due thing, for one recipient on one channel.
 
     The unique key (kind, target, due date, lead, recipient, channel) makes every sweep idempotent;
-    the status column is the truth about delivery (DESIGN.md, "Architecture").
+    the status column is the truth about delivery (docs/decisions.md).
     """
 
     class Kind(models.TextChoices):

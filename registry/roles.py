@@ -1,4 +1,4 @@
-"""Who may see what (DESIGN.md, "Roles"). Every view, endpoint and export scopes through here.
+"""Who may see what (docs/architecture.md, "Roles"). Every view, endpoint and export scopes through here.
 
 - administrator (or superuser): every site, every record;
 - coordinator and clinician: read and write the clinical records of their own sites;
@@ -58,7 +58,7 @@ def patients_for(user) -> QuerySet[Patient]:
     """Patients whose identifying and clinical records ``user`` may see (reporting: none).
 
     The worklist scopes by ``patient_site_ids`` instead: a list of ids lets the planner use the site
-    indexes, where this subquery hid them (issue 7).
+    indexes, where this subquery hid them.
     """
     if not is_clinical(user):
         return Patient.objects.none()

@@ -1,4 +1,4 @@
-"""Scheduling rules: pure date arithmetic, no ORM (DESIGN.md, "Scheduling rules"; FACTS.md).
+"""Scheduling rules: pure date arithmetic, no ORM (docs/architecture.md, "Scheduling rules"; docs/clinical-facts.md).
 
 Every date a patient's safety depends on is decided here and only here:
 
@@ -57,7 +57,7 @@ class Projection:
 
 @dataclass(frozen=True)
 class SiteRules:
-    """The site settings the rules read (all defaults live on ``Site``, FACTS.md)."""
+    """The site settings the rules read (all defaults live on ``Site``, docs/clinical-facts.md)."""
 
     time_zone: str = "UTC"
     safety_margin_days: int = 7

@@ -1,4 +1,4 @@
-"""Celery tasks. Each is small and idempotent and calls a ``registry`` service (STYLE.md)."""
+"""Celery tasks. Each is small and idempotent and calls a ``registry`` service."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ class RegistryModelSerializer(serializers.ModelSerializer):
         """The fields ModelSerializer derives from ``Meta`` and the model, derived once per class.
 
         DRF derives them again for every serializer instance: for a page of patients that was a
-        fifth of the request (issue 7), mostly in building labels from lazy verbose names. They
+        fifth of the request, mostly in building labels from lazy verbose names. They
         depend on the class alone (none of ours reads ``context`` or ``instance`` here), so each
         instance gets a deep copy of the class's set, as a plain ``Serializer`` does with its
         declared fields.

@@ -71,7 +71,7 @@ class PatientSerializer(RegistryModelSerializer):
     def get_schedule(self, patient: Patient) -> dict:
         status = getattr(patient, "refill_status", None) or patient_refill_status(patient)
         # One shared instance: a new nested serializer per row deep-copies its fields, a third
-        # of a 50-patient page's time (issue 7). ``to_representation`` keeps no state.
+        # of a 50-patient page's time. ``to_representation`` keeps no state.
         return _SCHEDULE.to_representation(
             {
                 "next_refill_due": patient.next_refill_due,

@@ -53,7 +53,7 @@ class ClinicalViewSet(viewsets.GenericViewSet):
     def filter_queryset(self, queryset):
         # Query filters narrow lists. A record named by its id is found by its id within the
         # user's scope (``get_queryset``); building the list's filter form for it cost a fifth of
-        # a detail request (issue 7).
+        # a detail request.
         if getattr(self, "detail", False):
             return queryset
         return super().filter_queryset(queryset)

@@ -19,7 +19,7 @@ class _PagedWorklist:
     """The worklist as a sequence Django's paginator can count and slice, one SQL page at a time.
 
     ``registry.selectors.worklist_page`` ranks and cuts the items in SQL, so a page of 50 costs
-    the same at 100,000 patients as at 100 (issue 7).
+    the same at 100,000 patients as at 100.
     """
 
     def __init__(self, *, expected: slice | None = None, **query):

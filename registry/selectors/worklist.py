@@ -118,7 +118,7 @@ def worklist(
     A constant number of queries whatever the program's size (sites, refills, batteries,
     follow-ups). Anything critical, overdue or missed is listed whatever ``start`` says: nobody
     past a date may fall out of a window. Battery items appear from ``battery_window_days`` before
-    the ERI date (the earliest battery reminder lead by default, FACTS.md).
+    the ERI date (the earliest battery reminder lead by default, docs/clinical-facts.md).
     """
     base = patients if patients is not None else Patient.objects.all()
     items: list[WorkItem] = []

@@ -1,4 +1,4 @@
-"""Services: every write to the registry goes through one of these functions (STYLE.md)."""
+"""Services: every write to the registry goes through one of these functions."""
 
 from registry.services.clinical import (
     add_indication,

@@ -80,7 +80,7 @@ def mark_missed_follow_ups(*, site=None, today: dt.date | None = None, site_days
     """Set-based: scheduled visits past their grace period become missed.
 
     Either one ``site`` on ``today``, or ``site_days``: ``(site, today)`` pairs, one UPDATE per
-    distinct cutoff rather than per site (the sweep: 40 sites at 100,000 patients, issue 7).
+    distinct cutoff rather than per site (the sweep: 40 sites at 100,000 patients).
     """
     pairs = [(site, today)] if site is not None else list(site_days)
     by_cutoff: dict[dt.date, list[int]] = defaultdict(list)

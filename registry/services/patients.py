@@ -1,4 +1,4 @@
-"""Patient writes and the program-status state machine (DESIGN.md, "Domain model")."""
+"""Patient writes and the program-status state machine (docs/architecture.md, "Domain model")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Reminders: the periodic sweep that turns stored dates into Reminder rows, and their delivery.
 
-The rules (DESIGN.md "Scheduling rules" and "Architecture"; FACTS.md "Why dates are patient
-safety"), each computed in the site's own time zone with the site's own leads:
+The rules (docs/architecture.md, "Scheduling rules"; docs/clinical-facts.md, "Why a date is a
+safety matter"), each computed in the site's own time zone with the site's own leads:
 
 - refill due: ``next_refill_due`` is ``today + lead`` for each of ``Site.refill_lead_days``
   (default 14, 7, 2 and 0 days before);
@@ -410,7 +410,7 @@ def _insert_new(rows: list[dict], now: dt.datetime) -> None:
 
     Why not ``bulk_create`` on PostgreSQL: at 100,000 patients a sweep writes ~10,000 candidate
     rows (most already there: the key makes the sweep idempotent), and building a model instance
-    for each, then preparing its twenty fields, took longer than the database (issue 7). Here the
+    for each, then preparing its twenty fields, took longer than the database. Here the
     rows are COPYed into a temporary table (dropped at commit: it lives inside the sweep's
     transaction) and moved with one INSERT ... ON CONFLICT DO NOTHING.
     """
@@ -545,6 +545,6 @@ def mark_failed(claimed: Claim, *, error: str) -> int:
 
 def retry_delay(attempts: int) -> float:
     """Exponential backoff after the ``attempts``-th try, capped well below the broker's
-    visibility timeout (a countdown longer than that would be delivered twice, DESIGN.md)."""
+    visibility timeout (a countdown longer than that would be delivered twice, docs/decisions.md)."""
     base = settings.REMINDER_RETRY_BACKOFF_SECONDS
     return min(base * 2 ** max(attempts - 1, 0), 15 * 60)

@@ -1,4 +1,4 @@
-"""The permission matrix (issue 4): every endpoint, every role, own and another site's records."""
+"""The permission matrix: every endpoint, every role, own and another site's records."""
 
 import datetime as dt
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the whole OpenAPI document (issue 4, "Done when").
+"""Property-based fuzzing of the whole OpenAPI document.
 
 Schemathesis generates requests from ``/api/v1/schema/`` for every operation and sends them to the
 Django WSGI app with an administrator's token and a coordinator's token, in a database holding two

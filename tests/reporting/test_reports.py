@@ -41,7 +41,7 @@ def for_site(site, start=Y_START, end=Y_END):
     return reports.summary(sites=Site.objects.filter(pk=site.pk), start=start, end=end, today=TODAY)
 
 
-# --- The GAS T-score (FACTS.md check values) ----------------------------------------------------
+# --- The GAS T-score (docs/clinical-facts.md check values) ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
