@@ -149,6 +149,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
+        # The exchange tables too, so that nothing of the broker's lands outside var/.
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 else:
