@@ -149,6 +149,8 @@ ZIP_RESPONSES = {
         OpenApiTypes.BINARY, description="Zip: the CSV rows, data_dictionary.csv and README.txt (k achieved)."
     ),
     **{(code, "application/json"): ERRORS[code] for code in (400, 401, 403)},
+    # A client that asked for a zip (``?format=zip`` or ``Accept: application/zip``) gets its errors as JSON text.
+    **{(code, "application/zip"): OpenApiResponse(OpenApiTypes.STR, description="JSON") for code in (400, 401, 403)},
 }
 
 

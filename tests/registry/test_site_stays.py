@@ -25,7 +25,16 @@ def test_every_new_patient_has_one_open_stay_even_when_bulk_created(site):
     patient = make_patient(site)
     assert stays(patient) == [(site.pk, None, None)]
     bulk = Patient.objects.bulk_create(
-        [Patient(site=site, mrn="BULK1", given_name="A", family_name="B", date_of_birth=dt.date(2000, 1, 1))]
+        [
+            Patient(
+                site=site,
+                mrn="BULK1",
+                given_name="A",
+                family_name="B",
+                date_of_birth=dt.date(2000, 1, 1),
+                referred_on=dt.date(2025, 1, 1),
+            )
+        ]
     )
     assert stays(bulk[0]) == [(site.pk, None, None)]
 
