@@ -25,8 +25,13 @@ def test_two_hosts_share_the_deliveries_and_each_reminder_arrives_once(smtp_serv
         patient_due(site, in_days=7, contact_email=email, consent_email=True)
     smtp_server.hold_mail = threading.Event()  # every delivery waits at MAIL FROM until released
     on_a, on_b = reminder_workers(host="host-a"), reminder_workers(host="host-b")
-    answers = app.control.ping(destination=[on_a.node, on_b.node], timeout=5)
-    assert {node for answer in answers for node in answer} == {on_a.node, on_b.node}
+    # Both nodes answer before any work is queued (a slow start must not leave one host idle).
+    both = {on_a.node, on_b.node}
+    wait_for(
+        lambda: {n for answer in app.control.ping(destination=list(both), timeout=2) for n in answer} == both,
+        timeout=90,
+        what="both workers to answer a ping",
+    )
 
     sweep = reminders.sweep(enqueue=enqueue_delivery)
     assert len(sweep.batches) == len(FAMILIES) + 1  # one message per recipient: a task each
