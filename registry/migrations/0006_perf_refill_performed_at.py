@@ -1,4 +1,4 @@
-"""An index on Refill.performed_at (issue 7): the program report reads one period's refills.
+"""An index on Refill.performed_at: the program report reads one period's refills.
 
 Without it the report's refill counts and its interval window scan every refill ever recorded
 (about 2 million at 100,000 patients) and filter on a per-time-zone CASE no index serves.

@@ -4,7 +4,7 @@ A visit is superseded when the same patient has a later visit of the same kind t
 cancelled: rebooking is how a coordinator closes a missed visit. The worklist used to test that
 for every open visit at read time (an anti-join over all follow-ups: 0.7 s at 100,000 patients);
 the triggers store the answer whenever a visit is added, changed or removed, so the worklist
-reads open visits from ``follow_up_open_idx`` alone (issue 7).
+reads open visits from ``follow_up_open_idx`` alone.
 
 - PostgreSQL: statement-level triggers with transition tables, so a bulk COPY (the synthetic
   generator) costs one set-based UPDATE per statement, not one per row. They only write rows whose

@@ -1,4 +1,4 @@
-"""``DataVersion``: a counter the database raises when what the cached pages show changes (issue 7).
+"""``DataVersion``: a counter the database raises when what the cached pages show changes.
 
 The API's patient list and worklist are cached under it (``api/caching.py``). They read sites,
 closed days, patients, pumps and follow-ups; a statement that writes any of them raises it,

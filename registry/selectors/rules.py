@@ -50,7 +50,7 @@ class _SiteColumns(Expression):
 
     The refill rule below is written as SQL over these three columns, not as ``Q`` objects: the
     ORM resolves those condition by condition (some thirty for a patient page, a hundred for the
-    worklist), and that cost as much as the page's query (issue 7).
+    worklist), and that cost as much as the page's query.
     """
 
     def __init__(self, output_field):
@@ -73,7 +73,7 @@ class _BySiteGroup(_SiteColumns):
 
     The largest group is the ELSE branch, so the sites' ids are listed once for each other group
     (a handful of days at most) rather than in every condition: a tenth of the parameters to
-    build, send and plan at 40 sites (issue 7).
+    build, send and plan at 40 sites.
     """
 
     def __init__(self, groups, branch, output_field):

@@ -87,8 +87,8 @@ def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None
 
     A missed (or never-recorded) visit stays on the worklist until the patient has a later visit
     of the same kind booked or done: rebooking is how a coordinator closes it. Without this rule a
-    missed annual review from years ago would stay on every worklist for ever (issue 7 found
-    36,000 such rows at 100,000 patients). ``FollowUp.superseded`` holds the rule's answer, kept by
+    missed annual review from years ago would stay on every worklist for ever (the scale
+    test found 36,000 such rows at 100,000 patients). ``FollowUp.superseded`` holds the rule's answer, kept by
     database triggers (migration 0007), so this reads the partial index ``follow_up_open_idx``.
     ``patients=None`` means every patient (no join).
     """
@@ -155,7 +155,7 @@ def worklist(
 
 
 # What a work item shows of its patient (the API's rows, the dashboard's table, the reasons):
-# loaded alone, as a page's 50 sites and clinicians with every settings column cost 2 ms (issue 7).
+# loaded alone, as a page's 50 sites and clinicians with every settings column cost 2 ms.
 WORK_ITEM_PATIENT_FIELDS = (
     "mrn",
     "given_name",
@@ -235,7 +235,7 @@ def worklist_page(
     """One page of ``worklist`` (same items, same order) and the total, sorted and cut in SQL.
 
     Why: program-wide the worklist holds 25,000 items at 100,000 patients; building them all in
-    Python to show fifty costs seconds, and even ranking them all in SQL costs tens of ms (issue 7).
+    Python to show fifty costs seconds, and even ranking them all in SQL costs tens of ms.
     So the page is a UNION ALL of one member per urgency (critical refills, overdue refills, ...),
     each ordered by date along an index and cut at ``offset + limit`` rows: the database reads
     about a page per member, whatever the program's size. (SQLite cannot order and cut inside a
