@@ -6,7 +6,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.requirements-$(sha256sum requirements.txt | cut -c1-16)"
+stamp=".venv/.requirements-$(cat requirements.txt requirements/base.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing the pinned requirements into .venv ..."
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt

@@ -66,6 +66,19 @@ def test_pooled_settings_keep_no_cursor_or_option_across_transactions():
     assert direct.stdout.split() == ["None", "-c", "jit=off"]
 
 
+def _requirement_lines(path):
+    return [ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
 def test_requirements_are_pinned():
-    lines = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
-    assert lines and all("==" in ln for ln in lines)
+    dev = _requirement_lines(ROOT / "requirements.txt")
+    base = _requirement_lines(ROOT / "requirements" / "base.txt")
+    assert dev[0] == "-r requirements/base.txt"
+    assert base and all("==" in ln for ln in base + dev[1:])
+
+
+def test_production_image_installs_no_test_tools():
+    base = {ln.split("==")[0].lower() for ln in _requirement_lines(ROOT / "requirements" / "base.txt")}
+    assert not base & {"pytest", "pytest-django", "playwright", "schemathesis", "ruff", "hypothesis", "faker"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "requirements/base.txt" in dockerfile and "requirements.txt" not in dockerfile.replace("base.txt", "")
