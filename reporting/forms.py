@@ -1,6 +1,6 @@
 """The parameters of every report (page, API, CSV): which sites and which period.
 
-One form shared by the reports page and ``api/reports.py`` so both validate the same way: a site
+One form shared by the reports page and the reports API so both validate the same way: a site
 the user does not report on is an error (never a silent widening), dates are ISO dates within
 1900-2200, and ``start`` may not be after ``end``. Without dates the period is this calendar year
 to date; without a site, every site the user may see. ``k`` (research exports only) may raise the

@@ -1,0 +1,217 @@
+"""The census, the indications and the year-by-year activity of the program."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    Q,
+)
+from django.db.models.functions import ExtractYear
+
+from registry.models import (
+    Indication,
+    PatientStatus,
+    Pump,
+    ScreeningTrial,
+    StatusChange,
+)
+from reporting.reports.scope import ACTIVE_STATUSES, NOT_RECORDED, Scope, _happened_at, _latest, _rate
+
+
+def indications_at(scope: Scope, end: dt.date) -> dict[int, tuple[str, int | None]]:
+    """**Indication in force** at the end of the period (census and research export).
+
+    The census and the export read each patient's primary indication (diagnosis and GMFCS level)
+    as it stood at the end of the period's last day (UTC), from the indication's audit history:
+    an indication changed, made primary or removed later still counts as it was then. An
+    indication first recorded after the period counts as first recorded (records are often
+    entered after the fact). Returns only the patients whose indications were recorded or changed
+    after the period, as {patient id: (diagnosis or "", GMFCS level)}; everyone else's current
+    primary indication is the one in force.
+    """
+    History = Indication.history.model
+    cutoff = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    touched = History.objects.filter(history_date__gte=cutoff).values("patient_id")
+    rows = (
+        History.objects.filter(patient_id__in=touched)
+        .filter(_happened_at(scope, "patient_id", end))
+        .values_list("id", "patient_id", "diagnosis", "gmfcs_level", "is_primary", "history_type", "history_date")
+        .order_by("id", "history_date", "history_id")
+    )
+    versions: dict[int, tuple] = {}
+    patients: set[int] = set()
+    for pk, patient, diagnosis, gmfcs, primary, kind, when in rows:
+        patients.add(patient)
+        if pk not in versions or when < cutoff:
+            versions[pk] = (patient, diagnosis, gmfcs, primary, kind)
+    found = {p: ("", None) for p in patients}
+    for patient, diagnosis, gmfcs, primary, kind in versions.values():
+        if primary and kind != "-":
+            found[patient] = (diagnosis, gmfcs)
+    return found
+
+
+def _census(scope: Scope, end: dt.date) -> dict:
+    """**Census** (as of ``end``).
+
+    Patients registered by ``end`` (a status-history row dated on or before it) whose stay on
+    ``end`` is at a site in scope. Status is the ``to_status`` of the latest ``StatusChange`` dated
+    on or before ``end`` (the later id wins a same-day tie). Indication and GMFCS level are those
+    of the primary indication in force at the end ("not_recorded" without one), each also counted
+    among the implanted. **Active** patients are those in the care pathway on ``end``: referred,
+    evaluating, screening, candidate or implanted (explanted, not a candidate, discontinued,
+    transferred and deceased patients are not); **with a pump** are the implanted.
+    """
+    latest = _latest(StatusChange.objects.filter(changed_on__lte=end), "patient_id", "changed_on")
+    latest = latest.filter(_happened_at(scope, "patient_id", end))
+    groups = (
+        latest.annotate(
+            primary_indication=FilteredRelation(
+                "patient__indications", condition=Q(patient__indications__is_primary=True)
+            )
+        )
+        .values("primary_indication__diagnosis", "primary_indication__gmfcs_level", status_at_end=F("to_status"))
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: Counter = Counter()
+    for g in groups:
+        counts[
+            (g["status_at_end"], g["primary_indication__diagnosis"] or "", g["primary_indication__gmfcs_level"])
+        ] += g["n"]
+    edited = indications_at(scope, end)
+    # No id is -1: the query runs (and is counted) whether or not anyone was edited.
+    for pk, status, dx, gmfcs in (
+        latest.filter(patient_id__in=list(edited) or [-1])
+        .annotate(
+            primary_indication=FilteredRelation(
+                "patient__indications", condition=Q(patient__indications__is_primary=True)
+            )
+        )
+        .values_list("patient_id", "to_status", "primary_indication__diagnosis", "primary_indication__gmfcs_level")
+    ):
+        counts[(status, dx or "", gmfcs)] -= 1
+        counts[(status, *edited[pk])] += 1
+    by_status = dict.fromkeys(PatientStatus.values, 0)
+    by_indication: dict[str, dict] = {}
+    by_gmfcs: dict[str, dict] = {}
+    for (status, dx, gmfcs), n in counts.items():
+        if not n:
+            continue
+        by_status[status] += n
+        implanted = n if status == PatientStatus.IMPLANTED else 0
+        level = str(gmfcs) if gmfcs else NOT_RECORDED
+        for table, key in ((by_indication, dx or NOT_RECORDED), (by_gmfcs, level)):
+            row = table.setdefault(key, {"patients": 0, "implanted": 0})
+            row["patients"] += n
+            row["implanted"] += implanted
+    dx_order = [*Indication.Diagnosis.values, NOT_RECORDED]
+    gmfcs_order = ["1", "2", "3", "4", "5", NOT_RECORDED]
+    return {
+        "as_of": end.isoformat(),
+        "patients": sum(by_status.values()),
+        "active": sum(by_status[s] for s in ACTIVE_STATUSES),
+        "with_pump": by_status[PatientStatus.IMPLANTED],
+        "by_status": by_status,
+        "by_indication": [{"indication": k, **by_indication[k]} for k in dx_order if k in by_indication],
+        "by_gmfcs": [{"gmfcs_level": k, **by_gmfcs[k]} for k in gmfcs_order if k in by_gmfcs],
+    }
+
+
+def _activity(scope: Scope, start: dt.date, end: dt.date) -> dict:
+    """**Referrals, trials, implants, replacements and explants**, by calendar year.
+
+    Each is counted at the site where the patient's stay held its date. **Referrals**:
+    registrations (first history row) plus re-referrals (a change to "referred"), dated in the
+    period. **Trials**: screening trials performed in the period; the positive rate is per
+    *patient*: patients with at least one positive trial / patients trialled (a 50 mcg dose that
+    failed before a 100 mcg dose worked is one positive patient). **Implants**: pumps implanted in
+    the period that replace no pump (first implants and re-implants). **Replacements**: pumps
+    implanted in the period that replace one. **Explants**: pumps explanted in the period with no
+    successor (a replaced pump's explant is the replacement).
+    """
+    years = {
+        y: {
+            "year": y,
+            "referrals": 0,
+            "trials": 0,
+            "patients_trialled": 0,
+            "patients_positive": 0,
+            "positive_rate": None,
+            "implants": 0,
+            "replacements": 0,
+            "explants": 0,
+        }
+        for y in range(start.year, end.year + 1)
+    }
+    referrals = (
+        StatusChange.objects.filter(changed_on__gte=start, changed_on__lte=end)
+        .filter(Q(from_status="") | Q(to_status=PatientStatus.REFERRED))
+        .filter(_happened_at(scope, "patient_id", "changed_on"))
+        .annotate(year=ExtractYear("changed_on"))
+        .values("year")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for r in referrals:
+        years[r["year"]]["referrals"] = r["n"]
+    positive = Q(response=ScreeningTrial.Response.POSITIVE)
+    trial_rows = ScreeningTrial.objects.filter(performed_on__gte=start, performed_on__lte=end).filter(
+        _happened_at(scope, "patient_id", "performed_on")
+    )
+    trials = (
+        trial_rows.annotate(year=ExtractYear("performed_on"))
+        .values("year")
+        .annotate(
+            n=Count("id"),
+            patients=Count("patient", distinct=True),
+            positive_patients=Count("patient", distinct=True, filter=positive),
+        )
+        .order_by()
+    )
+    for r in trials:
+        years[r["year"]].update(
+            trials=r["n"], patients_trialled=r["patients"], patients_positive=r["positive_patients"]
+        )
+    implants = (
+        Pump.objects.filter(implant_date__gte=start, implant_date__lte=end)
+        .filter(_happened_at(scope, "patient_id", "implant_date"))
+        .annotate(year=ExtractYear("implant_date"))
+        .values("year")
+        .annotate(
+            new=Count("id", filter=Q(replaces__isnull=True)), replaced=Count("id", filter=Q(replaces__isnull=False))
+        )
+        .order_by()
+    )
+    for r in implants:
+        years[r["year"]].update(implants=r["new"], replacements=r["replaced"])
+    explants = (
+        Pump.objects.filter(explant_date__gte=start, explant_date__lte=end, replaced_by__isnull=True)
+        .filter(_happened_at(scope, "patient_id", "explant_date"))
+        .annotate(year=ExtractYear("explant_date"))
+        .values("year")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for r in explants:
+        years[r["year"]]["explants"] = r["n"]
+    rows = list(years.values())
+    for row in rows:
+        row["positive_rate"] = _rate(row["patients_positive"], row["patients_trialled"])
+    keys = ("referrals", "trials", "implants", "replacements", "explants")
+    totals = {k: sum(r[k] for r in rows) for k in keys}
+    # Patients are counted once over the whole period, not once per year.
+    whole = trial_rows.aggregate(
+        patients=Count("patient", distinct=True), positive_patients=Count("patient", distinct=True, filter=positive)
+    )
+    totals.update(
+        patients_trialled=whole["patients"],
+        patients_positive=whole["positive_patients"],
+        positive_rate=_rate(whole["positive_patients"], whole["patients"]),
+    )
+    return {"by_year": rows, "totals": totals}

@@ -1,0 +1,250 @@
+"""Outcome and process figures: goal attainment, follow-ups kept and reminders delivered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
+
+from registry.models import (
+    FollowUp,
+    Goal,
+    GoalReview,
+    Reminder,
+)
+from reporting.reports.refills import DayNumber, _day_number
+from reporting.reports.scope import (
+    Scope,
+    _happened_at,
+    _in_sites,
+    _latest,
+    _median,
+    _rate,
+    _stay_holds,
+    gas_t_score_from_sums,
+)
+
+
+def _latest_reviews(scope: Scope, start: dt.date, end: dt.date) -> QuerySet[GoalReview]:
+    """Each goal's score: its latest review in the period, for goals set on or before ``end``."""
+    in_period = GoalReview.objects.filter(reviewed_on__gte=start, reviewed_on__lte=end)
+    return (
+        _latest(in_period, "goal_id", "reviewed_on")
+        .filter(goal__set_on__lte=end)
+        .filter(_happened_at(scope, "goal__patient_id", "reviewed_on"))
+    )
+
+
+def _reviewed_goal_sums(scope: Scope, start: dt.date, end: dt.date) -> QuerySet:
+    """Per patient with reviewed goals: Σwx, Σw², Σw and the number of goals over each goal's latest review."""
+    return (
+        _latest_reviews(scope, start, end)
+        .values(patient_id=F("goal__patient_id"))
+        .annotate(
+            swx=Sum(F("goal__weight") * F("score")),
+            sw2=Sum(F("goal__weight") * F("goal__weight")),
+            sw=Sum("goal__weight"),
+            n=Count("id"),
+        )
+        .order_by()
+    )
+
+
+def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
+    """**Goal attainment** (Goal Attainment Scaling).
+
+    Goals set on or before ``end`` (counted at the site where the patient was on ``end``); each
+    goal's score is its latest review dated in the period (at the site of that review). Goals
+    without one count as "not reviewed" and are left out of attainment. Share at or above
+    expected = goals scored >= 0 / reviewed goals. A category's **mean score** is weighted by the
+    goals' weights (Σwx / Σw). A patient's **GAS T-score** is 50 + 10·Σwx / sqrt((1−ρ)·Σw² +
+    ρ·(Σw)²) with ρ = 0.3 over their reviewed goals; the **mean T-score** is the mean over patients
+    with two or more reviewed goals. A T-score from a single goal is only a rescaled score
+    (-2..+2 become 30..70), so those patients are counted and averaged apart
+    (``single_goal_patients``, ``single_goal_mean_t_score``) and never mixed into the mean.
+    """
+    goal_counts = (
+        Goal.objects.filter(set_on__lte=end)
+        .filter(_happened_at(scope, "patient_id", end))
+        .values("category")
+        .annotate(goals=Count("id"))
+        .order_by()
+    )
+    scores = {
+        r["category"]: r
+        for r in _latest_reviews(scope, start, end)
+        .values(category=F("goal__category"))
+        .annotate(
+            reviewed=Count("id"),
+            at_or_above=Count("id", filter=Q(score__gte=0)),
+            swx=Sum(F("goal__weight") * F("score")),
+            sw=Sum("goal__weight"),
+        )
+        .order_by()
+    }
+    no_reviews = {"reviewed": 0, "at_or_above": 0, "swx": None, "sw": None}
+    categories = {c["category"]: {**c, **scores.get(c["category"], no_reviews)} for c in goal_counts}
+    by_category = []
+    for cat in Goal.Category.values:
+        c = categories.get(cat)
+        if c is None:
+            continue
+        by_category.append(
+            {
+                "category": cat,
+                "goals": c["goals"],
+                "reviewed": c["reviewed"],
+                "not_reviewed": c["goals"] - c["reviewed"],
+                "at_or_above_expected": c["at_or_above"],
+                "share_at_or_above_expected": _rate(c["at_or_above"], c["reviewed"]),
+                "mean_score": round(c["swx"] / c["sw"], 2) if c["sw"] else None,
+            }
+        )
+    several, single = [], []
+    for r in _reviewed_goal_sums(scope, start, end):
+        (several if r["n"] > 1 else single).append(gas_t_score_from_sums(r["swx"], r["sw2"], r["sw"]))
+    goals = sum(c["goals"] for c in by_category)
+    reviewed = sum(c["reviewed"] for c in by_category)
+    at_or_above = sum(c["at_or_above_expected"] for c in by_category)
+    return {
+        "goals": goals,
+        "reviewed": reviewed,
+        "not_reviewed": goals - reviewed,
+        "at_or_above_expected": at_or_above,
+        "share_at_or_above_expected": _rate(at_or_above, reviewed),
+        "patients_with_t_score": len(several),
+        "mean_t_score": round(statistics.fmean(several), 2) if several else None,
+        "single_goal_patients": len(single),
+        "single_goal_mean_t_score": round(statistics.fmean(single), 2) if single else None,
+        "by_category": by_category,
+    }
+
+
+def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> dict:
+    """**Follow-up adherence**, from dates alone.
+
+    Visits due in the period, at the site where the patient's stay held the due date. A visit is
+    **completed** when a completion date is recorded (``completed_late`` when that date is after
+    the due date plus the site's grace days), **missed** when it is not completed, not cancelled
+    and its due date plus the site's grace days is before the day the report is run, and **open**
+    when its grace period has not yet passed. Whether the reminder sweep has marked a visit
+    "missed" makes no difference. Adherence = completed / (completed + missed); cancelled and
+    open visits are reported but left out.
+    """
+    S = FollowUp.Status
+    site_filter = {} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}
+    grace = F("patient__stays__site__follow_up_grace_days")
+    due = DayNumber("due_date")
+    rows = (
+        FollowUp.objects.filter(due_date__gte=start, due_date__lte=end)
+        .filter(_stay_holds("patient__stays", "due_date"), **site_filter)
+        .annotate(due_day=due, grace=grace, done_day=DayNumber("completed_on"))
+        .aggregate(
+            due=Count("id"),
+            completed=Count("id", filter=Q(completed_on__isnull=False)),
+            completed_late=Count("id", filter=Q(completed_on__isnull=False, done_day__gt=F("due_day") + F("grace"))),
+            cancelled=Count("id", filter=Q(status=S.CANCELLED)),
+            missed=Count(
+                "id",
+                filter=Q(completed_on__isnull=True)
+                & ~Q(status=S.CANCELLED)
+                & Q(due_day__lt=_day_number(today) - F("grace")),
+            ),
+        )
+    )
+    rows["open"] = rows["due"] - rows["completed"] - rows["cancelled"] - rows["missed"]
+    keys = ["due", "completed", "completed_late", "missed", "open", "cancelled"]
+    return {**{k: rows[k] for k in keys}, "adherence": _rate(rows["completed"], rows["completed"] + rows["missed"])}
+
+
+def _reminders(scope: Scope, start: dt.date, end: dt.date) -> dict:
+    """**Reminders**, per reminder event, with delivery per channel beneath.
+
+    A **reminder event** is one due thing: the same kind of reminder about the same record and
+    due date (a refill due on 3 March), however many leads, recipients and channels it was sent
+    on. Events are counted in the period that holds their due date, at the site that sent them.
+    Each message's outcome comes from what happened to it, never from what was done later:
+    **delivered** when it was handed to its channel (an inbox message when it was posted),
+    **failed** when delivery was given up or failed before the message was acknowledged, and
+    **cancelled** when its reason went away before it was sent; acknowledging a failed message
+    leaves it failed. An event is **reached** when at least one of its messages was delivered,
+    **failed** when none was and one failed, **cancelled** when all were cancelled unsent.
+    **Acknowledged** is its own figure: events acknowledged by anyone, and the median hours from
+    an event's first message to its first acknowledgement.
+    """
+    St = Reminder.Status
+    qs = Reminder.objects.filter(_in_sites(scope, "site_id"), due_date__gte=start, due_date__lte=end)
+    delivered = Q(sent_at__isnull=False)
+    failed = Q(sent_at__isnull=True) & (Q(status=St.FAILED) | (Q(status=St.ACKNOWLEDGED) & ~Q(last_error="")))
+    cancelled = Q(sent_at__isnull=True, status=St.CANCELLED)
+    acknowledged = Q(acknowledged_at__isnull=False)
+    channels = {
+        r["channel"]: r
+        for r in qs.values("channel")
+        .annotate(
+            messages=Count("id"),
+            delivered=Count("id", filter=delivered),
+            failed=Count("id", filter=failed),
+            cancelled=Count("id", filter=cancelled),
+            acknowledged=Count("id", filter=acknowledged),
+        )
+        .order_by()
+    }
+    flag = {"output_field": IntegerField()}
+    events = (
+        qs.values("kind", "target_type", "target_id", "due_date")
+        .annotate(
+            reached=Max(Case(When(delivered, then=1), default=0, **flag)),
+            failed=Max(Case(When(failed, then=1), default=0, **flag)),
+            open=Max(Case(When(cancelled, then=0), default=1, **flag)),
+            first_message=Min("created_at"),
+            first_ack=Min("acknowledged_at"),
+        )
+        .values_list("reached", "failed", "open", "first_message", "first_ack")
+        .order_by()
+    )
+    counts: Counter = Counter()
+    hours = []
+    for reached, any_failed, open_, first, ack in events:
+        counts["events"] += 1
+        if reached:
+            counts["reached"] += 1
+        elif any_failed:
+            counts["failed"] += 1
+        elif not open_:
+            counts["cancelled"] += 1
+        else:
+            counts["not_sent"] += 1
+        if ack is not None:
+            counts["acknowledged"] += 1
+            hours.append((ack - first).total_seconds() / 3600)
+    by_channel = []
+    for channel in Reminder.Channel.values:
+        c = channels.get(channel)
+        if c:
+            by_channel.append(
+                {
+                    "channel": channel,
+                    **{k: c[k] for k in ("messages", "delivered", "failed", "cancelled", "acknowledged")},
+                }
+            )
+    keys = ["events", "reached", "failed", "cancelled", "not_sent", "acknowledged"]
+    return {
+        **{k: counts[k] for k in keys},
+        "reached_share": _rate(counts["reached"], counts["events"] - counts["cancelled"]),
+        "median_hours_to_acknowledgement": _median(hours),
+        "by_channel": by_channel,
+    }
