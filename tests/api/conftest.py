@@ -13,12 +13,6 @@ from tests.factories import UserFactory, at, make_implanted, make_patient
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """Every test makes users; the production hasher's deliberate slowness would dominate."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_throttle():
     """Throttle counters live in the cache; fresh counters per test keep the token tests exact.
 

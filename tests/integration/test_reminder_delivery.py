@@ -25,11 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 C, K, St = Reminder.Channel, Reminder.Kind, Reminder.Status
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def program(db, fast_passwords):
     """A site with a coordinator, a clinician and an escalation address."""

@@ -18,7 +18,6 @@ FAMILIES = [f"family{i}@example.org" for i in range(4)]
 
 
 def test_two_hosts_share_the_deliveries_and_each_reminder_arrives_once(smtp_server, reminder_workers, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     site = SiteFactory(name="Hillside", time_zone="America/Chicago")
     UserFactory(username="coordinator", role="coordinator", role__sites=[site])
     for email in FAMILIES:

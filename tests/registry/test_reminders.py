@@ -23,11 +23,6 @@ def local(day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ny_site(db):
     return SiteFactory(name="Harbor", time_zone="America/New_York", escalation_email="oncall@harbor.test")
