@@ -3,7 +3,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from registry.roles import is_clinical, role_of
-from registry.services.reminders_inbox import open_reminders
+from registry.services.reminders.inbox import open_reminders
 
 
 def dashboard(request):

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from api import filters, serializers
 from api.views.base import ClinicalViewSet
 from registry.models import Reminder
-from registry.services.reminders_inbox import acknowledge_reminder
+from registry.services.reminders.inbox import acknowledge_reminder
 
 
 class ReminderViewSet(ClinicalViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

@@ -21,7 +21,7 @@ from registry.services.patients import (
 )
 from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
 from registry.services.refills import preview_refill, record_dose_change, record_refill
-from registry.services.reminders_inbox import acknowledge_reminder, acknowledge_reminders, open_reminders
+from registry.services.reminders.inbox import acknowledge_reminder, acknowledge_reminders, open_reminders
 from registry.services.schedule import recompute_schedule, recompute_site, site_rules, site_today
 
 __all__ = [

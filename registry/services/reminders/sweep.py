@@ -1,4 +1,4 @@
-"""Reminders: the periodic sweep that turns stored dates into Reminder rows, and their delivery.
+"""Reminders: the periodic sweep that turns stored dates into Reminder rows (delivery is in ``delivery``).
 
 The rules (docs/architecture.md, "Scheduling rules"; docs/clinical-facts.md, "Why a date is a
 safety matter"), each computed in the site's own time zone with the site's own leads:
@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from registry import scheduling
@@ -437,114 +436,3 @@ def _insert_new(rows: list[dict], now: dt.datetime) -> None:
 def _plain(value):
     """A choice's value, not the enum member (COPY adapts by type)."""
     return value.value if isinstance(value, enum.Enum) else value
-
-
-# --- Delivery ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Message:
-    recipient: str
-    channel: str
-    subject: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    token: str
-    reminders: list[Reminder]
-
-    @property
-    def attempts(self) -> int:
-        return max((r.attempts for r in self.reminders), default=0)
-
-
-def claim(reminder_ids: list[int], *, now: dt.datetime | None = None) -> Claim:
-    """Take the rows still to be sent, atomically: only one worker's UPDATE can match a row.
-
-    Rows left in ``sending`` for longer than the timeout may be taken again (their worker died).
-    Committed before anything is sent, so a crash after this line leaves a trace to recover.
-    """
-    now = now or timezone.now()
-    token = uuid.uuid4().hex
-    stale = now - dt.timedelta(seconds=settings.REMINDER_SENDING_TIMEOUT_SECONDS)
-    Reminder.objects.filter(pk__in=reminder_ids).filter(
-        Q(status=St.PENDING) | Q(status=St.SENDING, claimed_at__lt=stale)
-    ).update(status=St.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1)
-    taken = list(
-        Reminder.objects.filter(pk__in=reminder_ids, claim_token=token, status=St.SENDING)
-        .select_related("site", "patient")
-        .order_by("due_date", "id")
-    )
-    return Claim(token, taken)
-
-
-def _patient_link(patient_id: int) -> str:
-    return f"{settings.SITE_URL}/patients/{patient_id}/"
-
-
-def _when(reminder: Reminder) -> str:
-    if reminder.lead_days > 0:
-        return f"in {reminder.lead_days} day{'s' if reminder.lead_days != 1 else ''}"
-    if reminder.lead_days == 0:
-        return "today"
-    return f"{-reminder.lead_days} day{'s' if reminder.lead_days != -1 else ''} ago"
-
-
-def render(claimed: Claim) -> Message:
-    """The message for a claimed batch, from ``templates/reminders/``.
-
-    Staff messages name no patient (no name, MRN or date of birth, which e-mail must not carry):
-    the kind, the date, the site and a link into the app, where the reader logs in. Family
-    messages carry the appointment date and the clinic's phone, and nothing clinical.
-    """
-    first = claimed.reminders[0]
-    channel, recipient = first.channel, first.recipient
-    items = [
-        {
-            "kind": r.get_kind_display(),
-            "kind_code": r.kind,
-            "date": r.due_date,
-            "when": _when(r),
-            "site": r.site.name,
-            "phone": r.site.phone,
-            "link": _patient_link(r.patient_id),
-        }
-        for r in claimed.reminders
-    ]
-    context = {"items": items, "site": first.site, "count": len(items)}
-    if channel == C.EMAIL:
-        urgent = any(r.kind == K.REFILL_CRITICAL for r in claimed.reminders)
-        subject = f"{'URGENT: ' if urgent else ''}ITB registry: {len(items)} reminder{'s' if len(items) > 1 else ''}"
-        return Message(recipient, channel, subject, render_to_string("reminders/staff_email.txt", context))
-    if channel == C.FAMILY_EMAIL:
-        subject = f"Reminder from {first.site.name}"
-        return Message(recipient, channel, subject, render_to_string("reminders/family_email.txt", context))
-    return Message(recipient, channel, "", render_to_string("reminders/family_sms.txt", context).strip())
-
-
-def mark_sent(claimed: Claim, *, now: dt.datetime | None = None) -> int:
-    return Reminder.objects.filter(
-        pk__in=[r.pk for r in claimed.reminders], claim_token=claimed.token, status=St.SENDING
-    ).update(status=St.SENT, sent_at=now or timezone.now(), last_error="")
-
-
-def release_for_retry(claimed: Claim, *, error: str, now: dt.datetime | None = None) -> int:
-    """A transient failure: back to pending (the retry, or the next sweep, claims it again)."""
-    return Reminder.objects.filter(
-        pk__in=[r.pk for r in claimed.reminders], claim_token=claimed.token, status=St.SENDING
-    ).update(status=St.PENDING, last_error=error[:2000], enqueued_at=now or timezone.now())
-
-
-def mark_failed(claimed: Claim, *, error: str) -> int:
-    return Reminder.objects.filter(
-        pk__in=[r.pk for r in claimed.reminders], claim_token=claimed.token, status=St.SENDING
-    ).update(status=St.FAILED, last_error=error[:2000])
-
-
-def retry_delay(attempts: int) -> float:
-    """Exponential backoff after the ``attempts``-th try, capped well below the broker's
-    visibility timeout (a countdown longer than that would be delivered twice, docs/decisions.md)."""
-    base = settings.REMINDER_RETRY_BACKOFF_SECONDS
-    return min(base * 2 ** max(attempts - 1, 0), 15 * 60)
