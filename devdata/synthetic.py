@@ -1,4 +1,4 @@
-"""A synthetic ITB program of any size, for benchmarks and scale tests.
+"""A synthetic ITB program of any size, for benchmarks and scale tests (one long recipe, read top to bottom).
 
 Why it exists: the worklist, the sweep and the reports must stay quick at a national registry's
 size (100,000 patients, twenty years of refills), and that can only be shown on data with the

@@ -1,4 +1,4 @@
-"""The records of an ITB program (docs/architecture.md, "Domain model").
+"""The records of an ITB program, in one module as Django expects one app's models (docs/architecture.md).
 
 Models hold fields, constraints and tiny properties; workflows live in ``registry.services`` and
 date arithmetic in ``registry.scheduling``. Invariants that span two tables (a refill's volume
