@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
-from registry.models import TRANSITION_PAIRS, Goal, GoalReview, Patient, Pump, Refill, StatusChange
+from registry.models import TRANSITION_PAIRS, DoseChange, Goal, GoalReview, Patient, Pump, Refill, StatusChange
 from tests.factories import at, make_implanted, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +91,11 @@ def test_goal_scores(site):
 def test_trigger_transition_list_matches_the_model():
     migration = importlib.import_module("registry.migrations.0002_integrity_triggers")
     assert sorted(migration.PAIRS) == TRANSITION_PAIRS, "ALLOWED_TRANSITIONS changed: write a migration"
+
+
+def test_a_dose_change_cannot_be_moved_before_the_implant_on_either_database(implanted):
+    _, pump = implanted
+    change = DoseChange.objects.create(pump=pump, effective_at=at(dt.date(2025, 7, 1)), daily_dose_mcg=D("300"))
+    refused(lambda: DoseChange.objects.create(pump=pump, effective_at=at(dt.date(2025, 5, 1)), daily_dose_mcg=D("300")))
+    refused(lambda: DoseChange.objects.filter(pk=change.pk).update(effective_at=at(dt.date(2025, 5, 1))))
+    DoseChange.objects.filter(pk=change.pk).update(effective_at=at(dt.date(2025, 6, 3)))
