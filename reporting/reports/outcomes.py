@@ -25,9 +25,10 @@ from registry.models import (
     GoalReview,
     Reminder,
 )
-from reporting.reports.refills import DayNumber, _day_number
 from reporting.reports.scope import (
+    DayNumber,
     Scope,
+    _day_number,
     _happened_at,
     _in_sites,
     _latest,

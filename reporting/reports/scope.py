@@ -18,6 +18,8 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -39,9 +41,6 @@ from registry.models import (
 GAS_RHO = 0.3
 DAYS_PER_YEAR = 365.25
 NOT_RECORDED = "not_recorded"
-# Refill intervals: the window reads this much history before the period (longer gaps are
-# looked up one by one). Refill intervals are weeks to months; 200 days covers nearly all.
-INTERVAL_LOOKBACK_DAYS = 200
 ACTIVE_STATUSES = [
     PatientStatus.REFERRED,
     PatientStatus.EVALUATING,
@@ -227,3 +226,20 @@ def _status_at(end: dt.date):
         .order_by("-changed_on", "-id")
         .values("to_status")[:1]
     )
+
+
+class DayNumber(Func):
+    """Days from 1970-01-01 to a date, as an integer (date arithmetic SQLite and PostgreSQL share)."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(%(expressions)s - DATE '1970-01-01')", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "CAST(julianday(%(expressions)s) - 2440587.5 AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
