@@ -10,7 +10,6 @@ from fhir.resources.R4B import get_fhir_model_class
 from registry import services
 from registry.models import FollowUp, Goal, Patient, Pump
 from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API tests
-    _fast_passwords,
     _fresh_throttle,
     admin_api,
     api,

@@ -26,7 +26,7 @@ C, K, St = Reminder.Channel, Reminder.Kind, Reminder.Status
 
 
 @pytest.fixture
-def program(db, fast_passwords):
+def program(db):
     """A site with a coordinator, a clinician and an escalation address."""
     site = SiteFactory(name="Riverside", time_zone="Europe/Paris", escalation_email="oncall@riverside.test")
     coordinator = UserFactory(username="nurse", role="coordinator", role__sites=[site])
