@@ -5,6 +5,8 @@ service's ``ValidationError`` is mapped back onto the fields with ``apply_servic
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -328,6 +330,55 @@ class DoseChangeForm(ServiceForm):
 class FollowUpForm(ServiceForm):
     model = FollowUp
     model_fields = ("kind", "due_date", "scheduled_at")
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%H:%M")
+
+
+class RefillVisitForm(ServiceForm):
+    """A refill visit's date, time (at the clinic) and clinic."""
+
+    day = forms.DateField(label="Date", widget=DateInput)
+    time = forms.TimeField(label="Time (clinic time)", widget=TimeInput)
+    site = forms.ModelChoiceField(label="Clinic", queryset=None)
+    note = forms.CharField(label="Note", max_length=200, required=False)
+    confirmed = forms.BooleanField(
+        label="I have checked this date with the clinician: book it anyway",
+        required=False,
+        help_text="Needed only when asked (a closed day, or on or after the alarm date).",
+    )
+    error_fields = {"starts_at": "day"}
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+
+    def starts_at(self):
+        d = self.cleaned_data
+        return dt.datetime.combine(d["day"], d["time"], tzinfo=d["site"].zone)
+
+    def service_kwargs(self) -> dict:
+        d = self.cleaned_data
+        return {"site": d["site"], "starts_at": self.starts_at(), "note": d["note"], "confirmed": d["confirmed"]}
+
+
+class CancelRefillVisitForm(ServiceForm):
+    reason = forms.CharField(label="Why is the visit cancelled?", max_length=200)
+    error_fields = {"cancel_reason": "reason"}
+
+
+class RescheduleFollowUpForm(ServiceForm):
+    model = FollowUp
+    model_fields = ("due_date", "scheduled_at")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["due_date"].label = "New date"
+        self.fields["scheduled_at"].label = "Booked time (optional, on that date)"
 
 
 class CompleteFollowUpForm(ServiceForm):

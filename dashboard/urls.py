@@ -15,12 +15,22 @@ urlpatterns = [
     path("patients/<int:pk>/pump/explant/", views.pump_explant, name="pump_explant"),
     path("patients/<int:pk>/refills/new/", views.refill_create, name="refill_create"),
     path("patients/<int:pk>/refills/preview/", views.refill_preview, name="refill_preview"),
+    path("patients/<int:pk>/refill-visits/new/", views.refill_visit_book, name="refill_visit_book"),
+    path("patients/<int:pk>/refill-visits/<int:visit_id>/move/", views.refill_visit_move, name="refill_visit_move"),
+    path(
+        "patients/<int:pk>/refill-visits/<int:visit_id>/cancel/", views.refill_visit_cancel, name="refill_visit_cancel"
+    ),
     path("patients/<int:pk>/dose-changes/new/", views.dose_change_create, name="dose_change_create"),
     path("patients/<int:pk>/follow-ups/new/", views.follow_up_create, name="follow_up_create"),
     path(
         "patients/<int:pk>/follow-ups/<int:follow_up_id>/complete/",
         views.follow_up_complete,
         name="follow_up_complete",
+    ),
+    path(
+        "patients/<int:pk>/follow-ups/<int:follow_up_id>/reschedule/",
+        views.follow_up_reschedule,
+        name="follow_up_reschedule",
     ),
     path("patients/<int:pk>/follow-ups/<int:follow_up_id>/cancel/", views.follow_up_cancel, name="follow_up_cancel"),
     path("patients/<int:pk>/goals/new/", views.goal_create, name="goal_create"),

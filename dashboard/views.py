@@ -19,13 +19,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from api.caching import cached_page
 from dashboard import forms
 from registry import scheduling, selectors, services
-from registry.models import FollowUp, Goal, Patient, Refill, Reminder
+from registry.models import FollowUp, Goal, Patient, Refill, RefillAppointment, Reminder
 from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
 from registry.services.pumps import IMPLANTABLE_FROM
 from reporting.charts import reservoir_chart
@@ -37,6 +38,7 @@ WORKLIST_ROWS = 200
 WORKLIST_COUNT_LIMIT = 1000
 SECTION_TITLES = {
     ("refill", "critical"): "Critical: past the low-reservoir alarm date",
+    ("refill", "no_show"): "Did not come to a booked refill visit",
     ("refill", "overdue"): "Refill overdue",
     ("battery", "overdue"): "Battery past its ERI date",
     ("refill", "due"): "Refill due within the reminder window",
@@ -51,6 +53,7 @@ STATUS_LABELS = {
     "due": "Due",
     "upcoming": "Upcoming",
     "missed": "Missed",
+    "no_show": "No-show",
     "none": "Nothing due",
 }
 
@@ -215,7 +218,11 @@ def patient_detail(request, patient: Patient):
         "curve": curve,
         "chart": chart,
         "timeline": selectors.patient_timeline(patient),
-        "open_follow_ups": [f for f in patient.follow_ups.all() if f.status == FollowUp.Status.SCHEDULED],
+        "open_follow_ups": [
+            f for f in patient.follow_ups.all() if f.status in (FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED)
+        ],
+        "refill_visit": next(iter(patient.open_refill_visits), None),
+        "today": _today(patient),
         "goals": list(patient.goals.all()),
         "can_implant": pump is None and patient.status in IMPLANTABLE_FROM,
         "can_change_status": bool(services.allowed_next_statuses(patient)),
@@ -224,8 +231,11 @@ def patient_detail(request, patient: Patient):
     return render(request, "dashboard/patient_detail.html", context)
 
 
-def _service_form(request, patient, form_class, save, *, title, success, form_kwargs=None, initial=None):
-    """GET shows ``form_class``; POST validates it and calls ``save(cleaned_data)`` (a service).
+def _service_form(
+    request, patient, form_class, save, *, title, success, form_kwargs=None, initial=None, intro="", pass_form=False
+):
+    """GET shows ``form_class``; POST validates it and calls ``save(cleaned_data)`` (a service), or
+    ``save(form)`` with ``pass_form`` (a form that builds the service's arguments itself).
 
     A service's refusal comes back as errors beside the fields, never as a 500.
     """
@@ -234,15 +244,19 @@ def _service_form(request, patient, form_class, save, *, title, success, form_kw
         form = form_class(request.POST, **form_kwargs)
         if form.is_valid():
             try:
-                result = save(form.cleaned_data)
+                result = save(form if pass_form else form.cleaned_data)
             except (ValidationError, IntegrityError) as error:
                 forms.apply_service_errors(form, error)
             else:
                 messages.success(request, success(result) if callable(success) else success)
+                back = request.GET.get("next", "")
+                if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                    return redirect(back)
                 return redirect("patient", pk=patient.pk)
     else:
         form = form_class(initial=initial, **form_kwargs)
-    return render(request, "dashboard/form.html", {"form": form, "title": title, "patient": patient})
+    context = {"form": form, "title": title, "patient": patient, "intro": intro}
+    return render(request, "dashboard/form.html", context)
 
 
 def _today(patient: Patient) -> dt.date:
@@ -428,6 +442,84 @@ def dose_change_create(request, patient):
     )
 
 
+def _due_intro(patient: Patient) -> str:
+    if patient.next_refill_due is None:
+        return "No refill is scheduled yet for this patient."
+    return (
+        f"Refill due {patient.next_refill_due:%a %d %b %Y}; low-reservoir alarm date "
+        f"{patient.alarm_date:%a %d %b %Y}. A visit after the due date is flagged on the worklist; "
+        "one on or after the alarm date needs your confirmation."
+    )
+
+
+def _booked(visit: RefillAppointment) -> str:
+    when = visit.starts_at.astimezone(visit.site.zone)
+    text = f"Refill visit booked for {when:%a %d %b %Y %H:%M} at {visit.site.name}."
+    due = visit.patient.next_refill_due
+    if due is not None and visit.starts_on > due:
+        text += f" Note: this is after the refill due date ({due:%d %b %Y})."
+    return text
+
+
+@patient_view
+def refill_visit_book(request, patient):
+    today = _today(patient)
+    day = patient.next_refill_due if patient.next_refill_due and patient.next_refill_due >= today else today
+    return _service_form(
+        request,
+        patient,
+        forms.RefillVisitForm,
+        lambda form: services.book_refill_visit(patient=patient, by=request.user, **form.service_kwargs()),
+        title="Book a refill visit",
+        success=_booked,
+        form_kwargs={"sites": sites_for(request.user)},
+        initial={"day": day, "time": dt.time(9), "site": patient.site},
+        intro=_due_intro(patient),
+        pass_form=True,
+    )
+
+
+def _open_visit_or_404(patient, visit_id: int) -> RefillAppointment:
+    return get_object_or_404(
+        RefillAppointment.objects.select_related("site", "patient"),
+        pk=visit_id,
+        patient=patient,
+        status=RefillAppointment.Status.BOOKED,
+    )
+
+
+@patient_view
+def refill_visit_move(request, patient, visit_id: int):
+    visit = _open_visit_or_404(patient, visit_id)
+    local = visit.starts_at.astimezone(visit.site.zone)
+    return _service_form(
+        request,
+        patient,
+        forms.RefillVisitForm,
+        lambda form: services.move_refill_visit(visit=visit, by=request.user, **form.service_kwargs()),
+        title=f"Move the refill visit of {local:%a %d %b %Y %H:%M}",
+        success=_booked,
+        form_kwargs={"sites": sites_for(request.user)},
+        initial={"day": local.date(), "time": local.time(), "site": visit.site, "note": visit.note},
+        intro=_due_intro(patient),
+        pass_form=True,
+    )
+
+
+@patient_view
+def refill_visit_cancel(request, patient, visit_id: int):
+    visit = _open_visit_or_404(patient, visit_id)
+    local = visit.starts_at.astimezone(visit.site.zone)
+    return _service_form(
+        request,
+        patient,
+        forms.CancelRefillVisitForm,
+        lambda d: services.cancel_refill_visit(visit=visit, by=request.user, **d),
+        title=f"Cancel the refill visit of {local:%a %d %b %Y %H:%M}",
+        success="Refill visit cancelled. The refill is still due: book another visit.",
+    )
+
+
 @patient_view
 def follow_up_create(request, patient):
     return _service_form(
@@ -451,6 +543,22 @@ def follow_up_complete(request, patient, follow_up_id: int):
         title=f"Complete: {follow_up.get_kind_display()} due {follow_up.due_date:%d %b %Y}",
         success="Follow-up completed.",
         initial={"completed_on": _today(patient)},
+    )
+
+
+@patient_view
+def follow_up_reschedule(request, patient, follow_up_id: int):
+    follow_up = get_object_or_404(
+        FollowUp, pk=follow_up_id, patient=patient, status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED]
+    )
+    return _service_form(
+        request,
+        patient,
+        forms.RescheduleFollowUpForm,
+        lambda d: services.reschedule_follow_up(follow_up=follow_up, by=request.user, **d),
+        title=f"Reschedule: {follow_up.get_kind_display()} due {follow_up.due_date:%d %b %Y}",
+        success=lambda f: f"Follow-up moved to {f.due_date:%a %d %b %Y}.",
+        initial={"due_date": follow_up.due_date, "scheduled_at": follow_up.scheduled_at},
     )
 
 

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from api.serializers.fields import BoundedDateField
 
-WORK_STATUSES = ["critical", "overdue", "due", "upcoming", "missed"]
+WORK_STATUSES = ["critical", "no_show", "overdue", "due", "upcoming", "missed"]
 
 
 class WorklistQuerySerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ from registry.models import (
     PatientStatus,
     Pump,
     Refill,
+    RefillAppointment,
     Reminder,
     ScreeningTrial,
     StatusChange,
@@ -54,6 +55,11 @@ def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:
             "indications",
             Prefetch("follow_ups", queryset=FollowUp.objects.order_by("due_date", "id")),
             Prefetch("goals__reviews", queryset=GoalReview.objects.order_by("reviewed_on", "id")),
+            Prefetch(
+                "refill_appointments",
+                queryset=RefillAppointment.objects.filter(status=RefillAppointment.Status.BOOKED).select_related("site"),
+                to_attr="open_refill_visits",
+            ),
         )
         .get(pk=pk)
     )

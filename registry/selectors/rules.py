@@ -11,11 +11,22 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 
-from django.db.models import BooleanField, CharField, DateField, Expression, F, IntegerField, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateField,
+    Exists,
+    Expression,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import Patient, Site
+from registry.models import Patient, RefillAppointment, Site
 
 URGENCY = {"critical": 0, "overdue": 1, "due": 2, "upcoming": 3, "none": 4}
 
@@ -187,6 +198,21 @@ def refill_status_q(status: str, groups) -> Q:
     members then walk the due-date index and stop after a page instead of sorting every row.
     """
     return Q(_RefillStatusIs(groups, status))
+
+
+def no_show_q(groups) -> Q:
+    """Patients with an open refill booking whose day has passed at its clinic: a no-show.
+
+    Worked out from the booking's date and the clinic's "today" (``site_days``), whether or not a
+    sweep has run; the booking closes when the refill is recorded, moved or cancelled.
+    """
+    either = Q(pk__in=[])
+    for (day, _), ids in groups.items():
+        passed = RefillAppointment.objects.filter(
+            patient=OuterRef("pk"), status=RefillAppointment.Status.BOOKED, starts_on__lt=day
+        )
+        either |= Q(Exists(passed.filter(site_id__in=ids) if len(groups) > 1 else passed))
+    return either
 
 
 def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import reduce
 
 from django.db import connection
-from django.db.models import BigIntegerField, Case, CharField, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import FollowUp, Patient, Site
+from registry.models import FollowUp, Patient, RefillAppointment, Site
 from registry.selectors.rules import (
     _site_today,
+    no_show_q,
     refill_status_q,
     site_days,
     sites_today,
@@ -64,6 +78,23 @@ class WorkItem:
         filter per row (two hundred rows per page)."""
         return f"{self.due_date:%a} {self.due_date.day} {self.due_date:%b %Y}"
 
+    @property
+    def booking(self) -> dict | None:
+        """The patient's open refill booking (``with_booking``), with what the row says of it."""
+        at = getattr(self.patient, "booking_at", None)
+        if at is None:
+            return None
+        local = at.astimezone(zoneinfo.ZoneInfo(self.patient.booking_zone))
+        due, alarm = self.patient.next_refill_due, self.patient.alarm_date
+        return {
+            "id": self.patient.booking_id,
+            "at": local,
+            "label": f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}",
+            "clinic": self.patient.booking_clinic,
+            "after_due": due is not None and local.date() > due,
+            "after_alarm": alarm is not None and local.date() >= alarm,
+        }
+
     def sort_key(self) -> tuple:
         """Most urgent first, then earliest date; ties broken so that the order is total."""
         return (self.urgency, self.due_date, self.patient.pk, self.kind, self.target_id or 0)
@@ -71,13 +102,15 @@ class WorkItem:
 
 WORK_URGENCY = {
     ("refill", "critical"): 0,
-    ("refill", "overdue"): 1,
-    ("battery", "overdue"): 2,
-    ("refill", "due"): 3,
-    ("follow_up", "missed"): 4,
-    ("battery", "due"): 5,
-    ("follow_up", "due"): 6,
-    ("refill", "upcoming"): 7,
+    # A booked refill visit whose day passed without a refill: back at the top, after critical.
+    ("refill", "no_show"): 1,
+    ("refill", "overdue"): 2,
+    ("battery", "overdue"): 3,
+    ("refill", "due"): 4,
+    ("follow_up", "missed"): 5,
+    ("battery", "due"): 6,
+    ("follow_up", "due"): 7,
+    ("refill", "upcoming"): 8,
 }
 WORK_KINDS = ("refill", "battery", "follow_up")
 
@@ -123,10 +156,15 @@ def worklist(
     base = patients if patients is not None else Patient.objects.all()
     items: list[WorkItem] = []
     if "refill" in kinds:
-        for p in refill_worklist(end=end, sites=None, now=now).filter(pk__in=base.values("pk")):
-            if start is not None and p.next_refill_due < start and p.refill_status == "upcoming":
+        groups = site_days(now)
+        no_show = no_show_q(groups)
+        qs = base.filter(Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False)
+        qs = with_booking(with_refill_status(qs.select_related("site", "primary_clinician"), now, groups))
+        for p in qs.annotate(is_no_show=Case(When(no_show, then=Value(True)), default=Value(False))):
+            status = "no_show" if p.is_no_show and p.refill_status != "critical" else p.refill_status
+            if start is not None and p.next_refill_due < start and status == "upcoming":
                 continue
-            items.append(_refill_item(p))
+            items.append(_refill_item(p, status))
     if "battery" in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
         qs = with_refill_status(
@@ -160,6 +198,7 @@ WORK_ITEM_PATIENT_FIELDS = (
     "mrn",
     "given_name",
     "family_name",
+    "date_of_birth",
     "next_refill_due",
     "alarm_date",
     "battery_eri_date",
@@ -170,14 +209,35 @@ WORK_ITEM_PATIENT_FIELDS = (
 )
 
 
-def _refill_item(p: Patient) -> WorkItem:
+def with_booking(qs: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Annotate each patient's open refill booking (at most one): id, time, clinic and its zone."""
+    booked = RefillAppointment.objects.filter(patient=OuterRef("pk"), status=RefillAppointment.Status.BOOKED)
+    return qs.annotate(
+        booking_id=Subquery(booked.values("pk")[:1]),
+        booking_at=Subquery(booked.values("starts_at")[:1]),
+        booking_clinic=Subquery(booked.values("site__name")[:1]),
+        booking_zone=Subquery(booked.values("site__time_zone")[:1]),
+    )
+
+
+def _refill_item(p: Patient, status: str) -> WorkItem:
+    if status == "no_show":
+        missed = p.booking_at.astimezone(zoneinfo.ZoneInfo(p.booking_zone))
+        return WorkItem(
+            p,
+            "refill",
+            p.next_refill_due,
+            status,
+            f"Did not come to the refill visit booked {missed:%d %b %Y %H:%M}: call the family and rebook",
+            p.booking_id,
+        )
     reason = {
         "critical": f"Alarm date {p.alarm_date:%d %b %Y} reached: refill now",
         "overdue": f"Refill was due {p.next_refill_due:%d %b %Y}",
         "due": f"Refill due {p.next_refill_due:%d %b %Y}",
         "upcoming": f"Refill due {p.next_refill_due:%d %b %Y}",
-    }[p.refill_status]
-    return WorkItem(p, "refill", p.next_refill_due, p.refill_status, reason)
+    }[status]
+    return WorkItem(p, "refill", p.next_refill_due, status, reason)
 
 
 def _battery_item(p: Patient, status: str) -> WorkItem:
@@ -267,12 +327,14 @@ def worklist_page(
 
     if "refill" in kinds:
         # The scope's own conditions (its sites), not a semi-join: the site indexes stay usable.
-        qs = base.order_by().filter(next_refill_due__isnull=False, next_refill_due__lte=end)
+        # A no-show is listed whatever its due date: the family must be called now.
+        no_show = no_show_q(groups)
+        qs = base.order_by().filter(Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False)
         last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
         ranked = with_refill_status(qs, now, groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):
             # Only then can an upcoming refill fall before ``start`` (it is past its lead window).
-            early = refill_status_q("upcoming", groups) & Q(next_refill_due__lt=start)
+            early = refill_status_q("upcoming", groups) & Q(next_refill_due__lt=start) & ~no_show
             qs = qs.exclude(early)
             ranked = ranked.exclude(early) if ranked is not None else None
         counted.append(qs.order_by().values_list("pk"))
@@ -285,17 +347,21 @@ def worklist_page(
         if window and per_urgency:
             # Each status with a date range it implies, so that the index scan starts there. Its
             # status and urgency are constants: no CASE to plan in every member.
+            critical = refill_status_q("critical", groups)
             hints = {
                 "critical": Q(),
-                "overdue": Q(next_refill_due__lt=max(days)),
-                "due": Q(next_refill_due__gte=min(days)),
-                "upcoming": Q(next_refill_due__gt=last_due, next_refill_due__gte=start or dt.date.min),
+                "no_show": no_show & ~critical,
+                "overdue": Q(next_refill_due__lt=max(days), next_refill_due__lte=end) & ~no_show,
+                "due": Q(next_refill_due__gte=min(days), next_refill_due__lte=end) & ~no_show,
+                "upcoming": Q(next_refill_due__gt=last_due, next_refill_due__gte=start or dt.date.min)
+                & Q(next_refill_due__lte=end)
+                & ~no_show,
             }
             members += [
                 (
                     WORK_URGENCY[("refill", status)],
                     cut(
-                        qs.filter(hint, refill_status_q(status, groups)).annotate(
+                        qs.filter(hint, refill_status_q(status, groups) if status != "no_show" else Q()).annotate(
                             **item, item_status=Value(status), work_urgency=Value(WORK_URGENCY[("refill", status)])
                         ),
                         "item_due",
@@ -304,8 +370,14 @@ def worklist_page(
                 for status, hint in hints.items()
             ]
         elif window:
-            rows = ranked.annotate(
-                **item, item_status=F("refill_status"), work_urgency=_urgency_case("refill", "refill_status")
+            status = Case(
+                When(Q(refill_status="critical"), then=Value("critical")),
+                When(no_show, then=Value("no_show")),
+                default=F("refill_status"),
+                output_field=CharField(),
+            )
+            rows = ranked.annotate(item_status=status).annotate(
+                **item, work_urgency=_urgency_case("refill", "item_status")
             )
             members.append((0, rows.order_by().values_list(*columns)))
     if "battery" in kinds:
@@ -390,12 +462,14 @@ def worklist_page(
         return WorklistPage(total, [])
     by_pk = {
         p.pk: p
-        for p in with_refill_status(
-            Patient.objects.filter(pk__in={r[4] for r in rows})
-            .select_related("site", "primary_clinician")
-            .only(*WORK_ITEM_PATIENT_FIELDS),
-            now,
-            groups,
+        for p in with_booking(
+            with_refill_status(
+                Patient.objects.filter(pk__in={r[4] for r in rows})
+                .select_related("site", "primary_clinician")
+                .only(*WORK_ITEM_PATIENT_FIELDS),
+                now,
+                groups,
+            )
         )
     }
     visits_by_pk = FollowUp.objects.in_bulk([r[5] for r in rows if r[0] == "follow_up"])
@@ -403,7 +477,7 @@ def worklist_page(
     for kind, status, _, _, patient_pk, target in rows:
         patient = by_pk[patient_pk]
         if kind == "refill":
-            items.append(_refill_item(patient))
+            items.append(_refill_item(patient, status))
         elif kind == "battery":
             items.append(_battery_item(patient, status))
         else:

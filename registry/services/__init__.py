@@ -1,5 +1,6 @@
 """Services: every write to the registry goes through one of these functions."""
 
+from registry.services.appointments import book_refill_visit, cancel_refill_visit, move_refill_visit
 from registry.services.clinical import (
     add_indication,
     cancel_follow_up,
@@ -7,6 +8,7 @@ from registry.services.clinical import (
     mark_missed_follow_ups,
     record_complication,
     record_screening_trial,
+    reschedule_follow_up,
     review_goal,
     schedule_follow_up,
     set_goal,
@@ -29,6 +31,8 @@ __all__ = [
     "acknowledge_reminders",
     "add_indication",
     "allowed_next_statuses",
+    "book_refill_visit",
+    "cancel_refill_visit",
     "cancel_follow_up",
     "change_status",
     "complete_follow_up",
@@ -37,6 +41,7 @@ __all__ = [
     "implant_pump",
     "mark_missed_follow_ups",
     "move_patient",
+    "move_refill_visit",
     "open_reminders",
     "preview_refill",
     "recompute_schedule",
@@ -46,6 +51,7 @@ __all__ = [
     "record_refill",
     "record_screening_trial",
     "replace_pump",
+    "reschedule_follow_up",
     "review_goal",
     "schedule_follow_up",
     "set_goal",

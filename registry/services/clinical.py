@@ -65,6 +65,23 @@ def complete_follow_up(*, follow_up: FollowUp, completed_on: dt.date, outcome_no
 
 
 @transaction.atomic
+def reschedule_follow_up(
+    *, follow_up: FollowUp, due_date: dt.date, scheduled_at: dt.datetime | None = None, by=None
+) -> FollowUp:
+    """Move an open visit (a missed one is booked again: it is scheduled once more)."""
+    follow_up = FollowUp.objects.select_for_update().select_related("patient__site").get(pk=follow_up.pk)
+    if follow_up.status not in (FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED):
+        fail("due_date", f"A {follow_up.get_status_display().lower()} follow-up cannot be rescheduled.")
+    if due_date < site_today(follow_up.patient.site):
+        fail("due_date", "A visit cannot be rescheduled into the past.")
+    if scheduled_at is not None and scheduled_at.astimezone(follow_up.patient.site.zone).date() != due_date:
+        fail("scheduled_at", "The booked time must be on the visit's date.")
+    follow_up.due_date, follow_up.scheduled_at = due_date, scheduled_at
+    follow_up.status = FollowUp.Status.SCHEDULED
+    return validated_save(follow_up, by=by)
+
+
+@transaction.atomic
 def cancel_follow_up(*, follow_up: FollowUp, reason: str = "", by=None) -> FollowUp:
     follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.status == FollowUp.Status.COMPLETED:

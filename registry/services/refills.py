@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from registry import scheduling
 from registry.models import DoseChange, Pump, Refill, Site
+from registry.services.appointments import close_visit_for_refill
 from registry.services.base import fail, validated_save
 from registry.services.patients import site_on
 from registry.services.reminders import cancel_obsolete
@@ -137,6 +138,7 @@ def record_refill(
         following.interval_days = (_local_day(following) - refill.performed_on).days
         following.save(update_fields=["interval_days"])
     recompute_schedule(pump.patient)
+    close_visit_for_refill(refill, pump.patient, by=by)
     # In the same transaction: reminders about the cycle this refill closed are never sent.
     cancel_obsolete(patient=pump.patient)
     return refill

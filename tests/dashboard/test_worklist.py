@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from registry import services
 from tests.dashboard.conftest import refilled
-from tests.factories import UserFactory
+from tests.factories import UserFactory, at
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,10 @@ def test_query_count_does_not_grow_with_patients(client, frozen, site, coordinat
         for i in range(n):
             patient, _ = refilled(site, f"Load{start + i}", dt.date(2025, 8, 1) + dt.timedelta(days=(i * 7) % 70))
             services.schedule_follow_up(patient=patient, kind="clinic_review", due_date=dt.date(2026, 3, 20))
+            if i % 2:  # every other row shows its booked visit
+                services.book_refill_visit(
+                    patient=patient, site=site, starts_at=at(dt.date(2026, 3, 12)), confirmed=True
+                )
 
     client.force_login(coordinator)
     add(5, 0)

@@ -94,7 +94,7 @@ def test_every_due_reminder_arrives_exactly_once(program, smtp_server, reminder_
     assert nurse_mail.count("/patients/") == 6  # four refills due or overdue, the critical one, the visit
     assert "URGENT" in nurse_mail
     (family_mail,) = smtp_server.to("fam3@example.org")
-    assert "Pump refill appointment" in family_mail and "Clinic appointment" in family_mail
+    assert "Pump refill due by" in family_mail and "Clinic appointment" in family_mail
     assert site.phone in family_mail
     emailed = Reminder.objects.filter(channel__in=[C.EMAIL, C.FAMILY_EMAIL])
     assert emailed.count() == 6 + 1 + 1 + 1 + 2  # nurse, doctor, on-call, two consenting families

@@ -4,10 +4,12 @@ import datetime as dt
 import smtplib
 
 import pytest
+import time_machine
 from django.core import mail
 from django_celery_beat.models import PeriodicTask
 
 from registry.models import Patient, Reminder
+from registry import services
 from registry.services import reminders, site_today
 from tasks import channels, tasks
 from tasks.celery import app
@@ -65,7 +67,7 @@ def test_family_email_and_sms_carry_the_date_and_the_clinic_phone(due, capsys):
     assert f"{due_date:%-d %B %Y}" in message.body and "+49 30 1234567" in message.body
     assert "Quixote" not in message.body
     sms = capsys.readouterr().out
-    assert sms.startswith("SMS to +49 170 0000000: Lakeside: reminder of your pump refill on")
+    assert sms.startswith("SMS to +49 170 0000000: Lakeside: reminder of your pump refill, due by")
     assert "+49 30 1234567" in sms
 
 
@@ -183,3 +185,30 @@ def test_beat_runs_the_sweep_every_five_minutes(db):
     assert (task.interval.every, task.interval.period, task.enabled) == (5, "minutes", True)
     assert "reminders.sweep" in app.tasks and "reminders.deliver" in app.tasks
     assert tasks.deliver.acks_late and tasks.deliver.reject_on_worker_lost
+
+
+def test_the_family_reminder_carries_the_booked_visit(due, capsys):
+    patient, due_date, _ = due
+    visit_at = dt.datetime.combine(due_date - dt.timedelta(days=2), dt.time(10, 30), tzinfo=patient.site.zone)
+    if visit_at.weekday() >= 5:
+        visit_at -= dt.timedelta(days=2)
+    services.book_refill_visit(patient=patient, site=patient.site, starts_at=visit_at)
+    Reminder.objects.filter(channel__in=[C.FAMILY_EMAIL, C.FAMILY_SMS]).update(status=St.PENDING)
+    ids = {
+        c: list(Reminder.objects.filter(channel=c).values_list("pk", flat=True)) for c in (C.FAMILY_EMAIL, C.FAMILY_SMS)
+    }
+    tasks.deliver(ids[C.FAMILY_EMAIL])
+    tasks.deliver(ids[C.FAMILY_SMS])
+    (message,) = mail.outbox
+    assert f"Pump refill appointment: {visit_at:%A} {visit_at.day} {visit_at:%B %Y} at 10:30, Lakeside" in message.body
+    sms = capsys.readouterr().out
+    assert f"pump refill appointment on {visit_at.day} {visit_at:%b %Y} at 10:30, Lakeside" in sms
+
+
+def test_when_is_counted_from_the_day_the_message_goes_out(due):
+    """A delivery days after the sweep (a catch-up, a retry) says how far the date is from today."""
+    _, due_date, batches = due
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=10)):
+        tasks.deliver(batches[("nurse@clinic.test", C.EMAIL)])
+    (message,) = mail.outbox
+    assert "(3 days ago)" in message.body and "(in 7 days)" not in message.body

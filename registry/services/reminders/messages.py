@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from registry.models import Reminder
+from registry import scheduling
+from registry.models import RefillAppointment, Reminder
 from registry.services.reminders.delivery import Claim
 
 
@@ -23,12 +26,24 @@ def _patient_link(patient_id: int) -> str:
     return f"{settings.SITE_URL}/patients/{patient_id}/"
 
 
-def _when(reminder: Reminder) -> str:
-    if reminder.lead_days > 0:
-        return f"in {reminder.lead_days} day{'s' if reminder.lead_days != 1 else ''}"
-    if reminder.lead_days == 0:
+def _when(reminder: Reminder, now: dt.datetime) -> str:
+    """How far the reminder's date is from today at its site, when the message goes out (a sweep
+    that catches up, or a retried delivery, sends it later than the lead it was created for)."""
+    days = (reminder.due_date - scheduling.today_in(reminder.site.zone, now)).days
+    if days > 0:
+        return f"in {days} day{'s' if days != 1 else ''}"
+    if days == 0:
         return "today"
-    return f"{-reminder.lead_days} day{'s' if reminder.lead_days != -1 else ''} ago"
+    return f"{-days} day{'s' if days != -1 else ''} ago"
+
+
+def _booked_visits(reminders: list[Reminder]) -> dict[int, RefillAppointment]:
+    """The open refill booking of each family reminder's patient (one query)."""
+    patients = {r.patient_id for r in reminders if r.kind == Reminder.Kind.REFILL_DUE}
+    if not patients:
+        return {}
+    booked = RefillAppointment.objects.filter(patient_id__in=patients, status=RefillAppointment.Status.BOOKED)
+    return {v.patient_id: v for v in booked.select_related("site")}
 
 
 def render(claimed: Claim) -> Message:
@@ -40,18 +55,26 @@ def render(claimed: Claim) -> Message:
     """
     first = claimed.reminders[0]
     channel, recipient = first.channel, first.recipient
-    items = [
-        {
-            "kind": r.get_kind_display(),
-            "kind_code": r.kind,
-            "date": r.due_date,
-            "when": _when(r),
-            "site": r.site.name,
-            "phone": r.site.phone,
-            "link": _patient_link(r.patient_id),
-        }
-        for r in claimed.reminders
-    ]
+    now = timezone.now()
+    family = channel in (Reminder.Channel.FAMILY_EMAIL, Reminder.Channel.FAMILY_SMS)
+    visits = _booked_visits(claimed.reminders) if family else {}
+    items = []
+    for r in claimed.reminders:
+        visit = visits.get(r.patient_id)
+        items.append(
+            {
+                "kind": r.get_kind_display(),
+                "kind_code": r.kind,
+                "date": r.due_date,
+                "when": _when(r, now),
+                "site": r.site.name,
+                "phone": r.site.phone,
+                "link": _patient_link(r.patient_id),
+                # The clinic's wall-clock time (naive: a template would convert an aware one to UTC).
+                "visit_at": visit.local_start.replace(tzinfo=None) if visit else None,
+                "visit_clinic": visit.site.name if visit else "",
+            }
+        )
     context = {"items": items, "site": first.site, "count": len(items)}
     if channel == Reminder.Channel.EMAIL:
         urgent = any(r.kind == Reminder.Kind.REFILL_CRITICAL for r in claimed.reminders)
