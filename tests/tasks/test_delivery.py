@@ -8,8 +8,8 @@ import time_machine
 from django.core import mail
 from django_celery_beat.models import PeriodicTask
 
-from registry.models import Patient, Reminder
 from registry import services
+from registry.models import Patient, Reminder
 from registry.services import reminders, site_today
 from tasks import channels, tasks
 from tasks.celery import app

@@ -48,7 +48,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0015_program_import'),
+        ('registry', '0016_dose_change_guard_on_update'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
