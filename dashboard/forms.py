@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 
 from registry.models import (
     Complication,
+    ContactAttempt,
     DoseChange,
     FollowUp,
     Goal,
@@ -379,6 +380,47 @@ class RescheduleFollowUpForm(ServiceForm):
         super().__init__(*args, **kwargs)
         self.fields["due_date"].label = "New date"
         self.fields["scheduled_at"].label = "Booked time (optional, on that date)"
+
+
+class EnteredInErrorForm(ServiceForm):
+    reason = forms.CharField(
+        label="What was wrong?",
+        max_length=300,
+        help_text="Kept with the record, which stays on the timeline, marked; the schedule is worked out without it.",
+    )
+
+
+class ContactForm(ServiceForm):
+    model = ContactAttempt
+    model_fields = ("contacted_at", "channel", "contact_with", "outcome", "note")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contacted_at"].label = "When (clinic time)"
+
+
+class PatientEditForm(ServiceForm):
+    """A patient's details, contacts, consent and clinician (their site moves through the admin)."""
+
+    model = Patient
+    model_fields = (
+        "mrn",
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "sex",
+        "guardian_name",
+        "contact_phone",
+        "contact_email",
+        "consent_email",
+        "consent_sms",
+        "notes",
+    )
+    primary_clinician = UserChoiceField(queryset=None, required=False)
+
+    def __init__(self, *args, site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["primary_clinician"].queryset = clinicians_for([site])
 
 
 class CompleteFollowUpForm(ServiceForm):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import imports, views
+from dashboard import calendar, imports, views
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
@@ -8,6 +8,18 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient_create"),
     # Staff e-mail reminders link here: keep this path stable.
     path("patients/<int:pk>/", views.patient_detail, name="patient"),
+    path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
+    path(
+        "patients/<int:pk>/refills/<int:refill_id>/entered-in-error/",
+        views.refill_entered_in_error,
+        name="refill_entered_in_error",
+    ),
+    path(
+        "patients/<int:pk>/dose-changes/<int:change_id>/entered-in-error/",
+        views.dose_change_entered_in_error,
+        name="dose_change_entered_in_error",
+    ),
     path("patients/<int:pk>/status/", views.status_change, name="status_change"),
     path("patients/<int:pk>/trials/new/", views.trial_create, name="trial_create"),
     path("patients/<int:pk>/pump/implant/", views.pump_implant, name="pump_implant"),
@@ -40,6 +52,8 @@ urlpatterns = [
     path("imports/template.xlsx", imports.import_template, name="import_template"),
     path("imports/<int:pk>/", imports.import_job, name="import_job"),
     path("imports/<int:pk>/confirm/", imports.import_confirm, name="import_confirm"),
+    path("calendar/", calendar.calendar_settings, name="calendar_settings"),
+    path("calendar/<str:token>.ics", calendar.calendar_feed, name="calendar_feed"),
     path("reminders/", views.inbox, name="inbox"),
     path("reminders/acknowledge/", views.inbox_acknowledge, name="inbox_acknowledge"),
 ]

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from api.caching import cached_page
 from dashboard import forms
 from registry import scheduling, selectors, services
-from registry.models import FollowUp, Goal, Patient, Refill, RefillAppointment, Reminder
+from registry.models import DoseChange, FollowUp, Goal, Patient, Refill, RefillAppointment, Reminder
 from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
 from registry.services.pumps import IMPLANTABLE_FROM
 from reporting.charts import reservoir_chart
@@ -210,9 +210,20 @@ def patient_detail(request, patient: Patient):
         chart = reservoir_chart(
             curve.points, reservoir_ml=curve.reservoir_ml, alarm_ml=curve.alarm_ml, markers=markers, zone=zone
         )
+    current_dose = None
+    if curve is not None:
+        latest_change = (
+            DoseChange.objects.filter(pump=pump, effective_at__gt=curve.refill.performed_at)
+            .order_by("-effective_at")
+            .first()
+        )
+        current_dose = latest_change.daily_dose_mcg if latest_change else curve.refill.daily_dose_mcg
     context = {
         "patient": patient,
         "pump": pump,
+        "current_dose": current_dose,
+        "changes": selectors.patient_changes(patient),
+        "contacts": patient.recent_contacts,
         "refill_status": selectors.patient_refill_status(patient),
         "status_labels": STATUS_LABELS,
         "curve": curve,
@@ -518,6 +529,76 @@ def refill_visit_cancel(request, patient, visit_id: int):
         title=f"Cancel the refill visit of {local:%a %d %b %Y %H:%M}",
         success="Refill visit cancelled. The refill is still due: book another visit.",
     )
+
+
+@patient_view
+def patient_edit(request, patient):
+    fields = forms.PatientEditForm.model_fields
+    return _service_form(
+        request,
+        patient,
+        forms.PatientEditForm,
+        lambda d: services.update_patient(patient=patient, by=request.user, **d),
+        title="Edit patient details",
+        success="Patient details saved; the change is in the patient's history.",
+        form_kwargs={"site": patient.site},
+        initial={**{name: getattr(patient, name) for name in fields}, "primary_clinician": patient.primary_clinician},
+    )
+
+
+@patient_view
+def contact_create(request, patient):
+    return _service_form(
+        request,
+        patient,
+        forms.ContactForm,
+        lambda d: services.log_contact(patient=patient, by=request.user, **d),
+        title="Log a call or message",
+        success="Contact logged.",
+        initial={"contacted_at": timezone.localtime().replace(second=0, microsecond=0)},
+        intro=" ".join(filter(None, [patient.guardian_name, patient.contact_phone, patient.contact_email])),
+    )
+
+
+@patient_view
+def refill_entered_in_error(request, patient, refill_id: int):
+    refill = get_object_or_404(Refill, pk=refill_id, pump__patient=patient)
+    return _service_form(
+        request,
+        patient,
+        forms.EnteredInErrorForm,
+        lambda d: services.mark_refill_entered_in_error(refill=refill, by=request.user, **d),
+        title=f"Mark the refill of {timezone.localtime(refill.performed_at):%d %b %Y %H:%M} as entered in error",
+        success=lambda r: (
+            "Refill marked as entered in error; it stays on the timeline. "
+            + _next_due(Patient.objects.get(pk=patient.pk))
+        ),
+        intro=f"{refill.volume_after_ml} mL at {refill.concentration_mcg_per_ml} mcg/mL, "
+        f"{refill.daily_dose_mcg} mcg/day. Notes: {refill.notes or 'none'}.",
+    )
+
+
+@patient_view
+def dose_change_entered_in_error(request, patient, change_id: int):
+    change = get_object_or_404(DoseChange, pk=change_id, pump__patient=patient)
+    return _service_form(
+        request,
+        patient,
+        forms.EnteredInErrorForm,
+        lambda d: services.mark_dose_change_entered_in_error(change=change, by=request.user, **d),
+        title=f"Mark the dose change of {timezone.localtime(change.effective_at):%d %b %Y %H:%M} as entered in error",
+        success=lambda c: (
+            "Dose change marked as entered in error; it stays on the timeline. "
+            + _next_due(Patient.objects.get(pk=patient.pk))
+        ),
+        intro=f"{change.daily_dose_mcg} mcg/day.",
+    )
+
+
+def _next_due(patient: Patient) -> str:
+    if patient.next_refill_due is None:
+        return "No refill is scheduled now."
+    return f"Next refill due {patient.next_refill_due:%d %b %Y}."
 
 
 @patient_view

@@ -543,7 +543,31 @@ class Pump(models.Model):
             raise ValidationError(errors)
 
 
-class Refill(models.Model):
+class RecordedManager(models.Manager):
+    """The records in force: one marked entered in error is kept, but no read sees it."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(entered_in_error=False)
+
+
+class EnteredInError(models.Model):
+    """A documented record corrected without losing it (``registry.services.corrections``)."""
+
+    entered_in_error = models.BooleanField(default=False, editable=False)
+    error_reason = models.CharField("what was wrong", max_length=300, blank=True, editable=False)
+    error_marked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    error_marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    objects = RecordedManager()
+    all_objects = models.Manager()
+
+    class Meta:
+        abstract = True
+
+
+class Refill(EnteredInError):
     class Timeliness(models.TextChoices):
         FIRST = "first", "First fill"
         ON_TIME = "on_time", "On time"
@@ -598,7 +622,9 @@ class Refill(models.Model):
                 condition=Q(daily_dose_mcg__gt=0, daily_dose_mcg__lte=MAX_DAILY_DOSE_MCG),
                 name="refill_daily_dose_in_range",
             ),
-            models.UniqueConstraint(fields=["pump", "performed_at"], name="refill_unique_time_per_pump"),
+            models.UniqueConstraint(
+                fields=["pump", "performed_at"], condition=Q(entered_in_error=False), name="refill_unique_time_per_pump"
+            ),
         ]
         indexes = [
             models.Index(fields=["pump", "-performed_at"], name="refill_pump_latest_idx"),
@@ -627,7 +653,7 @@ class Refill(models.Model):
             raise ValidationError(errors)
 
 
-class DoseChange(models.Model):
+class DoseChange(EnteredInError):
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="dose_changes")
     effective_at = models.DateTimeField()
     daily_dose_mcg = models.DecimalField(max_digits=7, decimal_places=2, validators=DAILY_DOSE)
@@ -642,7 +668,11 @@ class DoseChange(models.Model):
                 condition=Q(daily_dose_mcg__gt=0, daily_dose_mcg__lte=MAX_DAILY_DOSE_MCG),
                 name="dose_change_dose_in_range",
             ),
-            models.UniqueConstraint(fields=["pump", "effective_at"], name="dose_change_unique_time_per_pump"),
+            models.UniqueConstraint(
+                fields=["pump", "effective_at"],
+                condition=Q(entered_in_error=False),
+                name="dose_change_unique_time_per_pump",
+            ),
         ]
         indexes = [models.Index(fields=["pump", "effective_at"], name="dose_change_pump_idx")]
 
@@ -817,6 +847,17 @@ class ContactAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.contacted_at:%Y-%m-%d %H:%M}: {self.get_outcome_display()}"
+
+
+class CalendarFeed(models.Model):
+    """A user's secret calendar link, kept only as its SHA-256 digest (``services.calendar_feeds``)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Calendar link of {self.user}"
 
 
 class Goal(models.Model):

@@ -9,8 +9,10 @@
 
 from registry.selectors.data_version import data_version
 from registry.selectors.patients import (
+    PatientChange,
     ReservoirCurve,
     TimelineEvent,
+    patient_changes,
     patient_detail,
     patient_reservoir_curve,
     patient_timeline,
@@ -41,12 +43,14 @@ __all__ = [
     "WORK_ITEM_PATIENT_FIELDS",
     "WORK_KINDS",
     "WORK_URGENCY",
+    "PatientChange",
     "ReservoirCurve",
     "TimelineEvent",
     "WorkItem",
     "WorklistPage",
     "data_version",
     "open_follow_ups",
+    "patient_changes",
     "patient_detail",
     "patient_refill_status",
     "patient_reservoir_curve",

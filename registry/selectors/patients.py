@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 
 from registry import scheduling
 from registry.models import (
     Complication,
+    ContactAttempt,
     DoseChange,
     FollowUp,
     GoalReview,
@@ -56,6 +58,11 @@ def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:
             Prefetch("follow_ups", queryset=FollowUp.objects.order_by("due_date", "id")),
             Prefetch("goals__reviews", queryset=GoalReview.objects.order_by("reviewed_on", "id")),
             Prefetch(
+                "contacts",
+                queryset=ContactAttempt.objects.select_related("recorded_by").order_by("-contacted_at", "-id")[:10],
+                to_attr="recent_contacts",
+            ),
+            Prefetch(
                 "refill_appointments",
                 queryset=RefillAppointment.objects.filter(status=RefillAppointment.Status.BOOKED).select_related("site"),
                 to_attr="open_refill_visits",
@@ -63,6 +70,55 @@ def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:
         )
         .get(pk=pk)
     )
+
+
+@dataclass(frozen=True)
+class PatientChange:
+    """One saved edit of a patient's details: when, by whom, and each field's old and new value."""
+
+    at: dt.datetime
+    by: str
+    changes: list[tuple[str, str, str]]
+
+
+# Fields the history may show: not the stored schedule, which the history does not keep.
+_SHOWN_FIELDS = {f.name: f for f in Patient._meta.fields}
+
+
+def _shown(field, value) -> str:
+    if value in (None, ""):
+        return "—"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def patient_changes(patient: Patient, limit: int = 50) -> list[PatientChange]:
+    """The patient's edits, newest first, from django-simple-history (two queries)."""
+    rows = list(patient.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    users = {}
+    clinician_ids = {r.primary_clinician_id for r in rows if r.primary_clinician_id}
+    if clinician_ids:
+        users = {u.pk: (u.get_full_name() or u.username) for u in get_user_model().objects.filter(pk__in=clinician_ids)}
+    out = []
+    for newer, older in zip(rows, rows[1:], strict=False):
+        delta = newer.diff_against(older)
+        changes = []
+        for change in delta.changes:
+            field = _SHOWN_FIELDS.get(change.field)
+            if field is None:
+                continue
+            old, new = change.old, change.new
+            if change.field == "primary_clinician":
+                old, new = users.get(old, old), users.get(new, new)
+            changes.append((str(field.verbose_name).capitalize(), _shown(field, old), _shown(field, new)))
+        if changes:
+            user = newer.history_user
+            by = (user.get_full_name() or user.username) if user is not None else "the system"
+            out.append(PatientChange(newer.history_date, by, changes))
+    return out
 
 
 @dataclass(frozen=True)
@@ -100,6 +156,21 @@ class TimelineEvent:
     kind: str
     title: str
     detail: str = ""
+    record_id: int | None = None  # a refill's or dose change's id: the page offers to correct it
+    entered_in_error: bool = False
+    by: str = ""
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.username) if user is not None else ""
+
+
+def _correction(record) -> str:
+    marked = f"Entered in error: {record.error_reason}"
+    if record.error_marked_by is not None:
+        marked += f" (marked by {_name(record.error_marked_by)}"
+        marked += f" on {record.error_marked_at:%d %b %Y})" if record.error_marked_at else ")"
+    return marked
 
 
 def patient_timeline(patient: Patient) -> list[TimelineEvent]:
@@ -107,8 +178,8 @@ def patient_timeline(patient: Patient) -> list[TimelineEvent]:
     zone = patient.site.zone
     events: list[TimelineEvent] = []
 
-    def instant(kind: str, at: dt.datetime, title: str, detail: str = "") -> None:
-        events.append(TimelineEvent(at.astimezone(zone).date(), at.astimezone(zone), kind, title, detail))
+    def instant(kind: str, at: dt.datetime, title: str, detail: str = "", **extra) -> None:
+        events.append(TimelineEvent(at.astimezone(zone).date(), at.astimezone(zone), kind, title, detail, **extra))
 
     for c in StatusChange.objects.filter(patient=patient).select_related("changed_by"):
         old = _status_label(c.from_status) if c.from_status else "—"
@@ -127,15 +198,25 @@ def patient_timeline(patient: Patient) -> list[TimelineEvent]:
         events.append(TimelineEvent(p.implant_date, None, "pump", title, detail))
         if p.explant_date:
             events.append(TimelineEvent(p.explant_date, None, "pump", "Pump explanted", p.explant_reason))
-    for r in Refill.objects.filter(pump__patient=patient).select_related("performed_by"):
+    # Records entered in error stay on the timeline, marked, with the reason and who marked them.
+    for r in Refill.all_objects.filter(pump__patient=patient).select_related("performed_by", "error_marked_by"):
         detail = f"{r.volume_after_ml} mL at {r.concentration_mcg_per_ml} mcg/mL, {r.daily_dose_mcg} mcg/day"
         if r.timeliness:
             detail += f"; {r.get_timeliness_display().lower()}"
         if r.residual_discrepancy:
             detail += f"; residual discrepancy (removed {r.volume_removed_ml} mL, expected {r.expected_residual_ml} mL)"
-        instant("refill", r.performed_at, "Refill", detail)
-    for d in DoseChange.objects.filter(pump__patient=patient):
-        instant("dose", d.effective_at, f"Dose change to {d.daily_dose_mcg} mcg/day", d.notes)
+        if r.notes:
+            detail += f". Notes: {r.notes}"
+        if r.entered_in_error:
+            detail = f"{_correction(r)}. {detail}"
+        title = "Refill (entered in error)" if r.entered_in_error else "Refill"
+        extra = {"record_id": r.pk, "entered_in_error": r.entered_in_error, "by": _name(r.performed_by)}
+        instant("refill", r.performed_at, title, detail, **extra)
+    for d in DoseChange.all_objects.filter(pump__patient=patient).select_related("documented_by", "error_marked_by"):
+        detail = f"{_correction(d)}. {d.notes}".strip() if d.entered_in_error else d.notes
+        title = f"Dose change to {d.daily_dose_mcg} mcg/day" + (" (entered in error)" if d.entered_in_error else "")
+        extra = {"record_id": d.pk, "entered_in_error": d.entered_in_error, "by": _name(d.documented_by)}
+        instant("dose", d.effective_at, title, detail, **extra)
     for f in FollowUp.objects.filter(patient=patient):
         events.append(
             TimelineEvent(

@@ -27,7 +27,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import FollowUp, Patient, RefillAppointment, Site
+from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment, Site
 from registry.selectors.rules import (
     _site_today,
     no_show_q,
@@ -94,6 +94,16 @@ class WorkItem:
             "after_due": due is not None and local.date() > due,
             "after_alarm": alarm is not None and local.date() >= alarm,
         }
+
+    @property
+    def last_contact(self) -> str:
+        """ "3 Mar: no answer": the last logged call or message, in the patient's site's zone."""
+        at = getattr(self.patient, "last_contact_at", None)
+        if at is None:
+            return ""
+        local = at.astimezone(zoneinfo.ZoneInfo(self.patient.site.time_zone))
+        outcome = ContactAttempt.Outcome(self.patient.last_contact_outcome).label.lower()
+        return f"{local.day} {local:%b}: {outcome}"
 
     def sort_key(self) -> tuple:
         """Most urgent first, then earliest date; ties broken so that the order is total."""
@@ -203,6 +213,7 @@ WORK_ITEM_PATIENT_FIELDS = (
     "alarm_date",
     "battery_eri_date",
     "site__name",
+    "site__time_zone",
     "primary_clinician__username",
     "primary_clinician__first_name",
     "primary_clinician__last_name",
@@ -210,13 +221,17 @@ WORK_ITEM_PATIENT_FIELDS = (
 
 
 def with_booking(qs: QuerySet[Patient]) -> QuerySet[Patient]:
-    """Annotate each patient's open refill booking (at most one): id, time, clinic and its zone."""
+    """Annotate each patient's open refill booking (at most one): id, time, clinic and its zone;
+    and the last logged contact with the family: when and its outcome."""
     booked = RefillAppointment.objects.filter(patient=OuterRef("pk"), status=RefillAppointment.Status.BOOKED)
+    contacts = ContactAttempt.objects.filter(patient=OuterRef("pk")).order_by("-contacted_at", "-id")
     return qs.annotate(
         booking_id=Subquery(booked.values("pk")[:1]),
         booking_at=Subquery(booked.values("starts_at")[:1]),
         booking_clinic=Subquery(booked.values("site__name")[:1]),
         booking_zone=Subquery(booked.values("site__time_zone")[:1]),
+        last_contact_at=Subquery(contacts.values("contacted_at")[:1]),
+        last_contact_outcome=Subquery(contacts.values("outcome")[:1]),
     )
 
 

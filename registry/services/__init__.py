@@ -1,6 +1,7 @@
 """Services: every write to the registry goes through one of these functions."""
 
 from registry.services.appointments import book_refill_visit, cancel_refill_visit, move_refill_visit
+from registry.services.calendar_feeds import calendar_feed_user, issue_calendar_feed, revoke_calendar_feed
 from registry.services.clinical import (
     add_indication,
     cancel_follow_up,
@@ -13,6 +14,8 @@ from registry.services.clinical import (
     schedule_follow_up,
     set_goal,
 )
+from registry.services.contacts import log_contact
+from registry.services.corrections import mark_dose_change_entered_in_error, mark_refill_entered_in_error
 from registry.services.patients import (
     allowed_next_statuses,
     change_status,
@@ -33,13 +36,18 @@ __all__ = [
     "allowed_next_statuses",
     "book_refill_visit",
     "cancel_refill_visit",
+    "calendar_feed_user",
     "cancel_follow_up",
     "change_status",
     "complete_follow_up",
     "create_patient",
     "explant_pump",
     "implant_pump",
+    "issue_calendar_feed",
+    "log_contact",
+    "mark_dose_change_entered_in_error",
     "mark_missed_follow_ups",
+    "mark_refill_entered_in_error",
     "move_patient",
     "move_refill_visit",
     "open_reminders",
@@ -53,6 +61,7 @@ __all__ = [
     "replace_pump",
     "reschedule_follow_up",
     "review_goal",
+    "revoke_calendar_feed",
     "schedule_follow_up",
     "set_goal",
     "site_on",
