@@ -115,3 +115,5 @@ CATHETER_TIP = {
 # --- Appointments ---------------------------------------------------------------------------
 # FollowUp.Status -> FHIR R4 appointmentstatus; a visit not yet given a time is only proposed.
 APPOINTMENT_STATUS = {"completed": "fulfilled", "missed": "noshow", "cancelled": "cancelled"}
+# RefillAppointment.Status -> FHIR R4 appointmentstatus; an open booking whose day has passed is a no-show.
+REFILL_VISIT_STATUS = {"booked": "booked", "attended": "fulfilled", "no_show": "noshow", "cancelled": "cancelled"}

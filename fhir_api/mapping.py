@@ -14,7 +14,18 @@ from decimal import Decimal
 from django.conf import settings
 
 from fhir_api import codes
-from registry.models import DoseChange, FollowUp, Goal, GoalReview, Indication, Patient, Pump, Refill, ScreeningTrial
+from registry.models import (
+    DoseChange,
+    FollowUp,
+    Goal,
+    GoalReview,
+    Indication,
+    Patient,
+    Pump,
+    Refill,
+    RefillAppointment,
+    ScreeningTrial,
+)
 
 
 def number(value: Decimal) -> int | float:
@@ -260,7 +271,7 @@ def medication_statement(pump: Pump, event, start: dt.datetime, end: dt.datetime
     )
 
 
-# --- Appointment (follow-up visits) ---------------------------------------------------------
+# --- Appointment (follow-up and refill visits) ---------------------------------------------------------
 
 
 def appointment(f: FollowUp, zone) -> dict:
@@ -291,6 +302,31 @@ def appointment(f: FollowUp, zone) -> dict:
     if f.completed_on:
         resource["extension"] = [ext("completed-on", valueDate=when(f.completed_on))]
     return compact(resource)
+
+
+def refill_visit(v: RefillAppointment, today: dt.date) -> dict:
+    """A booked refill visit at its clinic (``today`` is the clinic's date).
+
+    ``booked`` while open and still to come, ``fulfilled`` once the refill is recorded, ``noshow``
+    when its day passed without one, ``cancelled``; the id is ``refill-<booking>``, beside the
+    follow-up visits' bare numbers.
+    """
+    status = codes.REFILL_VISIT_STATUS[v.status]
+    if v.status == RefillAppointment.Status.BOOKED and v.starts_on < today:
+        status = "noshow"
+    return compact(
+        {
+            "resourceType": "Appointment",
+            "id": f"refill-{v.pk}",
+            "status": status,
+            "appointmentType": {"coding": [{"system": codes.local("visit-kind"), "code": "refill"}]},
+            "description": "Pump refill",
+            "start": when(v.starts_at),
+            "end": when(v.starts_at + dt.timedelta(minutes=settings.FHIR_VISIT_MINUTES)),
+            "participant": [{"actor": ref("Patient", v.patient_id), "status": "accepted"}],
+            "comment": v.cancel_reason or v.note,
+        }
+    )
 
 
 # --- Goal and its GAS reviews ---------------------------------------------------------------

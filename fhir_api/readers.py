@@ -17,7 +17,19 @@ from dataclasses import dataclass, field
 from django.db.models import Model, Q, QuerySet
 
 from fhir_api import mapping
-from registry.models import DoseChange, FollowUp, Goal, GoalReview, Indication, Patient, Pump, Refill, ScreeningTrial
+from registry.models import (
+    DoseChange,
+    FollowUp,
+    Goal,
+    GoalReview,
+    Indication,
+    Patient,
+    Pump,
+    Refill,
+    RefillAppointment,
+    ScreeningTrial,
+)
+from registry.services import site_today
 
 Build = Callable[[list], Iterator[dict]]
 
@@ -90,6 +102,14 @@ def _appointments(rows: list[FollowUp]) -> Iterator[dict]:
     return (mapping.appointment(f, f.patient.site.zone) for f in rows)
 
 
+def _refill_visits(rows: list[RefillAppointment]) -> Iterator[dict]:
+    today = {}
+    for v in rows:
+        if v.site_id not in today:
+            today[v.site_id] = site_today(v.site)
+        yield mapping.refill_visit(v, today[v.site_id])
+
+
 def _goals(goals: list[Goal]) -> Iterator[dict]:
     reviews = defaultdict(list)
     for r in GoalReview.objects.filter(goal_id__in=[g.pk for g in goals]).order_by("reviewed_on", "pk"):
@@ -136,7 +156,10 @@ SOURCES: dict[str, list[Source]] = {
             {"refill": lambda pk: Q(refills__pk=pk), "dose": lambda pk: Q(dose_changes__pk=pk)},
         )
     ],
-    "Appointment": [Source(FollowUp, "patient", _appointments, {"": _by_pk}, "due_date", ("patient__site",))],
+    "Appointment": [
+        Source(FollowUp, "patient", _appointments, {"": _by_pk}, "due_date", ("patient__site",)),
+        Source(RefillAppointment, "patient", _refill_visits, {"refill": _by_pk}, "starts_at", ("site",)),
+    ],
     "Goal": [Source(Goal, "patient", _goals, {"": _by_pk}, "set_on")],
     "Observation": [
         Source(

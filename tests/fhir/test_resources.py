@@ -1,12 +1,16 @@
 """Every resource type the FHIR interface serves validates with fhir.resources, and says what the registry holds."""
 
 import datetime as dt
+from decimal import Decimal as D
 
 import pytest
+import time_machine
 
 from fhir_api import codes
 from fhir_api.readers import RESOURCE_TYPES
 from fhir_api.search import params_of
+from registry import services
+from tests.factories import at, make_implanted
 from tests.fhir.conftest import FHIR_JSON, entries, validated
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +182,32 @@ def test_an_active_pump_has_an_open_dose_period(admin_api, implanted):
     (device,) = search(admin_api, f"/fhir/Device?patient={patient.pk}")
     assert device["status"] == "active"
     assert dt.date.fromisoformat(search(admin_api, f"/fhir/Procedure?patient={patient.pk}")[0]["performedDateTime"])
+
+
+def test_booked_refill_visits_are_appointments_until_recorded_missed_or_cancelled(admin_api, site):
+    patient, pump = make_implanted(site)
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), tick=False):
+        services.record_refill(
+            pump=pump, performed_at=at(dt.date(2026, 3, 2), 8), volume_after_ml=D("40"),
+            concentration_mcg_per_ml=D("500"), daily_dose_mcg=D("100"),
+        )  # fmt: skip
+        cancelled = services.book_refill_visit(patient=patient, site=site, starts_at=at(dt.date(2026, 3, 10), 9))
+        services.cancel_refill_visit(visit=cancelled, reason="Family asked for another week")
+        booked = services.book_refill_visit(patient=patient, site=site, starts_at=at(dt.date(2026, 3, 17), 10, 30))
+        visits = {a["id"]: a for a in search(admin_api, f"/fhir/Appointment?patient={patient.pk}")}
+        assert visits[f"refill-{cancelled.pk}"]["status"] == "cancelled"
+        assert visits[f"refill-{cancelled.pk}"]["comment"] == "Family asked for another week"
+        visit = visits[f"refill-{booked.pk}"]
+        assert (visit["status"], visit["description"]) == ("booked", "Pump refill")
+        assert visit["start"] == "2026-03-17T10:30:00Z" and visit["end"] == "2026-03-17T11:00:00Z"
+        assert visit["participant"][0]["actor"]["reference"] == f"Patient/{patient.pk}"
+    with time_machine.travel(dt.datetime(2026, 3, 18, 9, tzinfo=dt.UTC), tick=False):
+        read = admin_api.get(f"/fhir/Appointment/refill-{booked.pk}")
+        assert read.status_code == 200 and validated(read.json()).status == "noshow"
+        services.record_refill(
+            pump=pump, performed_at=at(dt.date(2026, 3, 18), 8), volume_after_ml=D("40"),
+            concentration_mcg_per_ml=D("500"), daily_dose_mcg=D("100"),
+        )  # fmt: skip
+        later = services.book_refill_visit(patient=patient, site=site, starts_at=at(dt.date(2026, 5, 5), 9))
+        everything = entries(admin_api.get(f"/fhir/Patient/{patient.pk}/$everything").json())
+        assert f"refill-{later.pk}" in {r["id"] for r in everything if r["resourceType"] == "Appointment"}
