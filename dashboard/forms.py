@@ -225,10 +225,14 @@ class StatusChangeForm(ServiceForm):
     on = forms.DateField(label="Date of the change", required=False, widget=DateInput, help_text="Default: today.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
-    def __init__(self, *args, allowed: list[str], **kwargs):
+    def __init__(self, *args, patient: Patient, allowed: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         labels = dict(PatientStatus.choices)
-        self.fields["to_status"].choices = [(s, labels[s]) for s in allowed]
+        # Nothing chosen in advance: a status change (to deceased, say) is never one careless click.
+        self.fields["to_status"].choices = [("", "Choose the new status"), *((s, labels[s]) for s in allowed)]
+        on = patient.status_changed_on
+        since = f" since {on.day} {on:%b %Y}" if on else ""
+        self.fields["to_status"].help_text = f"Current status: {patient.get_status_display()}{since}."
 
 
 class ScreeningTrialForm(ServiceForm):
@@ -292,7 +296,7 @@ class RefillForm(ServiceForm):
         "notes",
     )
     confirmed = forms.BooleanField(
-        label="I have checked an unusual concentration or dose", required=False, help_text="Needed only when asked."
+        label="I have checked the values flagged as unusual", required=False, help_text="Needed only when asked."
     )
 
     def __init__(self, *args, **kwargs):
@@ -325,7 +329,9 @@ class RefillForm(ServiceForm):
 class DoseChangeForm(ServiceForm):
     model = DoseChange
     model_fields = ("effective_at", "daily_dose_mcg", "notes")
-    confirmed = forms.BooleanField(label="I have checked an unusual dose", required=False)
+    confirmed = forms.BooleanField(
+        label="I have checked an unusual dose", required=False, help_text="Needed only when asked."
+    )
 
 
 class FollowUpForm(ServiceForm):
@@ -453,6 +459,15 @@ class ComplicationForm(ServiceForm):
     def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pump"].queryset = Pump.objects.filter(patient=patient)
+
+
+def errors_in_words(form: forms.Form, errors: dict) -> list[str]:
+    """``{field: [messages]}`` as "Label: message" lines, for errors shown away from their fields."""
+    lines = []
+    for name, messages in errors.items():
+        prefix = f"{form[name].label}: " if name in form.fields else ""
+        lines.extend(f"{prefix}{m}" for m in messages)
+    return lines
 
 
 def non_empty(data: dict) -> dict:

@@ -26,9 +26,9 @@ from django.views.decorators.http import require_POST
 from api.caching import cached_page
 from dashboard import forms
 from registry import scheduling, selectors, services
-from registry.models import DoseChange, FollowUp, Goal, Patient, Refill, RefillAppointment, Reminder
+from registry.models import DoseChange, FollowUp, Goal, Patient, PatientStatus, Refill, RefillAppointment, Reminder
 from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
-from registry.services.pumps import IMPLANTABLE_FROM
+from registry.services.pumps import EXPLANTABLE_FROM, IMPLANTABLE_FROM
 from reporting.charts import reservoir_chart
 
 WORKLIST_DAYS = 30
@@ -236,6 +236,9 @@ def patient_detail(request, patient: Patient):
         "today": _today(patient),
         "goals": list(patient.goals.all()),
         "can_implant": pump is None and patient.status in IMPLANTABLE_FROM,
+        # The same statuses the services accept: no button leads to a refusal.
+        "can_refill": pump is not None and patient.status == PatientStatus.IMPLANTED,
+        "can_explant": pump is not None and patient.status in EXPLANTABLE_FROM,
         "can_change_status": bool(services.allowed_next_statuses(patient)),
         "primary_indication": next((i for i in patient.indications.all() if i.is_primary), None),
     }
@@ -270,6 +273,12 @@ def _service_form(
     return render(request, "dashboard/form.html", context)
 
 
+def _next_due_sentence(patient: Patient) -> str:
+    if patient.next_refill_due is None:
+        return "Nothing is scheduled for this patient."
+    return f"Next refill due {patient.next_refill_due:%d %b %Y} (alarm date {patient.alarm_date:%d %b %Y})."
+
+
 def _today(patient: Patient) -> dt.date:
     return services.site_today(patient.site)
 
@@ -290,7 +299,7 @@ def status_change(request, patient):
         lambda d: services.change_status(patient=patient, by=request.user, **d),
         title="Change program status",
         success=lambda c: f"Status changed to {c.get_to_status_display().lower()}.",
-        form_kwargs={"allowed": services.allowed_next_statuses(patient)},
+        form_kwargs={"patient": patient, "allowed": services.allowed_next_statuses(patient)},
     )
 
 
@@ -358,16 +367,24 @@ def pump_explant(request, patient):
 def _refill_preview(patient, pump, form) -> dict:
     """The schedule the refill would give and its warnings, or the reasons it cannot be computed."""
     if not form.is_valid():
-        return {"preview_errors": form.errors}
+        return {"preview_errors": forms.errors_in_words(form, form.errors)}
     data = form.cleaned_data
     try:
         Refill(pump=pump, performed_at=data["performed_at"], volume_after_ml=data["volume_after_ml"]).clean()
-    except ValidationError as error:
-        return {"preview_errors": error.message_dict}
-    try:
         schedule = services.preview_refill(pump=pump, **form.preview_kwargs())
-    except (ValueError, ArithmeticError) as error:
-        return {"preview_errors": {"__all__": [str(error)]}}
+    except ValidationError as error:
+        return {"preview_errors": forms.errors_in_words(form, error.message_dict)}
+    unusual = (
+        {}
+        if data.get("confirmed")
+        else services.unusual_refill_values(
+            pump=pump,
+            performed_at=data["performed_at"],
+            volume_after_ml=data["volume_after_ml"],
+            concentration_mcg_per_ml=data["concentration_mcg_per_ml"],
+            daily_dose_mcg=data["daily_dose_mcg"],
+        )
+    )
     discrepancy = scheduling.residual_discrepancy(
         volume_removed_ml=data.get("volume_removed_ml") or 0,
         expected_residual_ml=data.get("expected_residual_ml"),
@@ -375,6 +392,7 @@ def _refill_preview(patient, pump, form) -> dict:
     )
     return {
         "preview": schedule,
+        "to_confirm": forms.errors_in_words(form, {field: [message] for field, message in unusual.items()}),
         "discrepancy": discrepancy,
         "tolerance": patient.site.residual_tolerance_ml,
         "volume_removed": data.get("volume_removed_ml") or 0,
@@ -399,11 +417,7 @@ def refill_create(request, patient):
                 forms.apply_service_errors(form, error)
             else:
                 patient.refresh_from_db()
-                messages.success(
-                    request,
-                    f"Refill recorded. Next refill due {patient.next_refill_due:%d %b %Y} "
-                    f"(alarm date {patient.alarm_date:%d %b %Y}).",
-                )
+                messages.success(request, f"Refill recorded. {_next_due_sentence(patient)}")
                 if refill.residual_discrepancy:
                     messages.warning(
                         request,
@@ -446,9 +460,7 @@ def dose_change_create(request, patient):
         forms.DoseChangeForm,
         lambda d: services.record_dose_change(pump=pump, by=request.user, **d),
         title="Record a dose change",
-        success=lambda c: (
-            f"Dose change recorded. Next refill due {Patient.objects.get(pk=patient.pk).next_refill_due:%d %b %Y}."
-        ),
+        success=lambda c: f"Dose change recorded. {_next_due_sentence(Patient.objects.get(pk=patient.pk))}",
         initial={"effective_at": timezone.localtime().replace(second=0, microsecond=0)},
     )
 

@@ -107,7 +107,17 @@ class Site(models.Model):
     )
     concentration_confirm_min = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("50"))
     concentration_confirm_max = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("2000"))
-    dose_confirm_above_mcg = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("1500"))
+    dose_confirm_above_mcg = models.DecimalField(
+        "confirm a daily dose above (mcg)", max_digits=7, decimal_places=2, default=Decimal("1500")
+    )
+    dose_confirm_below_mcg = models.DecimalField(
+        "confirm a daily dose below (mcg)",
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("20"),
+        validators=NON_NEGATIVE,
+        help_text="A daily dose below this needs an explicit confirmation (docs/clinical-facts.md).",
+    )
     date_order = models.CharField(
         "day/month order",
         max_length=3,
@@ -128,6 +138,13 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        low, high = self.dose_confirm_below_mcg, self.dose_confirm_above_mcg
+        if low is not None and high is not None and low >= high:
+            raise ValidationError(
+                {"dose_confirm_below_mcg": "The lower daily dose to confirm must be below the upper one."}
+            )
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

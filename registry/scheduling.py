@@ -29,6 +29,10 @@ from decimal import Decimal
 _SECONDS_PER_DAY = Decimal(86400)
 
 
+class ProjectionOutOfRange(ValueError):
+    """The reservoir would last past the last date the calendar holds (an implausibly low dose)."""
+
+
 @dataclass(frozen=True)
 class DoseStep:
     """A documented daily dose from an instant on."""
@@ -142,9 +146,12 @@ def project_reservoir(
         raise ValueError("volume, concentration and daily dose must be positive")
     if any(s.daily_dose_mcg <= 0 for s in steps):
         raise ValueError("daily doses must be positive")
-    alarm_at = _instant_volume_reaches(fill, steps, alarm_volume_ml)
-    empty_at = _instant_volume_reaches(fill, steps, Decimal(0))
-    return Projection(alarm_at, empty_at, local_date(alarm_at, zone), local_date(empty_at, zone))
+    try:
+        alarm_at = _instant_volume_reaches(fill, steps, alarm_volume_ml)
+        empty_at = _instant_volume_reaches(fill, steps, Decimal(0))
+        return Projection(alarm_at, empty_at, local_date(alarm_at, zone), local_date(empty_at, zone))
+    except OverflowError as error:
+        raise ProjectionOutOfRange("the reservoir would last beyond the last date the calendar holds") from error
 
 
 def previous_open_day(day: dt.date, rules: SiteRules) -> dt.date:

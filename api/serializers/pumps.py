@@ -89,7 +89,10 @@ class RefillSerializer(RegistryModelSerializer):
         write_only=True,
         required=False,
         default=False,
-        help_text="Confirms an unusual concentration or daily dose (outside the site's usual range).",
+        help_text=(
+            "Confirms the values a 400 flagged as unusual: a concentration or daily dose outside the site's "
+            "usual range, a volume at or below the pump's alarm volume, a date before the pump's latest refill."
+        ),
     )
 
     class Meta:
@@ -130,7 +133,10 @@ class DoseChangeSerializer(RegistryModelSerializer):
     pump = pump_field()
     patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
     confirmed = serializers.BooleanField(
-        write_only=True, required=False, default=False, help_text="Confirms an unusually high daily dose."
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Confirms a daily dose outside the site's usual range.",
     )
 
     class Meta:

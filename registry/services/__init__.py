@@ -25,7 +25,7 @@ from registry.services.patients import (
     update_patient,
 )
 from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
-from registry.services.refills import preview_refill, record_dose_change, record_refill
+from registry.services.refills import preview_refill, record_dose_change, record_refill, unusual_refill_values
 from registry.services.reminders.inbox import acknowledge_reminder, acknowledge_reminders, open_reminders
 from registry.services.schedule import recompute_schedule, recompute_site, site_rules, site_today
 
@@ -67,6 +67,7 @@ __all__ = [
     "site_on",
     "site_rules",
     "site_today",
+    "unusual_refill_values",
     "update_patient",
     "update_pump",
 ]

@@ -101,6 +101,12 @@ def update_patient(*, patient: Patient, by=None, **fields) -> Patient:
     return validated_save(patient, by=by)
 
 
+def require_status(patient: Patient, allowed: set[str], what: str) -> None:
+    """Refuse, on the ``pump`` field, a record that no longer applies at the patient's program status."""
+    if patient.status not in allowed:
+        fail("pump", f"{patient.given_name} {patient.family_name} is {patient.get_status_display().lower()}: {what}.")
+
+
 def allowed_next_statuses(patient: Patient) -> list[str]:
     return sorted(ALLOWED_TRANSITIONS[PatientStatus(patient.status)])
 

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from registry.models import Patient, PatientStatus, Pump, Refill
 from registry.services.base import fail, validated_save
-from registry.services.patients import change_status
+from registry.services.patients import change_status, require_status
 from registry.services.schedule import recompute_schedule, site_today
 
 PUMP_FIELDS = {
@@ -23,6 +23,8 @@ PUMP_FIELDS = {
     "eri_date",
 }
 IMPLANTABLE_FROM = {PatientStatus.CANDIDATE, PatientStatus.EXPLANTED, PatientStatus.TRANSFERRED}
+# A pump still in a patient whose therapy was stopped may come out later; not once they died or left.
+EXPLANTABLE_FROM = {PatientStatus.IMPLANTED, PatientStatus.DISCONTINUED}
 
 
 def _check_dates(pump: Pump, patient: Patient) -> None:
@@ -79,6 +81,7 @@ def replace_pump(
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
     if pump.explant_date is not None:
         fail("pump", "This pump has already been explanted.")
+    require_status(pump.patient, {PatientStatus.IMPLANTED}, "a pump is replaced only in an implanted patient")
     if implant_date < pump.implant_date:
         fail("implant_date", "The replacement cannot be implanted before the pump it replaces.")
     last_refill = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
@@ -103,6 +106,9 @@ def explant_pump(*, pump: Pump, explant_date: dt.date, reason: str, by=None) -> 
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
     if pump.explant_date is not None:
         fail("explant_date", "This pump has already been explanted.")
+    require_status(
+        pump.patient, EXPLANTABLE_FROM, "an explant is recorded while implanted or after the therapy was discontinued"
+    )
     if not reason.strip():
         fail("explant_reason", "Give the reason for the explant.")
     if explant_date > site_today(pump.patient.site):

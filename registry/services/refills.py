@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import DoseChange, Pump, Refill, Site
+from registry.models import DoseChange, PatientStatus, Pump, Refill, Site
 from registry.services.appointments import close_visit_for_refill
 from registry.services.base import fail, validated_save
-from registry.services.patients import site_on
+from registry.services.patients import require_status, site_on
 from registry.services.reminders import cancel_obsolete
-from registry.services.schedule import recompute_schedule, schedule_for_refill, site_rules
+from registry.services.schedule import projection_refused_on, recompute_schedule, schedule_for_refill, site_rules
 
 # A few minutes of clock skew between a programmer and the server is not "the future".
 _FUTURE_TOLERANCE = dt.timedelta(minutes=10)
@@ -51,9 +52,58 @@ def restate_refill_facts(patient, since: dt.datetime) -> None:
         previous = refill
 
 
-def _check_plausible_dose(field: str, dose: Decimal, site: Site, confirmed: bool) -> None:
-    if dose is not None and dose > site.dose_confirm_above_mcg and not confirmed:
-        fail(field, f"A daily dose above {site.dose_confirm_above_mcg} mcg is unusual: check it and confirm.")
+def _check_implanted(pump: Pump) -> None:
+    require_status(
+        pump.patient, {PatientStatus.IMPLANTED}, "refills and dose changes are recorded only for an implanted patient"
+    )
+
+
+def _unusual_dose(dose: Decimal | None, site: Site) -> str | None:
+    if dose is not None and dose > site.dose_confirm_above_mcg:
+        return f"A daily dose above {site.dose_confirm_above_mcg} mcg is unusual: check it and confirm."
+    if dose is not None and 0 < dose < site.dose_confirm_below_mcg:  # 0 and below: the model refuses them
+        return f"A daily dose below {site.dose_confirm_below_mcg} mcg is unusual: check it and confirm."
+    return None
+
+
+def _refuse_unconfirmed(unusual: dict[str, str], confirmed: bool) -> None:
+    if unusual and not confirmed:
+        raise ValidationError({field: [message] for field, message in unusual.items()})
+
+
+def unusual_refill_values(
+    *,
+    pump: Pump,
+    performed_at: dt.datetime,
+    volume_after_ml: Decimal | None,
+    concentration_mcg_per_ml: Decimal | None,
+    daily_dose_mcg: Decimal | None,
+) -> dict[str, str]:
+    """The refill's values that are saved only once the user confirms them, with why, by field."""
+    site = pump.patient.site
+    unusual = {}
+    if concentration_mcg_per_ml is not None and not (
+        site.concentration_confirm_min <= concentration_mcg_per_ml <= site.concentration_confirm_max
+    ):
+        unusual["concentration_mcg_per_ml"] = (
+            f"A concentration outside {site.concentration_confirm_min}-"
+            f"{site.concentration_confirm_max} mcg/mL is unusual: check it and confirm."
+        )
+    dose = _unusual_dose(daily_dose_mcg, site)
+    if dose:
+        unusual["daily_dose_mcg"] = dose
+    if volume_after_ml is not None and 0 < volume_after_ml <= pump.alarm_volume_ml:
+        unusual["volume_after_ml"] = (
+            f"{volume_after_ml} mL is at or below this pump's alarm volume ({pump.alarm_volume_ml} mL): "
+            "the pump would alarm at once. Check it and confirm."
+        )
+    latest = Refill.objects.filter(pump=pump).order_by("-performed_at").values_list("performed_at", flat=True).first()
+    if latest is not None and performed_at < latest:
+        unusual["performed_at"] = (
+            f"This is before the latest refill of this pump ({latest.astimezone(site.zone):%d %b %Y %H:%M}): "
+            "the schedule stays on the latest refill. Check the date and confirm."
+        )
+    return unusual
 
 
 @transaction.atomic
@@ -79,18 +129,16 @@ def record_refill(
     """
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
     site = pump.patient.site
+    _check_implanted(pump)
     _check_instant("performed_at", performed_at, pump)
-    if (
-        concentration_mcg_per_ml is not None
-        and not confirmed
-        and not (site.concentration_confirm_min <= concentration_mcg_per_ml <= site.concentration_confirm_max)
-    ):
-        fail(
-            "concentration_mcg_per_ml",
-            f"A concentration outside {site.concentration_confirm_min}-"
-            f"{site.concentration_confirm_max} mcg/mL is unusual: check it and confirm.",
-        )
-    _check_plausible_dose("daily_dose_mcg", daily_dose_mcg, site, confirmed)
+    unusual = unusual_refill_values(
+        pump=pump,
+        performed_at=performed_at,
+        volume_after_ml=volume_after_ml,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        daily_dose_mcg=daily_dose_mcg,
+    )
+    _refuse_unconfirmed(unusual, confirmed)
     performed_on = performed_at.astimezone(site.zone).date()
     if programmer_alarm_date is not None and programmer_alarm_date < performed_on:
         fail("programmer_alarm_date", "The programmer's alarm date cannot be before the refill.")
@@ -137,7 +185,8 @@ def record_refill(
     if following is not None:
         following.interval_days = (_local_day(following) - refill.performed_on).days
         following.save(update_fields=["interval_days"])
-    recompute_schedule(pump.patient)
+    with projection_refused_on("daily_dose_mcg"):
+        recompute_schedule(pump.patient)
     close_visit_for_refill(refill, pump.patient, by=by)
     # In the same transaction: reminders about the cycle this refill closed are never sent.
     cancel_obsolete(patient=pump.patient)
@@ -154,17 +203,24 @@ def preview_refill(
     programmer_alarm_date: dt.date | None = None,
     manual_due_date: dt.date | None = None,
 ) -> scheduling.RefillSchedule:
-    """The schedule a refill would give, before it is saved (the refill form shows it)."""
-    rules = site_rules(pump.patient.site)
-    fill = scheduling.FillState(performed_at, volume_after_ml, concentration_mcg_per_ml, daily_dose_mcg)
-    return scheduling.refill_schedule(
-        fill,
-        [],
-        alarm_volume_ml=pump.alarm_volume_ml,
-        rules=rules,
-        programmer_alarm_date=programmer_alarm_date,
-        manual_due_date=manual_due_date,
-    )
+    """The schedule the patient will have once this refill is saved (the refill form shows it first).
+
+    The stored schedule follows the pump's latest refill: a refill dated before it leaves that one's.
+    """
+    _check_implanted(pump)
+    latest = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
+    if latest is None or latest.performed_at < performed_at:
+        latest = Refill(
+            pump=pump,
+            performed_at=performed_at,
+            volume_after_ml=volume_after_ml,
+            concentration_mcg_per_ml=concentration_mcg_per_ml,
+            daily_dose_mcg=daily_dose_mcg,
+            programmer_alarm_date=programmer_alarm_date,
+            manual_due_date=manual_due_date,
+        )
+    with projection_refused_on("daily_dose_mcg"):
+        return schedule_for_refill(latest, pump, site_rules(pump.patient.site))
 
 
 @transaction.atomic
@@ -173,8 +229,10 @@ def record_dose_change(
 ) -> DoseChange:
     """A documented dose change between refills moves the projected alarm and due dates."""
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
+    _check_implanted(pump)
     _check_instant("effective_at", effective_at, pump)
-    _check_plausible_dose("daily_dose_mcg", daily_dose_mcg, pump.patient.site, confirmed)
+    unusual = _unusual_dose(daily_dose_mcg, pump.patient.site)
+    _refuse_unconfirmed({"daily_dose_mcg": unusual} if unusual else {}, confirmed)
     change = DoseChange(
         pump=pump,
         effective_at=effective_at,
@@ -183,5 +241,6 @@ def record_dose_change(
         documented_by=by if getattr(by, "pk", None) else None,
     )
     validated_save(change, by=by)
-    recompute_schedule(pump.patient)
+    with projection_refused_on("daily_dose_mcg"):
+        recompute_schedule(pump.patient)
     return change

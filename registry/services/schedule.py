@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from registry import scheduling
 from registry.models import ClosedDay, DoseChange, Patient, PatientStatus, Pump, Refill, Site
+from registry.services.base import fail
 
 
 def site_rules(site: Site, *, closed_dates: frozenset[dt.date] | None = None) -> scheduling.SiteRules:
@@ -67,6 +68,19 @@ def schedule_for_refill(refill: Refill, pump: Pump, rules: scheduling.SiteRules)
         programmer_alarm_date=refill.programmer_alarm_date,
         manual_due_date=refill.manual_due_date,
     )
+
+
+@contextlib.contextmanager
+def projection_refused_on(field: str):
+    """A projection the calendar cannot hold is the user's implausible value: a field error, not a crash."""
+    try:
+        yield
+    except scheduling.ProjectionOutOfRange:
+        fail(
+            field,
+            "At this daily dose and concentration the reservoir would last beyond any date the registry "
+            "can hold: check the daily dose and the concentration.",
+        )
 
 
 EMPTY_SCHEDULE = {
