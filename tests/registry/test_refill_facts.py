@@ -54,7 +54,7 @@ def test_a_refill_recorded_late_moves_the_next_ones_interval(site):
         patient, pump = make_implanted(site, implant_date=dt.date(2026, 1, 5))
         refill(pump, at(dt.date(2026, 2, 1)))
         later = refill(pump, at(dt.date(2026, 4, 1)))
-        between = refill(pump, at(dt.date(2026, 3, 1)))
+        between = refill(pump, at(dt.date(2026, 3, 1)), confirmed=True)  # before the latest: confirmed
     later.refresh_from_db()
     assert (between.interval_days, later.interval_days) == (28, 31)
 
