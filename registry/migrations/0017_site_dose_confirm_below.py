@@ -23,7 +23,7 @@ DOSE_CONFIRM_ABOVE = models.DecimalField(
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0015_program_import")]
+    dependencies = [("registry", "0016_dose_change_guard_on_update")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
