@@ -619,7 +619,7 @@ def follow_up_create(request, patient):
         request,
         patient,
         forms.FollowUpForm,
-        lambda d: services.schedule_follow_up(patient=patient, by=request.user, **d),
+        lambda d: services.schedule_follow_up(patient=patient, booking=True, by=request.user, **d),
         title="Schedule a follow-up",
         success="Follow-up scheduled.",
     )

@@ -1,32 +1,50 @@
-"""The Django admin a coordinator can use on day one.
+"""The Django admin: sites, closed days and staff roles are edited here; clinical records are read.
 
-Every save goes through ``recompute_schedule`` so the stored schedule matches the records; status
-is read-only here because it changes only through the state machine (the "change status" action
-and the pump services).
+Patients and their records (pumps, refills, dose changes, follow-ups, goals, complications, ...)
+are shown with their history, but written only through ``registry.services``: from the dashboard,
+the API, the import, or an admin action here. So the stored schedule always matches the records
+and every rule of a write (confirmations, status, dates) applies to the admin too.
 """
 
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import models, services
 
 
-class ScheduleRecomputingAdmin(SimpleHistoryAdmin):
-    """Recompute the patient's schedule in the same transaction as an admin save."""
+class ReadOnlyRecordAdmin(SimpleHistoryAdmin):
+    """A clinical record: list, view and history; no add, edit, delete or revert."""
 
-    def patient_of(self, obj):
-        return obj.patient
+    def has_add_permission(self, request, obj=None):
+        return False
 
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            services.recompute_schedule(self.patient_of(obj))
+    def has_change_permission(self, request, obj=None):
+        return False
 
-    def save_related(self, request, form, formsets, change):
-        with transaction.atomic():
-            super().save_related(request, form, formsets, change)
-            services.recompute_schedule(self.patient_of(form.instance))
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # django-simple-history saves a revert with view permission alone.
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ClosedDayInline(admin.TabularInline):
@@ -54,15 +72,13 @@ class StaffProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__last_name"]
 
 
-class IndicationInline(admin.TabularInline):
+class IndicationInline(ReadOnlyInline):
     model = models.Indication
-    extra = 0
 
 
-class PumpInline(admin.TabularInline):
+class PumpInline(ReadOnlyInline):
     model = models.Pump
     fk_name = "patient"
-    extra = 0
     fields = [
         "implant_date",
         "manufacturer",
@@ -74,41 +90,49 @@ class PumpInline(admin.TabularInline):
         "explant_date",
         "explant_reason",
     ]
-    show_change_link = True
 
 
-class GoalInline(admin.TabularInline):
+class GoalInline(ReadOnlyInline):
     model = models.Goal
-    extra = 0
     fields = ["category", "description", "set_on", "baseline_score", "weight"]
-    show_change_link = True
 
 
-class FollowUpInline(admin.TabularInline):
+class FollowUpInline(ReadOnlyInline):
     model = models.FollowUp
-    extra = 0
     fields = ["kind", "due_date", "scheduled_at", "status", "completed_on"]
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyInline):
     model = models.StatusChange
-    extra = 0
-    can_delete = False
     readonly_fields = ["from_status", "to_status", "changed_on", "reason", "changed_by", "recorded_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    show_change_link = False
 
 
 @admin.action(description="Recompute the schedule of the selected patients")
 def recompute(modeladmin, request, queryset):
-    for patient in queryset.select_related("site"):
+    patients = list(queryset.select_related("site"))
+    for patient in patients:
         services.recompute_schedule(patient)
-    modeladmin.message_user(request, f"{queryset.count()} schedules recomputed.")
+    modeladmin.message_user(request, f"{len(patients)} schedules recomputed.")
+
+
+@admin.action(description="Cancel the selected follow-ups")
+def cancel_follow_ups(modeladmin, request, queryset):
+    done, refused = 0, []
+    for visit in queryset.select_related("patient"):
+        try:
+            services.cancel_follow_up(follow_up=visit, reason="Cancelled in the admin", by=request.user)
+        except ValidationError as error:
+            refused.append(f"{visit.patient}, {visit}: {' '.join(error.messages)}")
+        else:
+            done += 1
+    modeladmin.message_user(request, f"{done} follow-up{'' if done == 1 else 's'} cancelled.")
+    for line in refused:
+        modeladmin.message_user(request, line, level=messages.WARNING)
 
 
 @admin.register(models.Patient)
-class PatientAdmin(ScheduleRecomputingAdmin):
+class PatientAdmin(ReadOnlyRecordAdmin):
     list_display = [
         "mrn",
         "family_name",
@@ -122,59 +146,16 @@ class PatientAdmin(ScheduleRecomputingAdmin):
     list_filter = ["site", "status", "indications__diagnosis", "primary_clinician"]
     search_fields = ["mrn", "family_name", "given_name"]
     list_select_related = ["site", "primary_clinician"]
-    readonly_fields = [
-        "status",
-        "status_changed_on",
-        "study_id",
-        "next_refill_due",
-        "alarm_date",
-        "empty_date",
-        "refill_due_basis",
-        "projected_alarm_date",
-        "alarm_date_disagrees",
-        "last_refill_at",
-        "battery_eri_date",
-    ]
     inlines = [IndicationInline, PumpInline, GoalInline, FollowUpInline, StatusChangeInline]
     actions = [recompute]
     date_hierarchy = "next_refill_due"
-
-    def patient_of(self, obj):
-        return obj
-
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            new = obj.pk is None
-            if change and "site" in form.changed_data:
-                # A change of site is a move dated today: the patient's history stays where it happened.
-                to_site, obj.site_id = obj.site, form.initial["site"]
-                super().save_model(request, obj, form, change)
-                services.move_patient(patient=obj, to_site=to_site, by=request.user)
-                obj.refresh_from_db()
-                return
-            if new and not obj.study_id:
-                from registry.services.patients import _new_study_id
-
-                obj.study_id = _new_study_id()
-                obj.status_changed_on = services.site_today(obj.site)
-            super().save_model(request, obj, form, change)
-            if new:
-                models.StatusChange.objects.create(
-                    patient=obj,
-                    from_status="",
-                    to_status=obj.status,
-                    changed_on=obj.status_changed_on,
-                    reason="Registered",
-                    changed_by=request.user,
-                )
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term.strip())
 
 
-class RefillInline(admin.TabularInline):
+class RefillInline(ReadOnlyInline):
     model = models.Refill
-    extra = 0
     fields = [
         "performed_at",
         "volume_removed_ml",
@@ -187,24 +168,22 @@ class RefillInline(admin.TabularInline):
     ]
 
 
-class DoseChangeInline(admin.TabularInline):
+class DoseChangeInline(ReadOnlyInline):
     model = models.DoseChange
-    extra = 0
     fields = ["effective_at", "daily_dose_mcg", "documented_by", "notes"]
 
 
 @admin.register(models.Pump)
-class PumpAdmin(ScheduleRecomputingAdmin):
+class PumpAdmin(ReadOnlyRecordAdmin):
     list_display = ["patient", "manufacturer", "model", "serial_number", "implant_date", "eri_date", "explant_date"]
     list_filter = ["manufacturer", "patient__site"]
     search_fields = ["serial_number", "patient__mrn", "patient__family_name"]
     list_select_related = ["patient"]
-    raw_id_fields = ["patient", "replaces"]
     inlines = [RefillInline, DoseChangeInline]
 
 
 @admin.register(models.Refill)
-class RefillAdmin(ScheduleRecomputingAdmin):
+class RefillAdmin(ReadOnlyRecordAdmin):
     list_display = [
         "pump",
         "performed_at",
@@ -217,40 +196,44 @@ class RefillAdmin(ScheduleRecomputingAdmin):
     list_filter = ["timeliness", "residual_discrepancy", "pump__patient__site"]
     search_fields = ["pump__patient__mrn", "pump__patient__family_name"]
     list_select_related = ["pump__patient"]
-    raw_id_fields = ["pump", "performed_by"]
     date_hierarchy = "performed_at"
-
-    def patient_of(self, obj):
-        return obj.pump.patient
 
 
 @admin.register(models.DoseChange)
-class DoseChangeAdmin(RefillAdmin):
+class DoseChangeAdmin(ReadOnlyRecordAdmin):
     list_display = ["pump", "effective_at", "daily_dose_mcg", "documented_by"]
     list_filter = ["pump__patient__site"]
-    raw_id_fields = ["pump", "documented_by"]
+    search_fields = ["pump__patient__mrn", "pump__patient__family_name"]
+    list_select_related = ["pump__patient", "documented_by"]
     date_hierarchy = "effective_at"
 
 
-class GoalReviewInline(admin.TabularInline):
+class GoalReviewInline(ReadOnlyInline):
     model = models.GoalReview
-    extra = 0
+    show_change_link = False
 
 
 @admin.register(models.Goal)
-class GoalAdmin(SimpleHistoryAdmin):
+class GoalAdmin(ReadOnlyRecordAdmin):
     list_display = ["patient", "category", "set_on", "baseline_score"]
     list_filter = ["category", "patient__site"]
     search_fields = ["patient__mrn", "patient__family_name", "description"]
-    raw_id_fields = ["patient"]
     inlines = [GoalReviewInline]
 
 
-@admin.register(models.ScreeningTrial, models.Complication, models.FollowUp, models.Indication)
-class PatientRecordAdmin(SimpleHistoryAdmin):
+@admin.register(models.ScreeningTrial, models.Complication, models.Indication)
+class PatientRecordAdmin(ReadOnlyRecordAdmin):
     list_filter = ["patient__site"]
     search_fields = ["patient__mrn", "patient__family_name"]
-    raw_id_fields = ["patient"]
+
+
+@admin.register(models.FollowUp)
+class FollowUpAdmin(ReadOnlyRecordAdmin):
+    list_display = ["patient", "kind", "due_date", "status", "completed_on"]
+    list_filter = ["status", "kind", "patient__site"]
+    search_fields = ["patient__mrn", "patient__family_name"]
+    list_select_related = ["patient"]
+    actions = [cancel_follow_ups]
 
 
 @admin.register(models.Reminder)

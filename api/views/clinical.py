@@ -23,7 +23,7 @@ class FollowUpViewSet(CreateReadViewSet):
         return FollowUp.objects.filter(patient__in=self.patients()).order_by("due_date", "id")
 
     def perform_service_create(self, data):
-        return services.schedule_follow_up(by=self.request.user, **data)
+        return services.schedule_follow_up(booking=True, by=self.request.user, **data)
 
     @extend_schema(request=serializers.FollowUpCompleteSerializer, responses={200: serializers.FollowUpSerializer})
     @action(detail=True, methods=["post"])

@@ -7,7 +7,17 @@ from collections import defaultdict
 
 from django.db import transaction
 
-from registry.models import Complication, FollowUp, Goal, GoalReview, Indication, Patient, ScreeningTrial, Site
+from registry.models import (
+    ClosedDay,
+    Complication,
+    FollowUp,
+    Goal,
+    GoalReview,
+    Indication,
+    Patient,
+    ScreeningTrial,
+    Site,
+)
 from registry.services.base import fail, validated_save
 from registry.services.schedule import site_today
 
@@ -20,6 +30,20 @@ def _not_future(field: str, day: dt.date | None, patient: Patient) -> None:
 def _not_before_birth(field: str, day: dt.date | None, patient: Patient) -> None:
     if day is not None and day < patient.date_of_birth:
         fail(field, "This date cannot be before the patient's date of birth.")
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _check_bookable(patient: Patient, due_date: dt.date) -> None:
+    """A new visit is booked on a day to come on which the clinic is open."""
+    site = patient.site
+    if due_date < site_today(site):
+        fail("due_date", "A new follow-up cannot be due in the past.")
+    if due_date.weekday() in site.closed_weekdays or ClosedDay.objects.filter(site=site, date=due_date).exists():
+        day = f"{due_date:%A} {due_date.day} {due_date:%B %Y}"
+        fail("due_date", f"The clinic is closed on {day}: choose a day it is open.")
 
 
 @transaction.atomic
@@ -44,9 +68,25 @@ def record_screening_trial(*, patient: Patient, performed_on: dt.date, by=None, 
 
 @transaction.atomic
 def schedule_follow_up(
-    *, patient: Patient, kind: str, due_date: dt.date, scheduled_at: dt.datetime | None = None, by=None, **fields
+    *,
+    patient: Patient,
+    kind: str,
+    due_date: dt.date,
+    scheduled_at: dt.datetime | None = None,
+    booking: bool = False,
+    by=None,
+    **fields,
 ) -> FollowUp:
+    """Add a visit, never twice the same. ``booking``: a visit booked now by a user (API, dashboard),
+    due on a day to come when the clinic is open; without it, a visit of the patient's history
+    (the import, which may date it in the past)."""
     _not_before_birth("due_date", due_date, patient)
+    if booking:
+        _check_bookable(patient, due_date)
+    booked = FollowUp.objects.filter(patient=patient, kind=kind, due_date=due_date)
+    if booked.exclude(status=FollowUp.Status.CANCELLED).exists():
+        label = FollowUp.Kind(kind).label if kind in FollowUp.Kind.values else kind
+        fail("due_date", f"A {label.lower()} is already booked for this patient on {_day(due_date)}.")
     return validated_save(
         FollowUp(patient=patient, kind=kind, due_date=due_date, scheduled_at=scheduled_at, **fields), by=by
     )
@@ -57,6 +97,8 @@ def complete_follow_up(*, follow_up: FollowUp, completed_on: dt.date, outcome_no
     follow_up = FollowUp.objects.select_for_update().select_related("patient__site").get(pk=follow_up.pk)
     if follow_up.status == FollowUp.Status.CANCELLED:
         fail("status", "A cancelled follow-up cannot be completed; schedule a new one.")
+    if follow_up.status == FollowUp.Status.COMPLETED:
+        fail("completed_on", f"This follow-up was already completed on {_day(follow_up.completed_on)}.")
     _not_future("completed_on", completed_on, follow_up.patient)
     follow_up.status = FollowUp.Status.COMPLETED
     follow_up.completed_on = completed_on
@@ -137,5 +179,7 @@ def record_complication(*, patient: Patient, occurred_on: dt.date, kind: str, by
     pump = fields.get("pump")
     if pump is not None and pump.patient_id != patient.pk:
         fail("pump", "This pump belongs to another patient.")
+    if pump is not None and occurred_on < pump.implant_date:
+        fail("occurred_on", f"This is before the implant of the pump it concerns ({_day(pump.implant_date)}).")
     _not_future("resolved_on", fields.get("resolved_on"), patient)
     return validated_save(Complication(patient=patient, occurred_on=occurred_on, kind=kind, **fields), by=by)

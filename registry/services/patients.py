@@ -96,6 +96,10 @@ def update_patient(*, patient: Patient, by=None, **fields) -> Patient:
         setattr(patient, name, value)
     if patient.date_of_birth and patient.date_of_birth > site_today(patient.site):
         fail("date_of_birth", "The date of birth cannot be in the future.")
+    pumps = Pump.objects.filter(patient=patient).order_by("implant_date")
+    first_implant = pumps.values_list("implant_date", flat=True).first()
+    if patient.date_of_birth and first_implant and patient.date_of_birth > first_implant:
+        fail("date_of_birth", f"The date of birth cannot be after the pump implant ({first_implant}).")
     if patient.date_of_birth and patient.date_of_birth > patient.referred_on:
         fail("date_of_birth", f"The date of birth cannot be after the referral ({patient.referred_on}).")
     return validated_save(patient, by=by)
