@@ -116,6 +116,7 @@ def reschedule_follow_up(
         fail("due_date", f"A {follow_up.get_status_display().lower()} follow-up cannot be rescheduled.")
     if due_date < site_today(follow_up.patient.site):
         fail("due_date", "A visit cannot be rescheduled into the past.")
+    _check_bookable(follow_up.patient, due_date)
     if scheduled_at is not None and scheduled_at.astimezone(follow_up.patient.site.zone).date() != due_date:
         fail("scheduled_at", "The booked time must be on the visit's date.")
     follow_up.due_date, follow_up.scheduled_at = due_date, scheduled_at

@@ -23,7 +23,7 @@ DOSE_CONFIRM_ABOVE = models.DecimalField(
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0016_dose_change_guard_on_update")]
+    dependencies = [("registry", "0018_entered_in_error_calendar_feed")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
