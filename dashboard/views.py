@@ -431,8 +431,8 @@ def refill_create(request, patient):
         if last is not None:
             initial.update(
                 concentration_mcg_per_ml=last.concentration_mcg_per_ml,
-                daily_dose_mcg=pump.dose_changes.order_by("-effective_at")
-                .filter(effective_at__gt=last.performed_at)
+                daily_dose_mcg=pump.dose_changes.in_cycle(last.performed_at)
+                .order_by("-effective_at")
                 .values_list("daily_dose_mcg", flat=True)
                 .first()
                 or last.daily_dose_mcg,

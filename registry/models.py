@@ -670,6 +670,13 @@ class Refill(EnteredInError):
             raise ValidationError(errors)
 
 
+class DoseChangeQuerySet(models.QuerySet):
+    def in_cycle(self, performed_at, next_performed_at=None):
+        """The changes of the refill cycle from ``performed_at``: ``scheduling.changes_in_cycle`` in SQL."""
+        changes = self.filter(effective_at__gte=performed_at)
+        return changes if next_performed_at is None else changes.filter(effective_at__lt=next_performed_at)
+
+
 class DoseChange(EnteredInError):
     pump = models.ForeignKey(Pump, on_delete=models.PROTECT, related_name="dose_changes")
     effective_at = models.DateTimeField()
@@ -677,6 +684,9 @@ class DoseChange(EnteredInError):
     documented_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     notes = models.TextField(blank=True)
     history = HistoricalRecords()
+
+    objects = RecordedManager.from_queryset(DoseChangeQuerySet)()
+    all_objects = models.Manager()
 
     class Meta:
         ordering = ["effective_at", "id"]

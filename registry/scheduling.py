@@ -3,7 +3,8 @@
 Every date a patient's safety depends on is decided here and only here:
 
 - Projected reservoir: after a refill the reservoir holds V mL at C mcg/mL; at D mcg/day it uses
-  D/C mL per day. Documented dose changes split the time into pieces, walked in order. The pump
+  D/C mL per day. Documented dose changes split the time into pieces, walked in order; a change
+  at the refill's own instant applies from that instant (``changes_in_cycle``). The pump
   delivers in real time, so the projection runs on UTC instants and only the resulting instant is
   turned into a calendar date in the clinic's time zone (a daylight-saving change never adds or
   loses an hour of drug).
@@ -104,6 +105,32 @@ def _time_to_use(volume_ml: Decimal, rate_ml_per_day: Decimal) -> dt.timedelta:
     return dt.timedelta(seconds=int(seconds))
 
 
+def changes_in_cycle(
+    effective_at: dt.datetime, performed_at: dt.datetime, next_performed_at: dt.datetime | None
+) -> bool:
+    """Whether a dose change belongs to the refill cycle from ``performed_at`` to the next refill.
+
+    A change at the refill's own instant applies from that instant (the dashboard records times to
+    the minute, so a dose set during the refill visit shares its minute); one at the next refill's
+    instant belongs to the next cycle.
+    """
+    return performed_at <= effective_at and (next_performed_at is None or effective_at < next_performed_at)
+
+
+def _doses_from(fill: FillState, dose_changes: Sequence[DoseStep]) -> tuple[Decimal, list[DoseStep]]:
+    """The dose in force at the fill's instant and the later changes in order, in UTC."""
+    dose = fill.daily_dose_mcg
+    later = []
+    for c in sorted(dose_changes, key=lambda c: c.effective_at):
+        if not changes_in_cycle(c.effective_at, fill.performed_at, None):
+            continue
+        if c.effective_at == fill.performed_at:
+            dose = c.daily_dose_mcg
+        else:
+            later.append(DoseStep(c.effective_at.astimezone(dt.UTC), c.daily_dose_mcg))
+    return dose, later
+
+
 def _instant_volume_reaches(fill: FillState, dose_changes: Sequence[DoseStep], threshold_ml: Decimal) -> dt.datetime:
     """The instant the reservoir, drawn down by the doses in force, reaches ``threshold_ml``.
 
@@ -114,15 +141,7 @@ def _instant_volume_reaches(fill: FillState, dose_changes: Sequence[DoseStep], t
     at = fill.performed_at.astimezone(dt.UTC)
     if volume <= threshold_ml:
         return at
-    dose = fill.daily_dose_mcg
-    changes = sorted(
-        (
-            DoseStep(c.effective_at.astimezone(dt.UTC), c.daily_dose_mcg)
-            for c in dose_changes
-            if c.effective_at > fill.performed_at
-        ),
-        key=lambda c: c.effective_at,
-    )
+    dose, changes = _doses_from(fill, dose_changes)
     for change in changes:
         rate = dose / fill.concentration_mcg_per_ml
         span_days = Decimal((change.effective_at - at).total_seconds()) / _SECONDS_PER_DAY
@@ -263,16 +282,8 @@ def reservoir_curve(
     at = fill.performed_at.astimezone(dt.UTC)
     end = until.astimezone(dt.UTC) if until is not None else None
     volume = fill.volume_ml
-    dose = fill.daily_dose_mcg
+    dose, changes = _doses_from(fill, list(dose_changes))
     points = [(at, volume)]
-    changes = sorted(
-        (
-            DoseStep(c.effective_at.astimezone(dt.UTC), c.daily_dose_mcg)
-            for c in dose_changes
-            if c.effective_at > fill.performed_at
-        ),
-        key=lambda c: c.effective_at,
-    )
     for change in [*changes, None]:
         rate = dose / fill.concentration_mcg_per_ml
         empty_at = at + _time_to_use(volume, rate)

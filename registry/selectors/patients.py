@@ -139,7 +139,7 @@ def patient_reservoir_curve(patient: Patient) -> ReservoirCurve | None:
     refill = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
     if refill is None:
         return None
-    changes = DoseChange.objects.filter(pump=pump, effective_at__gt=refill.performed_at).order_by("effective_at")
+    changes = DoseChange.objects.filter(pump=pump).in_cycle(refill.performed_at).order_by("effective_at")
     fill = scheduling.FillState(
         refill.performed_at, refill.volume_after_ml, refill.concentration_mcg_per_ml, refill.daily_dose_mcg
     )
@@ -260,4 +260,3 @@ def patient_timeline(patient: Patient) -> list[TimelineEvent]:
 
 def _status_label(value: str) -> str:
     return PatientStatus(value).label if value in PatientStatus.values else value
-

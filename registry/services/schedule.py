@@ -56,9 +56,7 @@ def schedule_for_refill(refill: Refill, pump: Pump, rules: scheduling.SiteRules)
         .values_list("performed_at", flat=True)
         .first()
     )
-    changes = DoseChange.objects.filter(pump=pump, effective_at__gt=refill.performed_at)
-    if next_refill_at is not None:
-        changes = changes.filter(effective_at__lt=next_refill_at)
+    changes = DoseChange.objects.filter(pump=pump).in_cycle(refill.performed_at, next_refill_at)
     steps = [scheduling.DoseStep(c.effective_at, c.daily_dose_mcg) for c in changes]
     return scheduling.refill_schedule(
         fill_state(refill),

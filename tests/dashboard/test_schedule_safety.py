@@ -1,0 +1,52 @@
+"""Scheduling and worklist safety rules, through the dashboard (docs/hazard-log.md names each one)."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, name, patient, data):
+    response = client.post(reverse(name, args=[patient.pk]), data)
+    assert response.status_code == 302, response.content.decode()
+
+
+@pytest.fixture
+def same_minute(client, coordinator, program):
+    """A refill at 09:30 and, in the same minute, the dose doubled (both through the dashboard)."""
+    patient = program["overdue"]
+    client.force_login(coordinator)
+    refill = {
+        "performed_at": "2026-03-10T09:30",
+        "volume_removed_ml": "1",
+        "volume_after_ml": "40",
+        "concentration_mcg_per_ml": "2000",
+        "daily_dose_mcg": "400",
+        "action": "save",
+    }
+    _post(client, "refill_create", patient, refill)
+    _post(client, "dose_change_create", patient, {"effective_at": "2026-03-10T09:30", "daily_dose_mcg": "800"})
+    patient.refresh_from_db()
+    return patient
+
+
+def test_the_due_date_follows_a_dose_change_in_the_refills_minute(same_minute):
+    # 38 mL above the alarm volume at 0.4 mL/day: 95 days, Sat 13 Jun; due 7 days before, moved
+    # off the weekend to Fri 5 Jun.
+    assert (same_minute.alarm_date, same_minute.next_refill_due) == (dt.date(2026, 6, 13), dt.date(2026, 6, 5))
+
+
+def test_the_refill_form_offers_the_dose_set_in_the_refills_minute(client, same_minute):
+    response = client.get(reverse("refill_create", args=[same_minute.pk]))
+    assert response.context["form"].initial["daily_dose_mcg"] == D("800")
+
+
+def test_the_reservoir_chart_draws_the_dose_set_in_the_refills_minute(client, same_minute):
+    curve = client.get(reverse("patient", args=[same_minute.pk])).context["curve"]
+    empty_at, volume = curve.points[-1]
+    assert volume == 0
+    # 40 mL at 0.4 mL/day: 100 days after the refill.
+    assert empty_at.astimezone(same_minute.site.zone).date() == dt.date(2026, 6, 18) == same_minute.empty_date
