@@ -16,7 +16,8 @@ Every date a patient's safety depends on is decided here and only here:
 - Refill status on a given day: critical from the alarm date on (the pump is alarming), overdue
   after the due date, due within the lead window, otherwise upcoming.
 - Battery: the documented ERI date, or implant date plus the assumed battery life.
-- Follow-up: missed when not completed within the grace period after its date.
+- Follow-up: missed when not completed within the grace period after its date; on the worklist
+  until completed or cancelled, or, once missed, until a later visit of its kind is booked.
 """
 
 from __future__ import annotations
@@ -255,9 +256,36 @@ def battery_eri_date(*, implant_date: dt.date, documented_eri: dt.date | None, b
     return documented_eri or add_years(implant_date, battery_life_years)
 
 
+# A patient in one of these statuses is no longer implanted in this program: off every worklist.
+LEFT_WORKLIST_STATUSES = frozenset({"explanted", "discontinued", "transferred", "deceased"})
+# Visits in these statuses are open: neither completed nor cancelled.
+OPEN_VISIT_STATUSES = ("scheduled", "missed")
+
+
+def missed_cutoff(today: dt.date, grace_days: int) -> dt.date:
+    """A visit dated before this day, not completed, is missed: its grace period has passed."""
+    return today - dt.timedelta(days=grace_days)
+
+
 def follow_up_missed(today: dt.date, *, visit_date: dt.date, grace_days: int) -> bool:
     """A visit not completed is missed once its grace period has passed."""
-    return today > visit_date + dt.timedelta(days=grace_days)
+    return visit_date < missed_cutoff(today, grace_days)
+
+
+def visit_work_status(
+    today: dt.date, *, status: str, visit_date: dt.date, grace_days: int, rebooked: bool
+) -> str | None:
+    """A visit's worklist status: ``due``, ``missed``, or None (not on the worklist).
+
+    A visit stays on the worklist until it is completed or cancelled; once missed (marked, or past
+    its grace period) it stays until the patient has a later visit of its kind (``rebooked``, the
+    stored ``FollowUp.superseded``): a later visit supersedes a missed one only, never one still due.
+    """
+    if status not in OPEN_VISIT_STATUSES:
+        return None
+    if status == "missed" or follow_up_missed(today, visit_date=visit_date, grace_days=grace_days):
+        return None if rebooked else "missed"
+    return "due"
 
 
 def residual_discrepancy(

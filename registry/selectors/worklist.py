@@ -27,7 +27,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment, Site
+from registry.models import ContactAttempt, FollowUp, Patient, PatientStatus, RefillAppointment, Site
 from registry.selectors.rules import (
     _site_today,
     no_show_q,
@@ -126,25 +126,23 @@ WORK_KINDS = ("refill", "battery", "follow_up")
 
 
 def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None, end: dt.date) -> QuerySet[FollowUp]:
-    """Visits a worklist shows: scheduled or missed, due by ``end``, and not superseded.
+    """Open visits (scheduled or missed) due by ``end`` of patients still on the worklist.
 
-    A missed (or never-recorded) visit stays on the worklist until the patient has a later visit
-    of the same kind booked or done: rebooking is how a coordinator closes it. Without this rule a
-    missed annual review from years ago would stay on every worklist for ever (the scale
-    test found 36,000 such rows at 100,000 patients). ``FollowUp.superseded`` holds the rule's answer, kept by
-    database triggers (migration 0007), so this reads the partial index ``follow_up_open_idx``.
-    ``patients=None`` means every patient (no join).
+    Which of them a worklist lists depends on each site's day (``scheduling.visit_work_status``):
+    a missed one only until a later visit of its kind is booked (``FollowUp.superseded``, kept by
+    database triggers, migration 0007). ``patients=None`` means every patient (no semi-join).
     """
     visits = FollowUp.objects.filter(
-        due_date__lte=end,
-        status__in=[FollowUp.Status.SCHEDULED, FollowUp.Status.MISSED],
-        superseded=False,
+        due_date__lte=end, status__in=scheduling.OPEN_VISIT_STATUSES, patient__status__in=_STAYING
     )
     if patients is not None:
         visits = visits.filter(patient__in=patients.values("pk"))
     if start is not None:
         visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
     return visits
+
+
+_STAYING = sorted(set(PatientStatus.values) - scheduling.LEFT_WORKLIST_STATUSES)
 
 
 def worklist(
@@ -191,13 +189,15 @@ def worklist(
         )
         for v in visits:
             site = v.patient.site
-            overdue = scheduling.follow_up_missed(
+            status = scheduling.visit_work_status(
                 scheduling.today_in(site.zone, now or timezone.now()),
+                status=v.status,
                 visit_date=v.due_date,
                 grace_days=site.follow_up_grace_days,
+                rebooked=v.superseded,
             )
-            status = "missed" if v.status == FollowUp.Status.MISSED or overdue else "due"
-            items.append(_follow_up_item(v, v.patient, status))
+            if status is not None:
+                items.append(_follow_up_item(v, v.patient, status))
     items.sort(key=WorkItem.sort_key)
     return items
 
@@ -426,11 +426,10 @@ def worklist_page(
         visits = open_follow_ups(patients, start=start, end=end)
         if sites is not None:
             visits = visits.filter(site_id__in=sites)
-        counted.append(visits.order_by().values_list("pk"))
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
         for pk, today, _, grace in every_site:
-            cutoffs[today - dt.timedelta(days=grace)].append(pk)
+            cutoffs[scheduling.missed_cutoff(today, grace)].append(pk)
         # The sites' cutoffs differ by a day or so: before the earliest every visit is missed, and
         # only a visit between the earliest and a later cutoff needs its site (its own column).
         earliest = min(cutoffs, default=dt.date.min)
@@ -440,6 +439,10 @@ def worklist_page(
             Q(pk__in=[]),
         )
         missed = Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band
+        # ``scheduling.visit_work_status``: a later visit of the kind supersedes a missed one only.
+        buckets = {"missed": missed & Q(superseded=False), "due": ~missed}
+        visits = visits.filter(buckets["missed"] | buckets["due"])
+        counted.append(visits.order_by().values_list("pk"))
         visits = visits.annotate(
             item_kind=Value("follow_up"),
             item_due=F("due_date"),
@@ -448,7 +451,7 @@ def worklist_page(
         ).order_by()
         if window and per_urgency:
             # "due" is the rest of the open visits, with the date range it implies for the index.
-            buckets = {"missed": missed, "due": Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band}
+            buckets["due"] = Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band
             members += [
                 (
                     WORK_URGENCY[("follow_up", label)],

@@ -48,3 +48,68 @@ def test_a_dose_change_at_the_next_refills_instant_belongs_to_the_next_cycle(api
     schedule = _schedule(api, patient)
     assert (schedule["alarm_date"], schedule["next_refill_due"]) == ("2025-09-29", "2025-09-22")
     assert dt.date.fromisoformat(schedule["empty_date"]) == dt.date(2025, 10, 4)  # 20 mL / 0.4 mL a day
+
+
+TODAY = dt.date(2025, 8, 10)
+WINDOW = "start=2025-08-10&end=2025-09-09"
+
+
+@pytest.fixture
+def frozen():
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC), tick=False):
+        yield
+
+
+def _book(api, patient, kind, due, at=None):
+    body = {"patient": patient.pk, "kind": kind, "due_date": due.isoformat()}
+    if at:
+        body["scheduled_at"] = at
+    response = api.post("/api/v1/follow-ups/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def _worklist_visits(api):
+    response = api.get(f"/api/v1/worklist/?{WINDOW}&kind=follow_up")
+    assert response.status_code == 200, response.json()
+    return {r["target_id"]: r["status"] for r in response.json()["results"]}
+
+
+def test_a_booked_visit_stays_listed_when_a_later_one_of_its_kind_exists(api, implanted, frozen):
+    patient, _, _ = implanted
+    soon = _book(api, patient, "post_op", TODAY + dt.timedelta(days=7), "2025-08-17T09:30:00+01:00")
+    later = _book(api, patient, "post_op", TODAY + dt.timedelta(days=42))
+    assert _worklist_visits(api) == {soon: "due"}  # the later one is outside the window
+    assert later not in _worklist_visits(api)
+
+
+def test_a_later_visit_supersedes_a_missed_one_only(api, implanted, frozen):
+    patient, _, _ = implanted
+    missed = _book(api, patient, "clinic_review", TODAY - dt.timedelta(days=20))
+    within_grace = _book(api, patient, "annual_review", TODAY - dt.timedelta(days=3))
+    assert _worklist_visits(api) == {missed: "missed", within_grace: "due"}
+    rebooked = _book(api, patient, "clinic_review", TODAY + dt.timedelta(days=5))
+    annual_rebooked = _book(api, patient, "annual_review", TODAY + dt.timedelta(days=60))
+    # The missed review leaves (rebooked); the one still within its grace period stays.
+    assert _worklist_visits(api) == {rebooked: "due", within_grace: "due"}
+    assert annual_rebooked not in _worklist_visits(api)
+
+
+@pytest.mark.parametrize("to_status", ["deceased", "transferred", "discontinued", "explanted"])
+def test_a_patient_who_is_no_longer_implanted_leaves_the_worklist(api, implanted, frozen, to_status):
+    patient, pump, _ = implanted
+    _book(api, patient, "annual_review", TODAY - dt.timedelta(days=30))
+    _book(api, patient, "titration", TODAY + dt.timedelta(days=3))
+    listed = api.get(f"/api/v1/worklist/?{WINDOW}").json()["results"]
+    assert {r["kind"] for r in listed if r["patient"] == patient.pk} == {"refill", "follow_up"}
+    if to_status == "explanted":
+        body = {"explant_date": "2025-08-09", "reason": "infection"}
+        assert api.post(f"/api/v1/pumps/{pump.pk}/explant/", body, format="json").status_code == 200
+    else:
+        body = {"to_status": to_status, "on": "2025-08-09"}
+        assert api.post(f"/api/v1/patients/{patient.pk}/status/", body, format="json").status_code == 200
+    listed = api.get(f"/api/v1/worklist/?{WINDOW}").json()
+    assert [r for r in listed["results"] if r["patient"] == patient.pk] == []
+    assert listed["count"] == len(listed["results"])

@@ -50,3 +50,33 @@ def test_the_reservoir_chart_draws_the_dose_set_in_the_refills_minute(client, sa
     assert volume == 0
     # 40 mL at 0.4 mL/day: 100 days after the refill.
     assert empty_at.astimezone(same_minute.site.zone).date() == dt.date(2026, 6, 18) == same_minute.empty_date
+
+
+def _rows(client, kind):
+    """(patient id, reason) of the worklist page's rows of ``kind``."""
+    import re
+
+    html = client.get(reverse("worklist"), {"kind": kind}).content.decode()
+    return re.findall(r'data-patient="(\d+)">.*?</td>\s*<td>.*?</td>\s*<td>([^<]*)</td>', html, re.S)
+
+
+def test_the_earlier_of_two_booked_post_op_checks_is_on_the_worklist(client, coordinator, program):
+    client.force_login(coordinator)
+    patient = program["due"]
+    for due in ("2026-03-17", "2026-04-21"):
+        _post(client, "follow_up_create", patient, {"kind": "post_op", "due_date": due, "scheduled_at": f"{due}T09:30"})
+    assert (str(patient.pk), "Post-operative check due") in _rows(client, "follow_up")
+
+
+@pytest.mark.parametrize("to_status", ["deceased", "transferred"])
+def test_a_patient_who_left_the_program_leaves_the_worklist(client, coordinator, program, to_status):
+    client.force_login(coordinator)
+    patient = program["missed"]  # a missed clinic review
+    services_visit = {"kind": "titration", "due_date": "2026-03-20"}
+    _post(client, "follow_up_create", patient, services_visit)
+    assert {r for r in _rows(client, "follow_up") if r[0] == str(patient.pk)} == {
+        (str(patient.pk), "Clinic review missed (due 25 Feb 2026)"),
+        (str(patient.pk), "Titration due"),
+    }
+    _post(client, "status_change", patient, {"to_status": to_status, "on": "2026-03-09", "reason": "recorded"})
+    assert [r for r in _rows(client, "") if r[0] == str(patient.pk)] == []

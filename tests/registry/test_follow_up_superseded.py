@@ -107,12 +107,22 @@ def test_bulk_writes_and_moves_between_patients(patient):
     _assert_kept()
 
 
-def test_the_worklist_reads_only_open_unsuperseded_visits(patient):
+def test_a_missed_visit_leaves_the_worklist_once_rebooked(patient):
+    from registry.selectors import worklist_page
+
+    def listed():
+        page = worklist_page(start=None, end=D(2026, 12, 31), kinds=("follow_up",), now=NOW)
+        return [(i.target_id, i.status) for i in page.items]
+
     missed = _visit(patient, D(2026, 3, 1))
     FollowUp.objects.filter(pk=missed.pk).update(status=FollowUp.Status.MISSED)
-    assert list(open_follow_ups(None, start=None, end=D(2026, 12, 31))) == [missed]
+    assert listed() == [(missed.pk, "missed")]
     rebooked = _visit(patient, D(2026, 12, 1))
-    assert list(open_follow_ups(None, start=None, end=D(2026, 12, 31))) == [rebooked]
+    assert listed() == [(rebooked.pk, "due")]
+    assert open_follow_ups(None, start=None, end=D(2026, 12, 31)).count() == 2  # open, but not both listed
+
+
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 
 
 def test_worklist_page_ranks_visits_by_each_sites_own_cutoff():
