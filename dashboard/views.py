@@ -38,6 +38,7 @@ WORKLIST_ROWS = 200
 WORKLIST_COUNT_LIMIT = 1000
 SECTION_TITLES = {
     ("refill", "critical"): "Critical: past the low-reservoir alarm date",
+    ("refill", "needs_attention"): "Needs attention: no refill date could be projected",
     ("refill", "no_show"): "Did not come to a booked refill visit",
     ("refill", "overdue"): "Refill overdue",
     ("battery", "overdue"): "Battery past its ERI date",
@@ -49,6 +50,7 @@ SECTION_TITLES = {
 }
 STATUS_LABELS = {
     "critical": "Critical",
+    "needs_attention": "Needs attention",
     "overdue": "Overdue",
     "due": "Due",
     "upcoming": "Upcoming",
@@ -134,7 +136,8 @@ def _worklist_sections(user, form: forms.WorklistFilterForm) -> str:
     )
     items = page.items
     sections = []
-    for key, title in SECTION_TITLES.items():
+    for key in selectors.WORK_URGENCY:
+        title = SECTION_TITLES[key]
         rows = [i for i in items if (i.kind, i.status) == key]
         if rows:
             sections.append(

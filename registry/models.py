@@ -219,6 +219,7 @@ TRANSITION_PAIRS: list[tuple[str, str]] = sorted(
 
 class RefillStatus(models.TextChoices):
     NONE = "none", "Nothing due"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention (no due date could be projected)"
     UPCOMING = "upcoming", "Upcoming"
     DUE = "due", "Due"
     OVERDUE = "overdue", "Overdue"
@@ -229,6 +230,7 @@ class DueBasis(models.TextChoices):
     ALARM_MARGIN = "alarm_margin", "Alarm date minus safety margin"
     MAX_INTERVAL = "max_interval", "Maximum refill interval"
     MANUAL = "manual", "Set manually"
+    NEEDS_ATTENTION = "needs_attention", "No projection: needs attention"
 
 
 class Patient(models.Model):
@@ -272,6 +274,8 @@ class Patient(models.Model):
     alarm_date_disagrees = models.BooleanField(default=False, editable=False)
     last_refill_at = models.DateTimeField(null=True, blank=True, editable=False)
     battery_eri_date = models.DateField(null=True, blank=True, editable=False)
+    # Why no due date could be projected (basis "needs_attention"); the worklist shows it.
+    schedule_attention = models.CharField(max_length=200, blank=True, editable=False)
 
     history = HistoricalRecords(
         excluded_fields=[
@@ -283,6 +287,7 @@ class Patient(models.Model):
             "alarm_date_disagrees",
             "last_refill_at",
             "battery_eri_date",
+            "schedule_attention",
             "updated_at",
         ]
     )
@@ -827,9 +832,7 @@ class RefillAppointment(models.Model):
         ]
         indexes = [
             # The worklist's no-shows and the clinic's calendar: open bookings by clinic and date.
-            models.Index(
-                fields=["site", "starts_on"], condition=Q(status="booked"), name="refill_appt_open_site_idx"
-            ),
+            models.Index(fields=["site", "starts_on"], condition=Q(status="booked"), name="refill_appt_open_site_idx"),
             models.Index(fields=["patient", "status"], name="refill_appt_patient_idx"),
         ]
 

@@ -13,8 +13,9 @@ Every date a patient's safety depends on is decided here and only here:
   is flagged.
 - Refill due date: the earliest of alarm date minus the safety margin, last refill plus the maximum
   refill interval, and a manually set date; moved earlier past the clinic's closed days.
-- Refill status on a given day: critical from the alarm date on (the pump is alarming), overdue
-  after the due date, due within the lead window, otherwise upcoming.
+- Refill status on a given day (``REFILL_STATUS_RULES``): needs attention when no projection could
+  be made, critical from the alarm date on (the pump is alarming), overdue after the due date, due
+  within the lead window, otherwise upcoming.
 - Battery: the documented ERI date, or implant date plus the assumed battery life.
 - Follow-up: missed when not completed within the grace period after its date; on the worklist
   until completed or cancelled, or, once missed, until a later visit of its kind is booked.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -78,6 +79,10 @@ class SiteRules:
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+
+# The due basis of a schedule that could not be projected: the patient needs attention.
+NEEDS_ATTENTION = "needs_attention"
 
 
 @dataclass(frozen=True)
@@ -218,19 +223,57 @@ def refill_schedule(
     )
 
 
+@dataclass(frozen=True)
+class StatusTest:
+    """One row of a status rule: ``status`` holds when the stored ``column`` compares with ``operand``.
+
+    ``operand(today, lead_window_days)`` is computed per site (its own today and lead window). The
+    Python check below and the SQL of ``registry.selectors.rules`` are both read from these rows.
+    """
+
+    status: str
+    column: str
+    comparison: str  # "eq", "lt" or "lte"
+    operand: Callable[[dt.date, int], object]
+
+
+COMPARISONS: dict[str, Callable[[object, object], bool]] = {
+    "eq": lambda a, b: a == b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+# The refill status, in precedence order: the first row that holds decides; "upcoming" otherwise,
+# "none" when nothing is due. A schedule that could not be projected needs attention before all;
+# critical from the alarm date on (the pump is alarming); overdue after the due date; due within
+# the lead window.
+REFILL_STATUS_RULES = (
+    StatusTest("needs_attention", "refill_due_basis", "eq", lambda today, lead: NEEDS_ATTENTION),
+    StatusTest("critical", "alarm_date", "lte", lambda today, lead: today),
+    StatusTest("overdue", "next_refill_due", "lt", lambda today, lead: today),
+    StatusTest("due", "next_refill_due", "lte", lambda today, lead: today + dt.timedelta(days=lead)),
+)
+REFILL_STATUS_OTHERWISE = "upcoming"
+REFILL_STATUSES = ("none", *(r.status for r in REFILL_STATUS_RULES), REFILL_STATUS_OTHERWISE)
+
+
 def refill_status(
-    today: dt.date, *, due_date: dt.date | None, alarm_date: dt.date | None, lead_window_days: int
+    today: dt.date,
+    *,
+    due_date: dt.date | None,
+    alarm_date: dt.date | None,
+    lead_window_days: int,
+    basis: str = "",
 ) -> str:
-    """``none``, ``upcoming``, ``due``, ``overdue`` or ``critical`` on ``today`` (site's zone)."""
+    """One of ``REFILL_STATUSES`` on ``today`` (site's zone), by ``REFILL_STATUS_RULES``."""
     if due_date is None:
         return "none"
-    if alarm_date is not None and today >= alarm_date:
-        return "critical"
-    if today > due_date:
-        return "overdue"
-    if today >= due_date - dt.timedelta(days=lead_window_days):
-        return "due"
-    return "upcoming"
+    stored = {"next_refill_due": due_date, "alarm_date": alarm_date, "refill_due_basis": basis}
+    for rule in REFILL_STATUS_RULES:
+        value = stored[rule.column]
+        if value is not None and COMPARISONS[rule.comparison](value, rule.operand(today, lead_window_days)):
+            return rule.status
+    return REFILL_STATUS_OTHERWISE
 
 
 def refill_timeliness(performed_on: dt.date, *, due_date: dt.date | None, alarm_date: dt.date | None) -> str:

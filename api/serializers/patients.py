@@ -12,6 +12,7 @@ from api.serializers.fields import (
     patient_field,
     scoped_sites,
 )
+from registry import scheduling
 from registry.models import Indication, Patient, PatientStatus, ScreeningTrial, Site, StatusChange
 from registry.selectors import patient_refill_status
 
@@ -22,8 +23,11 @@ class ScheduleSerializer(serializers.Serializer):
     next_refill_due = serializers.DateField(allow_null=True)
     alarm_date = serializers.DateField(allow_null=True)
     empty_date = serializers.DateField(allow_null=True)
-    refill_status = serializers.ChoiceField(choices=["none", "upcoming", "due", "overdue", "critical"])
+    refill_status = serializers.ChoiceField(choices=scheduling.REFILL_STATUSES)
     refill_due_basis = serializers.CharField(allow_blank=True)
+    schedule_attention = serializers.CharField(
+        allow_blank=True, help_text="Why no due date could be projected (refill status needs_attention)."
+    )
     alarm_date_disagrees = serializers.BooleanField()
     last_refill_at = serializers.DateTimeField(allow_null=True)
     battery_eri_date = serializers.DateField(allow_null=True)
@@ -79,6 +83,7 @@ class PatientSerializer(RegistryModelSerializer):
                 "empty_date": patient.empty_date,
                 "refill_status": status,
                 "refill_due_basis": patient.refill_due_basis,
+                "schedule_attention": patient.schedule_attention,
                 "alarm_date_disagrees": patient.alarm_date_disagrees,
                 "last_refill_at": patient.last_refill_at,
                 "battery_eri_date": patient.battery_eri_date,

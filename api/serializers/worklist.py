@@ -8,8 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from api.serializers.fields import BoundedDateField
-
-WORK_STATUSES = ["critical", "no_show", "overdue", "due", "upcoming", "missed"]
+from registry.selectors import WORK_STATUSES
 
 
 class WorklistQuerySerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ from registry.selectors.rules import (
 from registry.selectors.worklist import (
     WORK_ITEM_PATIENT_FIELDS,
     WORK_KINDS,
+    WORK_STATUSES,
     WORK_URGENCY,
     WorkItem,
     WorklistPage,
@@ -42,6 +43,7 @@ __all__ = [
     "URGENCY",
     "WORK_ITEM_PATIENT_FIELDS",
     "WORK_KINDS",
+    "WORK_STATUSES",
     "WORK_URGENCY",
     "PatientChange",
     "ReservoirCurve",

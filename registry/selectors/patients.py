@@ -64,7 +64,9 @@ def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:
             ),
             Prefetch(
                 "refill_appointments",
-                queryset=RefillAppointment.objects.filter(status=RefillAppointment.Status.BOOKED).select_related("site"),
+                queryset=RefillAppointment.objects.filter(status=RefillAppointment.Status.BOOKED).select_related(
+                    "site"
+                ),
                 to_attr="open_refill_visits",
             ),
         )

@@ -28,7 +28,8 @@ from django.utils import timezone
 from registry import scheduling
 from registry.models import Patient, RefillAppointment, Site
 
-URGENCY = {"critical": 0, "overdue": 1, "due": 2, "upcoming": 3, "none": 4}
+# A patient's refill status, most urgent first (0): the order of ``scheduling.REFILL_STATUS_RULES``.
+URGENCY = {status: n for n, status in enumerate([*scheduling.REFILL_STATUSES[1:], "none"])}
 
 
 def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None) -> list[tuple[int, dt.date, int, int]]:
@@ -54,6 +55,8 @@ def site_days(
     return groups
 
 
+# The patient's site and the stored columns the refill status rule reads.
+_COLUMNS = tuple(dict.fromkeys(["site_id", "next_refill_due", *(r.column for r in scheduling.REFILL_STATUS_RULES)]))
 
 
 class _SiteColumns(Expression):
@@ -66,7 +69,7 @@ class _SiteColumns(Expression):
 
     def __init__(self, output_field):
         super().__init__(output_field=output_field)
-        self.columns = [F("site_id"), F("next_refill_due"), F("alarm_date")]
+        self.columns = [F(name) for name in _COLUMNS]
 
     def get_source_expressions(self):
         return self.columns
@@ -75,8 +78,7 @@ class _SiteColumns(Expression):
         self.columns = list(exprs)
 
     def compiled_columns(self, compiler) -> dict[str, str]:
-        site, due, alarm = (compiler.compile(c)[0] for c in self.columns)
-        return {"site_id": site, "next_refill_due": due, "alarm_date": alarm}
+        return {name: compiler.compile(c)[0] for name, c in zip(_COLUMNS, self.columns, strict=True)}
 
 
 class _BySiteGroup(_SiteColumns):
@@ -123,26 +125,28 @@ def _in_list(column: str, ids) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(ids))})"
 
 
-# ``registry.scheduling.refill_status`` in precedence order: (status, column, comparison, days
-# after the site's today). Stated once: the status CASE and the status filter below read it.
-_REFILL_RULE = [
-    ("critical", "alarm_date", "lte", lambda lead: 0),
-    ("overdue", "next_refill_due", "lt", lambda lead: 0),
-    ("due", "next_refill_due", "lte", lambda lead: lead),
-]
-_SQL_COMPARISON = {"lt": "<", "lte": "<="}
+_SQL_COMPARISON = {"eq": "=", "lt": "<", "lte": "<="}
+
+
+def _operand(rule: scheduling.StatusTest, day: dt.date, lead: int, connection):
+    value = rule.operand(day, lead)
+    return _sql_date(value, connection) if isinstance(value, dt.date) else value
+
+
+def _test(rule: scheduling.StatusTest, columns: dict[str, str]) -> str:
+    return f"{columns[rule.column]} {_SQL_COMPARISON[rule.comparison]} %s"
 
 
 def _refill_case(label):
-    """The branch of ``_BySiteGroup``: the rule above as one CASE, each status mapped by ``label``."""
+    """The branch of ``_BySiteGroup``: ``scheduling.REFILL_STATUS_RULES`` as one CASE, statuses mapped by ``label``."""
 
     def branch(day, lead, columns, connection):
         sql, params = [f"CASE WHEN {columns['next_refill_due']} IS NULL THEN %s"], [label("none")]
-        for status, column, lookup, offset in _REFILL_RULE:
-            sql.append(f"WHEN {columns[column]} {_SQL_COMPARISON[lookup]} %s THEN %s")
-            params += [_sql_date(day + dt.timedelta(days=offset(lead)), connection), label(status)]
+        for rule in scheduling.REFILL_STATUS_RULES:
+            sql.append(f"WHEN {_test(rule, columns)} THEN %s")
+            params += [_operand(rule, day, lead, connection), label(rule.status)]
         sql.append("ELSE %s END")
-        return " ".join(sql), [*params, label("upcoming")]
+        return " ".join(sql), [*params, label(scheduling.REFILL_STATUS_OTHERWISE)]
 
     return branch
 
@@ -173,19 +177,20 @@ class _RefillStatusIs(_SiteColumns):
 
     def as_sql(self, compiler, connection):
         columns = self.compiled_columns(compiler)
-        # The tests of the statuses before this one (negated) and its own; "upcoming" has none.
-        statuses = [rule[0] for rule in _REFILL_RULE]
-        rules = _REFILL_RULE[: statuses.index(self.status) + 1] if self.status in statuses else _REFILL_RULE
+        # The tests of the statuses before this one (negated) and its own; the last status has none.
+        rules = scheduling.REFILL_STATUS_RULES
+        statuses = [rule.status for rule in rules]
+        rules = rules[: statuses.index(self.status) + 1] if self.status in statuses else rules
         either, params = [], []
         for (day, lead), ids in self.groups.items():
             sql = [_in_list(columns["site_id"], ids)]
             params += ids
-            for status, column, lookup, offset in rules:
-                test = f"{columns[column]} {_SQL_COMPARISON[lookup]} %s"
+            for rule in rules:
+                test, column = _test(rule, columns), columns[rule.column]
                 # A status after another holds only where the earlier test is not true; written as
                 # the ORM writes an excluded lookup, NULL-safe and estimable from the statistics.
-                sql.append(test if status == self.status else f"NOT ({test} AND {columns[column]} IS NOT NULL)")
-                params.append(_sql_date(day + dt.timedelta(days=offset(lead)), connection))
+                sql.append(test if rule.status == self.status else f"NOT ({test} AND {column} IS NOT NULL)")
+                params.append(_operand(rule, day, lead, connection))
             either.append("(" + " AND ".join(sql) + ")")
         return f"({columns['next_refill_due']} IS NOT NULL AND ({' OR '.join(either) or '1 = 0'}))", params
 
@@ -215,6 +220,29 @@ def no_show_q(groups) -> Q:
     return either
 
 
+_NEGATED = {"lt": "gte", "lte": "gt"}
+
+
+def refill_status_range(status: str, groups) -> Q:
+    """The due dates ``status`` implies at every site group, for an index scan to start from.
+
+    Read from ``scheduling.REFILL_STATUS_RULES``: the status's own due-date test at the latest
+    site's day, and the earlier statuses' due-date tests, negated, at the earliest. Only a hint:
+    ``refill_status_q`` is the rule.
+    """
+    hint = Q()
+    for rule in scheduling.REFILL_STATUS_RULES:
+        if rule.column == "next_refill_due" and rule.comparison in _NEGATED:
+            bounds = [rule.operand(day, lead) for day, lead in groups] or [timezone.now().date()]
+            if rule.status == status:
+                hint &= Q(**{f"next_refill_due__{rule.comparison}": max(bounds)})
+            else:
+                hint &= Q(**{f"next_refill_due__{_NEGATED[rule.comparison]}": min(bounds)})
+        if rule.status == status:
+            break
+    return hint
+
+
 def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:
     """The same rule for one loaded patient (no query beyond its site)."""
     site = patient.site
@@ -224,5 +252,5 @@ def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> s
         due_date=patient.next_refill_due,
         alarm_date=patient.alarm_date,
         lead_window_days=max(site.refill_lead_days or [0]),
+        basis=patient.refill_due_basis,
     )
-

@@ -32,6 +32,7 @@ from registry.selectors.rules import (
     _site_today,
     no_show_q,
     refill_status_q,
+    refill_status_range,
     site_days,
     sites_today,
     with_refill_status,
@@ -110,19 +111,33 @@ class WorkItem:
         return (self.urgency, self.due_date, self.patient.pk, self.kind, self.target_id or 0)
 
 
+# The worklist's rule table: each (kind, status) an item can have, most urgent first. A new kind
+# of item adds its rows here (and a member in ``worklist_page``); the dashboard's sections and the
+# API's statuses are read from it.
 WORK_URGENCY = {
-    ("refill", "critical"): 0,
-    # A booked refill visit whose day passed without a refill: back at the top, after critical.
-    ("refill", "no_show"): 1,
-    ("refill", "overdue"): 2,
-    ("battery", "overdue"): 3,
-    ("refill", "due"): 4,
-    ("follow_up", "missed"): 5,
-    ("battery", "due"): 6,
-    ("follow_up", "due"): 7,
-    ("refill", "upcoming"): 8,
+    key: n
+    for n, key in enumerate(
+        [
+            ("refill", "critical"),
+            ("refill", "needs_attention"),
+            # A booked refill visit whose day passed without a refill: back at the top.
+            ("refill", "no_show"),
+            ("refill", "overdue"),
+            ("battery", "overdue"),
+            ("refill", "due"),
+            ("follow_up", "missed"),
+            ("battery", "due"),
+            ("follow_up", "due"),
+            ("refill", "upcoming"),
+        ]
+    )
 }
+WORK_STATUSES = tuple(dict.fromkeys(status for _, status in WORK_URGENCY))
 WORK_KINDS = ("refill", "battery", "follow_up")
+# Refill statuses ranked ahead of a no-show: a patient with one keeps it when a booking also passed.
+_AHEAD_OF_NO_SHOW = tuple(
+    s for (k, s), n in WORK_URGENCY.items() if k == "refill" and n < WORK_URGENCY[("refill", "no_show")]
+)
 
 
 def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None, end: dt.date) -> QuerySet[FollowUp]:
@@ -169,7 +184,7 @@ def worklist(
         qs = base.filter(Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False)
         qs = with_booking(with_refill_status(qs.select_related("site", "primary_clinician"), now, groups))
         for p in qs.annotate(is_no_show=Case(When(no_show, then=Value(True)), default=Value(False))):
-            status = "no_show" if p.is_no_show and p.refill_status != "critical" else p.refill_status
+            status = "no_show" if p.is_no_show and p.refill_status not in _AHEAD_OF_NO_SHOW else p.refill_status
             if start is not None and p.next_refill_due < start and status == "upcoming":
                 continue
             items.append(_refill_item(p, status))
@@ -211,6 +226,8 @@ WORK_ITEM_PATIENT_FIELDS = (
     "date_of_birth",
     "next_refill_due",
     "alarm_date",
+    "refill_due_basis",
+    "schedule_attention",
     "battery_eri_date",
     "site__name",
     "site__time_zone",
@@ -236,6 +253,8 @@ def with_booking(qs: QuerySet[Patient]) -> QuerySet[Patient]:
 
 
 def _refill_item(p: Patient, status: str) -> WorkItem:
+    if status == "needs_attention":
+        return WorkItem(p, "refill", p.next_refill_due, status, p.schedule_attention)
     if status == "no_show":
         missed = p.booking_at.astimezone(zoneinfo.ZoneInfo(p.booking_zone))
         return WorkItem(
@@ -362,16 +381,15 @@ def worklist_page(
         if window and per_urgency:
             # Each status with a date range it implies, so that the index scan starts there. Its
             # status and urgency are constants: no CASE to plan in every member.
-            critical = refill_status_q("critical", groups)
-            hints = {
-                "critical": Q(),
-                "no_show": no_show & ~critical,
-                "overdue": Q(next_refill_due__lt=max(days), next_refill_due__lte=end) & ~no_show,
-                "due": Q(next_refill_due__gte=min(days), next_refill_due__lte=end) & ~no_show,
-                "upcoming": Q(next_refill_due__gt=last_due, next_refill_due__gte=start or dt.date.min)
-                & Q(next_refill_due__lte=end)
-                & ~no_show,
-            }
+            hints = {status: refill_status_range(status, groups) for status in scheduling.REFILL_STATUSES[1:]}
+            hints = {status: hint & Q(next_refill_due__lte=end) & ~no_show for status, hint in hints.items()}
+            if start is not None:
+                hints[scheduling.REFILL_STATUS_OTHERWISE] &= Q(next_refill_due__gte=start)
+            # The statuses ranked ahead of a no-show keep theirs: the no-show member leaves them out.
+            hints["no_show"] = no_show
+            for status in _AHEAD_OF_NO_SHOW:
+                hints[status] = Q()
+                hints["no_show"] &= ~refill_status_q(status, groups)
             members += [
                 (
                     WORK_URGENCY[("refill", status)],
@@ -386,7 +404,7 @@ def worklist_page(
             ]
         elif window:
             status = Case(
-                When(Q(refill_status="critical"), then=Value("critical")),
+                When(Q(refill_status__in=_AHEAD_OF_NO_SHOW), then=F("refill_status")),
                 When(no_show, then=Value("no_show")),
                 default=F("refill_status"),
                 output_field=CharField(),

@@ -90,6 +90,7 @@ EMPTY_SCHEDULE = {
     "alarm_date_disagrees": False,
     "last_refill_at": None,
     "battery_eri_date": None,
+    "schedule_attention": "",
 }
 
 
@@ -119,7 +120,9 @@ def recompute_schedule(patient: Patient) -> dict:
     """Apply the scheduling rules to ``patient``'s records and store the result on the patient.
 
     Nothing is due unless the patient is implanted with an active pump: an explanted, discontinued,
-    transferred or deceased patient, or one not yet implanted, drops off every worklist.
+    transferred or deceased patient, or one not yet implanted, drops off every worklist. An
+    implanted patient whose schedule cannot be projected is never left without a date: see
+    ``_needs_attention``.
     """
     waiting = _deferred.get()
     if waiting is not None:
@@ -134,8 +137,13 @@ def recompute_schedule(patient: Patient) -> dict:
             implant_date=pump.implant_date, documented_eri=pump.eri_date, battery_life_years=rules.battery_life_years
         )
         latest = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
-        if latest is not None:
-            result = schedule_for_refill(latest, pump, rules)
+        try:
+            result = schedule_for_refill(latest, pump, rules) if latest is not None else None
+        except (ValueError, ArithmeticError) as error:
+            result = error
+        if not isinstance(result, scheduling.RefillSchedule):
+            values.update(_needs_attention(pump, latest, rules, result))
+        else:
             values.update(
                 next_refill_due=result.next_refill_due,
                 alarm_date=result.alarm_date,
@@ -149,6 +157,34 @@ def recompute_schedule(patient: Patient) -> dict:
     for name, value in values.items():
         setattr(patient, name, value)
     return values
+
+
+def _needs_attention(pump: Pump, latest: Refill | None, rules: scheduling.SiteRules, error) -> dict:
+    """The stored schedule of an implanted patient whose pump has no usable projection.
+
+    The patient stays on the worklist, as needing attention, with the reason and a due date of the
+    day the projection was lost (the new pump's implant, the unprojectable refill), or the replaced
+    pump's due date if earlier: when in doubt, the earlier date wins.
+    """
+    if latest is None:
+        due = pump.implant_date
+        reason = f"No fill recorded for the pump implanted {pump.implant_date:%d %b %Y}: record its first fill"
+        if pump.replaces_id is not None:
+            previous = Refill.objects.filter(pump_id=pump.replaces_id).order_by("-performed_at").first()
+            with contextlib.suppress(ValueError, ArithmeticError):
+                if previous is not None:
+                    due = min(due, schedule_for_refill(previous, pump.replaces, rules).next_refill_due)
+    else:
+        due = scheduling.local_date(latest.performed_at, rules.zone)
+        reason = (
+            f"The refill of {due:%d %b %Y} could not be projected ({error}): check its volume, concentration and dose"
+        )
+    return {
+        "next_refill_due": due,
+        "refill_due_basis": scheduling.NEEDS_ATTENTION,
+        "schedule_attention": reason[:200],
+        "last_refill_at": latest.performed_at if latest is not None else None,
+    }
 
 
 def recompute_site(site: Site) -> int:

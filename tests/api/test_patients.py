@@ -20,6 +20,7 @@ def test_create_writes_status_history_and_a_schedule(api, site):
         "empty_date": None,
         "refill_status": "none",
         "refill_due_basis": "",
+        "schedule_attention": "",
         "alarm_date_disagrees": False,
         "last_refill_at": None,
         "battery_eri_date": None,

@@ -113,3 +113,42 @@ def test_a_patient_who_is_no_longer_implanted_leaves_the_worklist(api, implanted
     listed = api.get(f"/api/v1/worklist/?{WINDOW}").json()
     assert [r for r in listed["results"] if r["patient"] == patient.pk] == []
     assert listed["count"] == len(listed["results"])
+
+
+@pytest.fixture
+def replaced(api, implanted):
+    """The pump replaced two days before its refill was due; no fill of the new pump recorded."""
+    import time_machine
+
+    patient, pump, _ = implanted
+    with time_machine.travel(dt.datetime(2025, 8, 20, 12, tzinfo=dt.UTC), tick=False):
+        assert _schedule(api, patient)["next_refill_due"] == "2025-08-22"
+        response = api.post(f"/api/v1/pumps/{pump.pk}/replace/", {"implant_date": "2025-08-20"}, format="json")
+        assert response.status_code in (200, 201), response.json()
+        yield patient
+
+
+def test_a_new_pump_without_its_first_fill_is_on_the_worklist_as_needing_attention(api, replaced):
+    rows = api.get("/api/v1/worklist/?start=2025-08-20&end=2025-09-19").json()["results"]
+    row = next(r for r in rows if r["patient"] == replaced.pk)
+    assert (row["kind"], row["status"], row["due_date"]) == ("refill", "needs_attention", "2025-08-20")
+    assert "first fill" in row["reason"] and "20 Aug 2025" in row["reason"]
+    assert rows[0] == row  # before everything merely due
+    schedule = _schedule(api, replaced)
+    assert (schedule["refill_status"], schedule["next_refill_due"]) == ("needs_attention", "2025-08-20")
+    assert api.get("/api/v1/patients/?refill_status=needs_attention").json()["count"] == 1
+
+
+def test_a_projection_that_cannot_be_made_puts_the_patient_on_the_worklist(api, implanted, frozen):
+    from registry import services
+    from registry.models import DoseChange, Refill
+
+    patient, pump, refill = implanted
+    # A dose too small to project (the reservoir would last past the calendar's end), as older
+    # records or a database edit can hold.
+    Refill.objects.filter(pk=refill.pk).update(concentration_mcg_per_ml="3000")
+    DoseChange.objects.create(pump=pump, effective_at=dt.datetime(2025, 6, 3, tzinfo=dt.UTC), daily_dose_mcg="0.01")
+    services.recompute_schedule(patient)
+    rows = api.get(f"/api/v1/worklist/?{WINDOW}&kind=refill").json()["results"]
+    assert [(r["patient"], r["status"]) for r in rows] == [(patient.pk, "needs_attention")]
+    assert "could not be projected" in rows[0]["reason"]

@@ -79,6 +79,7 @@ def test_first_session(db):
         "empty_date": "2025-09-10",
         "refill_status": "upcoming",
         "refill_due_basis": "alarm_margin",
+        "schedule_attention": "",
         "alarm_date_disagrees": False,
         "last_refill_at": "2025-06-02T08:00:00Z",
         "battery_eri_date": "2032-06-02",

@@ -44,7 +44,7 @@ def program(frozen, site, other_site, coordinator):
     p["battery"], pump = refilled(site, "Battery", dt.date(2026, 2, 1))
     services.update_pump(pump=pump, eri_date=dt.date(2026, 6, 1))
     p["battery"].refresh_from_db()
-    p["missed"], _ = make_implanted(site, family_name="Missedvisit")
+    p["missed"], _ = refilled(site, "Missedvisit", dt.date(2026, 3, 2))
     services.schedule_follow_up(patient=p["missed"], kind="clinic_review", due_date=dt.date(2026, 2, 25))
     p["outsider"], _ = refilled(other_site, "Outsider", dt.date(2025, 8, 1), mrn="OUT1")
     p["doctor"] = doctor

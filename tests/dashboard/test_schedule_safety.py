@@ -80,3 +80,16 @@ def test_a_patient_who_left_the_program_leaves_the_worklist(client, coordinator,
     }
     _post(client, "status_change", patient, {"to_status": to_status, "on": "2026-03-09", "reason": "recorded"})
     assert [r for r in _rows(client, "") if r[0] == str(patient.pk)] == []
+
+
+def test_a_replaced_pump_without_its_first_fill_needs_attention_on_the_worklist(client, coordinator, program):
+    client.force_login(coordinator)
+    patient = program["due"]
+    assert (str(patient.pk), f"Refill due {patient.next_refill_due:%d %b %Y}") in _rows(client, "refill")
+    _post(client, "pump_replace", patient, {"implant_date": "2026-03-10", "reason": "battery end"})
+    html = client.get(reverse("worklist")).content.decode()
+    section = html.split('id="refill-needs_attention"')[1].split("</section>")[0]
+    assert f'data-patient="{patient.pk}"' in section
+    assert "No fill recorded for the pump implanted 10 Mar 2026: record its first fill" in section
+    page = client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert "Needs attention" in page and 'id="schedule-attention"' in page

@@ -100,7 +100,9 @@ def test_pump_replacement_moves_the_schedule_to_the_new_pump(site):
             pump=old, implant_date=dt.date(2026, 3, 2), reservoir_volume_ml=D("20"), eri_date=dt.date(2033, 1, 1)
         )
         patient.refresh_from_db()
-        assert patient.next_refill_due is None  # nothing known of the new pump's fill yet
+        # Nothing known of the new pump's fill yet: due at once, needing attention, never absent.
+        assert (patient.next_refill_due, patient.refill_due_basis) == (dt.date(2026, 3, 2), "needs_attention")
+        assert "record its first fill" in patient.schedule_attention
         assert patient.battery_eri_date == dt.date(2033, 1, 1)
         first = refill(
             new,
