@@ -35,7 +35,6 @@ from registry.selectors.worklist import (
     WorklistPage,
     open_follow_ups,
     refill_worklist,
-    worklist,
     worklist_page,
 )
 
@@ -63,6 +62,5 @@ __all__ = [
     "site_days",
     "sites_today",
     "with_refill_status",
-    "worklist",
     "worklist_page",
 ]

