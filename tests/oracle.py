@@ -15,8 +15,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import FollowUp, Patient
-from registry.selectors.worklist import WORK_KINDS, WorkItem, _battery_item, _follow_up_item, _refill_item
+from registry.models import FollowUp, Patient, RefillAppointment
+from registry.selectors.worklist import (
+    _AHEAD_OF_NO_SHOW,
+    WORK_KINDS,
+    WorkItem,
+    _battery_item,
+    _follow_up_item,
+    _refill_item,
+)
 
 
 def rebooked(visit: FollowUp, visits: list[FollowUp]) -> bool:
@@ -42,6 +49,8 @@ def worklist(
     visits_of: dict[int, list[FollowUp]] = defaultdict(list)
     for visit in FollowUp.objects.filter(patient__in=[p.pk for p in people]):
         visits_of[visit.patient_id].append(visit)
+    booked = RefillAppointment.objects.filter(patient__in=[p.pk for p in people], status="booked")
+    booking_of = {b.patient_id: b for b in booked.select_related("site")}
     items: list[WorkItem] = []
     for p in people:
         if p.status in scheduling.LEFT_WORKLIST_STATUSES:
@@ -56,10 +65,16 @@ def worklist(
             lead_window_days=max(site.refill_lead_days or [0]),
             basis=p.refill_due_basis,
         )
-        if "refill" in kinds and p.refill_status != "none" and p.next_refill_due <= end:
+        booking = booking_of.get(p.pk)
+        p.booking_id, p.booking_at = (booking.pk, booking.starts_at) if booking else (None, None)
+        p.booking_clinic, p.booking_zone = (booking.site.name, booking.site.time_zone) if booking else (None, None)
+        # A booked refill visit whose day has passed at its clinic: a no-show, listed whatever the window.
+        no_show = booking is not None and booking.starts_on < scheduling.today_in(booking.site.zone, now)
+        status = "no_show" if no_show and p.refill_status not in _AHEAD_OF_NO_SHOW else p.refill_status
+        if "refill" in kinds and p.refill_status != "none" and (p.next_refill_due <= end or no_show):
             early = start is not None and p.next_refill_due < start
-            if not (early and p.refill_status == scheduling.REFILL_STATUS_OTHERWISE):
-                items.append(_refill_item(p))
+            if not (early and status == scheduling.REFILL_STATUS_OTHERWISE):
+                items.append(_refill_item(p, status))
         eri = p.battery_eri_date
         if "battery" in kinds and eri is not None and eri <= end + dt.timedelta(days=battery_window_days):
             items.append(_battery_item(p, "overdue" if eri <= today else "due"))

@@ -306,7 +306,9 @@ def worklist_page(
         # The scope's own conditions (its sites), not a semi-join: the site indexes stay usable.
         # A no-show is listed whatever its due date: the family must be called now.
         no_show = no_show_q(groups)
-        qs = base.order_by().filter(Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False)
+        qs = base.order_by().filter(
+            Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False, status__in=_STAYING
+        )
         last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
         ranked = with_refill_status(qs, now, groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):
@@ -358,7 +360,7 @@ def worklist_page(
             members.append((0, rows.order_by().values_list(*columns)))
     if "battery" in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
-        qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon)
+        qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon, status__in=_STAYING)
         counted.append(qs.order_by().values_list("pk"))
         status = Case(
             When(battery_eri_date__lte=F("site_today"), then=Value("overdue")),
