@@ -16,6 +16,10 @@ import datetime as dt
 
 from django.db import connection
 
+from registry import scheduling
+from registry.selectors.rules import refill_status_sql
+from registry.selectors.worklist import WORK_URGENCY
+
 # Each site's today in its zone, its refill lead window and its follow-up grace days; materialised
 # once per statement (40 rows), so every member below joins a constant.
 SITES = """
@@ -26,17 +30,27 @@ SITES = """
         FROM registry_site),
     bounds AS MATERIALIZED (SELECT min(today) AS lo, max(today) AS hi, min(today - grace) AS grace_lo FROM s)
 """
-# A patient's refill status in SQL, per site (the rule of registry.scheduling.refill_status).
-STATUS = """
-    CASE
-      WHEN p.next_refill_due IS NULL THEN 'none'
-      WHEN p.alarm_date <= s.today THEN 'critical'
-      WHEN p.next_refill_due < s.today THEN 'overdue'
-      WHEN p.next_refill_due <= s.today + s.lead THEN 'due'
-      ELSE 'upcoming'
-    END
-"""
-NOT_CRITICAL = "NOT coalesce(p.alarm_date <= s.today, false)"
+# A patient's refill status in SQL, per site: the rule table of registry.scheduling, compiled.
+_PATIENT = {
+    "next_refill_due": "p.next_refill_due",
+    "alarm_date": "p.alarm_date",
+    "refill_due_basis": "p.refill_due_basis",
+}
+STATUS = refill_status_sql(_PATIENT, "s.today", "s.lead")
+
+
+def _is(status: str) -> str:
+    """The condition "the patient's refill status is ``status``" (the same rule table)."""
+    return refill_status_sql(_PATIENT, "s.today", "s.lead", status)
+
+
+def _urgency(kind: str, status: str) -> int:
+    return WORK_URGENCY[(kind, status)]
+
+
+# Patients still on the worklist (registry.scheduling.LEFT_WORKLIST_STATUSES are not).
+STAYING = "p.status NOT IN ({})".format(", ".join(f"'{s}'" for s in sorted(scheduling.LEFT_WORKLIST_STATUSES)))
+VISIT_STAYING = f"EXISTS (SELECT 1 FROM registry_patient p WHERE p.id = f.patient_id AND {STAYING})"
 
 
 def _rows(sql: str, params=()) -> list:
@@ -56,81 +70,88 @@ def _rows(sql: str, params=()) -> list:
 # Incremental Sort on (due, id) presorted by due: ~94 patient rows, 161 buffers; the other seven
 # members "never executed". Then 50 primary-key look-ups for the page's patients.
 WORKLIST_MEMBERS = f"""
-  (SELECT 'refill' AS kind, 'critical' AS status, 0 AS urgency, p.next_refill_due AS due, p.id AS patient,
-          NULL::bigint AS target
+  (SELECT 'refill' AS kind, 'critical' AS status, {_urgency("refill", "critical")} AS urgency,
+          p.next_refill_due AS due, p.id AS patient, NULL::bigint AS target
      FROM registry_patient p JOIN s ON s.id = p.site_id
-    WHERE p.next_refill_due <= %(end)s AND p.alarm_date <= s.today AND p.alarm_date <= (SELECT hi FROM bounds)
+    WHERE p.next_refill_due <= %(end)s AND {_is("critical")} AND p.alarm_date <= (SELECT hi FROM bounds) AND {STAYING}
     ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'refill', 'overdue', 1, p.next_refill_due, p.id, NULL
+  (SELECT 'refill', 'needs_attention', {_urgency("refill", "needs_attention")}, p.next_refill_due, p.id, NULL
      FROM registry_patient p JOIN s ON s.id = p.site_id
-    WHERE p.next_refill_due < (SELECT hi FROM bounds) AND p.next_refill_due < s.today AND {NOT_CRITICAL}
+    WHERE p.next_refill_due <= %(end)s AND {_is("needs_attention")} AND {STAYING}
     ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'battery', 'overdue', 2, p.battery_eri_date, p.id, NULL
+  (SELECT 'refill', 'overdue', {_urgency("refill", "overdue")}, p.next_refill_due, p.id, NULL
      FROM registry_patient p JOIN s ON s.id = p.site_id
-    WHERE p.battery_eri_date <= (SELECT hi FROM bounds) AND p.battery_eri_date <= s.today
+    WHERE p.next_refill_due < (SELECT hi FROM bounds) AND {_is("overdue")} AND {STAYING}
+    ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
+  UNION ALL
+  (SELECT 'battery', 'overdue', {_urgency("battery", "overdue")}, p.battery_eri_date, p.id, NULL
+     FROM registry_patient p JOIN s ON s.id = p.site_id
+    WHERE p.battery_eri_date <= (SELECT hi FROM bounds) AND p.battery_eri_date <= s.today AND {STAYING}
     ORDER BY p.battery_eri_date, p.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'refill', 'due', 3, p.next_refill_due, p.id, NULL
+  (SELECT 'refill', 'due', {_urgency("refill", "due")}, p.next_refill_due, p.id, NULL
      FROM registry_patient p JOIN s ON s.id = p.site_id
     WHERE p.next_refill_due >= (SELECT lo FROM bounds) AND p.next_refill_due <= %(end)s
-      AND p.next_refill_due >= s.today AND p.next_refill_due <= s.today + s.lead AND {NOT_CRITICAL}
+      AND {_is("due")} AND {STAYING}
     ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'follow_up', 'missed', 4, f.due_date, f.patient_id, f.id
+  (SELECT 'follow_up', 'missed', {_urgency("follow_up", "missed")}, f.due_date, f.patient_id, f.id
      FROM registry_followup f JOIN s ON s.id = f.site_id
     WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.due_date <= %(end)s
       AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s)
-      AND (f.status = 'missed' OR f.due_date < s.today - s.grace)
+      AND (f.status = 'missed' OR f.due_date < s.today - s.grace) AND {VISIT_STAYING}
     ORDER BY f.due_date, f.patient_id, f.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'battery', 'due', 5, p.battery_eri_date, p.id, NULL
+  (SELECT 'battery', 'due', {_urgency("battery", "due")}, p.battery_eri_date, p.id, NULL
      FROM registry_patient p JOIN s ON s.id = p.site_id
     WHERE p.battery_eri_date > (SELECT lo FROM bounds) AND p.battery_eri_date > s.today
-      AND p.battery_eri_date <= %(battery_end)s
+      AND p.battery_eri_date <= %(battery_end)s AND {STAYING}
     ORDER BY p.battery_eri_date, p.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'follow_up', 'due', 6, f.due_date, f.patient_id, f.id
+  (SELECT 'follow_up', 'due', {_urgency("follow_up", "due")}, f.due_date, f.patient_id, f.id
      FROM registry_followup f JOIN s ON s.id = f.site_id
-    WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.status = 'scheduled'
+    WHERE f.status = 'scheduled'
       AND f.due_date <= %(end)s AND f.due_date >= (SELECT grace_lo FROM bounds) AND f.due_date >= %(visits_from)s
-      AND f.due_date >= s.today - s.grace
+      AND f.due_date >= s.today - s.grace AND {VISIT_STAYING}
     ORDER BY f.due_date, f.patient_id, f.id LIMIT %(window)s)
   UNION ALL
-  (SELECT 'refill', 'upcoming', 7, p.next_refill_due, p.id, NULL
+  (SELECT 'refill', 'upcoming', {_urgency("refill", "upcoming")}, p.next_refill_due, p.id, NULL
      FROM registry_patient p JOIN s ON s.id = p.site_id
     WHERE p.next_refill_due > (SELECT lo FROM bounds) AND p.next_refill_due >= %(start)s
-      AND p.next_refill_due <= %(end)s AND p.next_refill_due > s.today + s.lead AND {NOT_CRITICAL}
+      AND p.next_refill_due <= %(end)s AND {_is("upcoming")} AND {STAYING}
     ORDER BY p.next_refill_due, p.id LIMIT %(window)s)
 """
+# A visit the worklist lists: open, and not missed-and-rebooked (scheduling.visit_work_status).
+LISTED_VISIT = f"""f.status IN ('scheduled', 'missed') AND f.due_date <= %(end)s
+        AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s) AND {VISIT_STAYING}
+        AND (NOT f.superseded OR (f.status = 'scheduled'
+             AND f.due_date >= (SELECT s.today - s.grace FROM s WHERE s.id = f.site_id)))"""
 # The total from three index-only scans (Heap Fetches: 0 once vacuumed): each site's slice of
 # patient_site_refill_due_idx (the early upcoming ones left out by their site's window), the
 # patient_battery_eri_idx range and the partial follow_up_open_idx range (16,718 entries at
 # 100,000 patients): 184 buffers, most of the statement's time.
-WORKLIST_TOTAL = """
+WORKLIST_TOTAL = f"""
   (SELECT sum(n) FROM (
      SELECT (SELECT count(*) FROM registry_patient p WHERE p.site_id = s.id AND p.next_refill_due <= %(end)s
+              AND {STAYING}
               AND NOT (p.next_refill_due > s.today + s.lead AND p.next_refill_due < %(start)s)) AS n FROM s
      UNION ALL
-     SELECT count(*) FROM registry_patient WHERE battery_eri_date <= %(battery_end)s
+     SELECT count(*) FROM registry_patient p WHERE battery_eri_date <= %(battery_end)s AND {STAYING}
      UNION ALL
-     SELECT count(*) FROM registry_followup f
-      WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.due_date <= %(end)s
-        AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s)) c)::int
+     SELECT count(*) FROM registry_followup f WHERE {LISTED_VISIT}) c)::int
 """
 # A total that stops at %(count_limit)s items (the dashboard says "more than 1,000"): the same
 # three index scans, cut by the LIMIT after that many entries.
-WORKLIST_TOTAL_LIMITED = """
+WORKLIST_TOTAL_LIMITED = f"""
   (SELECT count(*) FROM (
      SELECT 1 FROM s JOIN registry_patient p ON p.site_id = s.id WHERE p.next_refill_due <= %(end)s
-        AND NOT (p.next_refill_due > s.today + s.lead AND p.next_refill_due < %(start)s)
+        AND {STAYING} AND NOT (p.next_refill_due > s.today + s.lead AND p.next_refill_due < %(start)s)
      UNION ALL
-     SELECT 1 FROM registry_patient WHERE battery_eri_date <= %(battery_end)s
+     SELECT 1 FROM registry_patient p WHERE battery_eri_date <= %(battery_end)s AND {STAYING}
      UNION ALL
-     SELECT 1 FROM registry_followup f
-      WHERE f.status IN ('scheduled', 'missed') AND NOT f.superseded AND f.due_date <= %(end)s
-        AND NOT (f.status = 'scheduled' AND f.due_date < %(visits_from)s)
+     SELECT 1 FROM registry_followup f WHERE {LISTED_VISIT}
      LIMIT %(count_limit)s) c)::int
 """
 # What a work item shows of its patient, joined to the page's rows by primary key (50 look-ups).

@@ -223,18 +223,30 @@ def refill_schedule(
     )
 
 
+# The day a status test compares with: the site's today, or the end of its lead window.
+TODAY, LEAD_WINDOW_END = "today", "today + lead window"
+
+
 @dataclass(frozen=True)
 class StatusTest:
     """One row of a status rule: ``status`` holds when the stored ``column`` compares with ``operand``.
 
-    ``operand(today, lead_window_days)`` is computed per site (its own today and lead window). The
-    Python check below and the SQL of ``registry.selectors.rules`` are both read from these rows.
+    ``operand`` is ``TODAY``, ``LEAD_WINDOW_END`` (each site's own) or a constant. Data, not code:
+    the Python check below, the ORM's SQL (``registry.selectors.rules``) and the bench's plain
+    SQL are all read from these rows.
     """
 
     status: str
     column: str
     comparison: str  # "eq", "lt" or "lte"
-    operand: Callable[[dt.date, int], object]
+    operand: str
+
+    def value(self, today: dt.date, lead_window_days: int):
+        if self.operand == TODAY:
+            return today
+        if self.operand == LEAD_WINDOW_END:
+            return today + dt.timedelta(days=lead_window_days)
+        return self.operand
 
 
 COMPARISONS: dict[str, Callable[[object, object], bool]] = {
@@ -248,10 +260,10 @@ COMPARISONS: dict[str, Callable[[object, object], bool]] = {
 # critical from the alarm date on (the pump is alarming); overdue after the due date; due within
 # the lead window.
 REFILL_STATUS_RULES = (
-    StatusTest("needs_attention", "refill_due_basis", "eq", lambda today, lead: NEEDS_ATTENTION),
-    StatusTest("critical", "alarm_date", "lte", lambda today, lead: today),
-    StatusTest("overdue", "next_refill_due", "lt", lambda today, lead: today),
-    StatusTest("due", "next_refill_due", "lte", lambda today, lead: today + dt.timedelta(days=lead)),
+    StatusTest("needs_attention", "refill_due_basis", "eq", NEEDS_ATTENTION),
+    StatusTest("critical", "alarm_date", "lte", TODAY),
+    StatusTest("overdue", "next_refill_due", "lt", TODAY),
+    StatusTest("due", "next_refill_due", "lte", LEAD_WINDOW_END),
 )
 REFILL_STATUS_OTHERWISE = "upcoming"
 REFILL_STATUSES = ("none", *(r.status for r in REFILL_STATUS_RULES), REFILL_STATUS_OTHERWISE)
@@ -271,7 +283,7 @@ def refill_status(
     stored = {"next_refill_due": due_date, "alarm_date": alarm_date, "refill_due_basis": basis}
     for rule in REFILL_STATUS_RULES:
         value = stored[rule.column]
-        if value is not None and COMPARISONS[rule.comparison](value, rule.operand(today, lead_window_days)):
+        if value is not None and COMPARISONS[rule.comparison](value, rule.value(today, lead_window_days)):
             return rule.status
     return REFILL_STATUS_OTHERWISE
 

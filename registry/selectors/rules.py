@@ -129,7 +129,7 @@ _SQL_COMPARISON = {"eq": "=", "lt": "<", "lte": "<="}
 
 
 def _operand(rule: scheduling.StatusTest, day: dt.date, lead: int, connection):
-    value = rule.operand(day, lead)
+    value = rule.value(day, lead)
     return _sql_date(value, connection) if isinstance(value, dt.date) else value
 
 
@@ -233,7 +233,7 @@ def refill_status_range(status: str, groups) -> Q:
     hint = Q()
     for rule in scheduling.REFILL_STATUS_RULES:
         if rule.column == "next_refill_due" and rule.comparison in _NEGATED:
-            bounds = [rule.operand(day, lead) for day, lead in groups] or [timezone.now().date()]
+            bounds = [rule.value(day, lead) for day, lead in groups] or [timezone.now().date()]
             if rule.status == status:
                 hint &= Q(**{f"next_refill_due__{rule.comparison}": max(bounds)})
             else:
@@ -241,6 +241,33 @@ def refill_status_range(status: str, groups) -> Q:
         if rule.status == status:
             break
     return hint
+
+
+def refill_status_sql(columns: dict[str, str], today: str, lead: str, status: str | None = None) -> str:
+    """``scheduling.REFILL_STATUS_RULES`` as plain SQL over the given column and day expressions.
+
+    The refill status as a CASE, or with ``status`` the condition that the status is that one
+    (the tests before it negated, NULL-safe). For hand-written SQL (the bench's floors) that keeps
+    the rule rather than a copy of it. Constants are the rule's own, never user input.
+    """
+    days = {scheduling.TODAY: today, scheduling.LEAD_WINDOW_END: f"({today} + {lead})"}
+
+    def test(rule):
+        operand = days.get(rule.operand) or "'" + rule.operand.replace("'", "''") + "'"
+        return f"{columns[rule.column]} {_SQL_COMPARISON[rule.comparison]} {operand}"
+
+    rules = scheduling.REFILL_STATUS_RULES
+    if status is None:
+        whens = " ".join(f"WHEN {test(r)} THEN '{r.status}'" for r in rules)
+        otherwise = scheduling.REFILL_STATUS_OTHERWISE
+        return f"CASE WHEN {columns['next_refill_due']} IS NULL THEN 'none' {whens} ELSE '{otherwise}' END"
+    parts = [f"{columns['next_refill_due']} IS NOT NULL"]
+    for rule in rules:
+        if rule.status == status:
+            parts.append(test(rule))
+            break
+        parts.append(f"NOT coalesce({test(rule)}, false)")
+    return "(" + " AND ".join(parts) + ")"
 
 
 def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:
