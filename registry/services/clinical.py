@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from django.db import transaction
 
+from registry import scheduling
 from registry.models import (
     ClosedDay,
     Complication,
@@ -145,7 +146,7 @@ def mark_missed_follow_ups(*, site=None, today: dt.date | None = None, site_days
     pairs = [(site, today)] if site is not None else list(site_days)
     by_cutoff: dict[dt.date, list[int]] = defaultdict(list)
     for s, day in pairs:
-        by_cutoff[day - dt.timedelta(days=s.follow_up_grace_days)].append(s.pk)
+        by_cutoff[scheduling.missed_cutoff(day, s.follow_up_grace_days)].append(s.pk)
     every_site = len(pairs) > 1 and len(pairs) == Site.objects.count()
     marked = 0
     for cutoff, ids in by_cutoff.items():
