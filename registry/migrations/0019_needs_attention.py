@@ -16,7 +16,7 @@ def flag_pumps_without_fill(apps, schema_editor):
     Pump = apps.get_model("registry", "Pump")
     Refill = apps.get_model("registry", "Refill")
     pumps = Pump.objects.filter(explant_date__isnull=True, patient__status="implanted").exclude(
-        pk__in=Refill.objects.values("pump_id")
+        pk__in=Refill.objects.filter(entered_in_error=False).values("pump_id")
     )
     for pump in pumps.iterator():
         Patient.objects.filter(pk=pump.patient_id).update(
@@ -27,7 +27,7 @@ def flag_pumps_without_fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0017_refill_appointments_contacts")]
+    dependencies = [("registry", "0018_entered_in_error_calendar_feed")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
