@@ -613,6 +613,8 @@ def dose_change_entered_in_error(request, patient, change_id: int):
 def _next_due(patient: Patient) -> str:
     if patient.next_refill_due is None:
         return "No refill is scheduled now."
+    if patient.schedule_attention:
+        return f"Needs attention: {patient.schedule_attention}."
     return f"Next refill due {patient.next_refill_due:%d %b %Y}."
 
 

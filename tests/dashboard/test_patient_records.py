@@ -1,5 +1,7 @@
 """The patient page's corrections, contact log, details editing and change history."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 
@@ -19,11 +21,14 @@ def test_a_refill_entered_in_error_from_the_timeline(client, coordinator, progra
     assert "What was wrong?" in client.post(url, {"reason": ""}).content.decode()
     response = client.post(url, {"reason": "Entered on the wrong patient"}, follow=True)
     html = response.content.decode()
-    assert "Refill marked as entered in error" in html and "No refill is scheduled now." in html
+    # The pump has no fill left on record: the patient needs attention, never drops off.
+    assert "Refill marked as entered in error" in html
+    assert "Needs attention: No fill recorded for the pump implanted 02 Jun 2025: record its first fill." in html
     assert "Refill (entered in error)" in html and "Entered on the wrong patient (marked by" in html
     assert url not in html  # cannot be marked twice
     assert Refill.all_objects.filter(pk=refill.pk, entered_in_error=True).exists()
-    assert Patient.objects.get(pk=patient.pk).next_refill_due is None
+    after = Patient.objects.get(pk=patient.pk)
+    assert (after.next_refill_due, after.refill_due_basis) == (dt.date(2025, 6, 2), "needs_attention")
 
 
 def test_a_call_is_logged_and_shown_on_the_worklist_row(client, coordinator, program):
