@@ -279,7 +279,10 @@ def _service_form(
 def _next_due_sentence(patient: Patient) -> str:
     if patient.next_refill_due is None:
         return "Nothing is scheduled for this patient."
-    return f"Next refill due {patient.next_refill_due:%d %b %Y} (alarm date {patient.alarm_date:%d %b %Y})."
+    if patient.schedule_attention:
+        return f"Needs attention: {patient.schedule_attention}."
+    alarm = f" (alarm date {patient.alarm_date:%d %b %Y})" if patient.alarm_date else ""
+    return f"Next refill due {patient.next_refill_due:%d %b %Y}{alarm}."
 
 
 def _today(patient: Patient) -> dt.date:

@@ -93,3 +93,13 @@ def test_a_replaced_pump_without_its_first_fill_needs_attention_on_the_worklist(
     assert "No fill recorded for the pump implanted 10 Mar 2026: record its first fill" in section
     page = client.get(reverse("patient", args=[patient.pk])).content.decode()
     assert "Needs attention" in page and 'id="schedule-attention"' in page
+
+
+def test_a_dose_change_when_nothing_is_due_answers_without_an_error(client, coordinator, program):
+    client.force_login(coordinator)
+    patient = program["due"]
+    _post(client, "status_change", patient, {"to_status": "discontinued", "on": "2026-03-09", "reason": "recorded"})
+    response = client.post(
+        reverse("dose_change_create", args=[patient.pk]), {"effective_at": "2026-03-10T09:00", "daily_dose_mcg": "300"}
+    )
+    assert response.status_code in (200, 302)  # recorded, or refused beside the field: never a server error

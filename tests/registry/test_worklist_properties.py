@@ -61,9 +61,11 @@ programs = st.fixed_dictionaries(
             max_size=2,
         ),
         "patients": st.lists(
-            st.tuples(st.integers(0, 1), st.integers(150, 300), st.lists(step, max_size=5)), max_size=1
+            st.tuples(st.integers(0, 1), st.integers(150, 300), st.lists(step, max_size=4)), max_size=1
         ),
-        "surfaces": st.lists(st.sampled_from(["service", "api", "dashboard"]), min_size=5, max_size=5),
+        # Half the writes through the services, a quarter each through the API and the dashboard forms:
+        # a request costs several service calls, and CI runs 500 examples on two databases.
+        "surfaces": st.lists(st.sampled_from(["service", "service", "api", "dashboard"]), min_size=5, max_size=5),
     }
 )
 
