@@ -27,7 +27,7 @@ def flag_pumps_without_fill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0018_entered_in_error_calendar_feed")]
+    dependencies = [("registry", "0019_site_dose_confirm_below")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
