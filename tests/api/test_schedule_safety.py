@@ -63,10 +63,15 @@ def frozen():
 
 
 def _book(api, patient, kind, due, at=None):
+    """Book a visit through the API, on the first of the month before its date (a visit is booked ahead)."""
+    import time_machine
+
     body = {"patient": patient.pk, "kind": kind, "due_date": due.isoformat()}
     if at:
         body["scheduled_at"] = at
-    response = api.post("/api/v1/follow-ups/", body, format="json")
+    booked_on = dt.datetime(due.year, due.month, 1, 12, tzinfo=dt.UTC) - dt.timedelta(days=31)
+    with time_machine.travel(booked_on, tick=False):
+        response = api.post("/api/v1/follow-ups/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()["id"]
 
@@ -79,16 +84,16 @@ def _worklist_visits(api):
 
 def test_a_booked_visit_stays_listed_when_a_later_one_of_its_kind_exists(api, implanted, frozen):
     patient, _, _ = implanted
-    soon = _book(api, patient, "post_op", TODAY + dt.timedelta(days=7), "2025-08-17T09:30:00+01:00")
-    later = _book(api, patient, "post_op", TODAY + dt.timedelta(days=42))
+    soon = _book(api, patient, "post_op", TODAY + dt.timedelta(days=8), "2025-08-18T09:30:00+01:00")  # a Monday
+    later = _book(api, patient, "post_op", TODAY + dt.timedelta(days=43))
     assert _worklist_visits(api) == {soon: "due"}  # the later one is outside the window
     assert later not in _worklist_visits(api)
 
 
 def test_a_later_visit_supersedes_a_missed_one_only(api, implanted, frozen):
     patient, _, _ = implanted
-    missed = _book(api, patient, "clinic_review", TODAY - dt.timedelta(days=20))
-    within_grace = _book(api, patient, "annual_review", TODAY - dt.timedelta(days=3))
+    missed = _book(api, patient, "clinic_review", TODAY - dt.timedelta(days=20))  # a Monday
+    within_grace = _book(api, patient, "annual_review", TODAY - dt.timedelta(days=3))  # a Thursday
     assert _worklist_visits(api) == {missed: "missed", within_grace: "due"}
     rebooked = _book(api, patient, "clinic_review", TODAY + dt.timedelta(days=5))
     annual_rebooked = _book(api, patient, "annual_review", TODAY + dt.timedelta(days=60))
