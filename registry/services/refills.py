@@ -186,7 +186,7 @@ def record_refill(
         following.interval_days = (_local_day(following) - refill.performed_on).days
         following.save(update_fields=["interval_days"])
     with projection_refused_on("daily_dose_mcg"):
-        recompute_schedule(pump.patient)
+        recompute_schedule(pump.patient, refuse_unprojectable=True)
     close_visit_for_refill(refill, pump.patient, by=by)
     # In the same transaction: reminders about the cycle this refill closed are never sent.
     cancel_obsolete(patient=pump.patient)
@@ -242,5 +242,5 @@ def record_dose_change(
     )
     validated_save(change, by=by)
     with projection_refused_on("daily_dose_mcg"):
-        recompute_schedule(pump.patient)
+        recompute_schedule(pump.patient, refuse_unprojectable=True)
     return change

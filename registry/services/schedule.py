@@ -116,13 +116,14 @@ def deferred_schedules():
 
 
 @transaction.atomic
-def recompute_schedule(patient: Patient) -> dict:
+def recompute_schedule(patient: Patient, *, refuse_unprojectable: bool = False) -> dict:
     """Apply the scheduling rules to ``patient``'s records and store the result on the patient.
 
     Nothing is due unless the patient is implanted with an active pump: an explanted, discontinued,
     transferred or deceased patient, or one not yet implanted, drops off every worklist. An
     implanted patient whose schedule cannot be projected is never left without a date: see
-    ``_needs_attention``.
+    ``_needs_attention``. ``refuse_unprojectable``: the write being recorded made it so, and is
+    refused instead (the refill and dose-change services).
     """
     waiting = _deferred.get()
     if waiting is not None:
@@ -140,6 +141,8 @@ def recompute_schedule(patient: Patient) -> dict:
         try:
             result = schedule_for_refill(latest, pump, rules) if latest is not None else None
         except (ValueError, ArithmeticError) as error:
+            if refuse_unprojectable:  # the write being made is the cause: refuse it rather than store it
+                raise
             result = error
         if not isinstance(result, scheduling.RefillSchedule):
             values.update(_needs_attention(pump, latest, rules, result))
