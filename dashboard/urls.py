@@ -4,6 +4,7 @@ from dashboard import calendar, imports, views
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
+    path("print/", views.worklist, name="worklist_print"),
     path("patients/", views.patient_list, name="patient_list"),
     path("patients/new/", views.patient_create, name="patient_create"),
     # Staff e-mail reminders link here: keep this path stable.

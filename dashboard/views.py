@@ -8,6 +8,7 @@ computes a date. Every page works as plain HTML; with htmx some parts reload on 
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from functools import wraps
 
 from django.contrib import messages
@@ -102,14 +103,39 @@ def worklist(request):
         return render(request, "dashboard/no_access.html", status=403)
     choices = cached_page(request, "worklist-filter-choices", lambda: forms.worklist_filter_choices(user), by_url=False)
     form = forms.WorklistFilterForm(request.GET or None, **choices)
-    html = cached_page(request, "worklist-sections", lambda: _worklist_sections(user, form))
+    today, zone = _user_today(user)
+    # Keyed by the day too: a booking becomes a no-show at midnight without any write.
+    html = cached_page(request, f"worklist-sections-{today}", lambda: _worklist_sections(user, form, today))
     sections = mark_safe(html)  # noqa: S308 - the page's own template, rendered on a miss
     if request.htmx:
         return HttpResponse(sections)
-    return render(request, "dashboard/worklist.html", {"form": form, "sections": sections})
+    context = {"form": form, "sections": sections, "today": today, "zone": zone}
+    if request.resolver_match.url_name == "worklist_print":
+        context.update(printed_at=timezone.now().astimezone(zoneinfo.ZoneInfo(zone)), filters=_filter_labels(form))
+        return render(request, "dashboard/worklist_print.html", context)
+    return render(request, "dashboard/worklist.html", context)
 
 
-def _worklist_sections(user, form: forms.WorklistFilterForm) -> str:
+def _user_today(user) -> tuple[dt.date, str]:
+    """Today in the zone of the user's first site (by name), and that zone's name."""
+    site = sites_for(user).order_by("name").only("time_zone").first()
+    zone = site.time_zone if site is not None else "UTC"
+    return scheduling.today_in(zoneinfo.ZoneInfo(zone), timezone.now()), zone
+
+
+def _filter_labels(form: forms.WorklistFilterForm) -> list[tuple[str, str]]:
+    """The filters the printout was made with, in words."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    out = []
+    for name in ("site", "kind", "clinician"):
+        field = form.fields[name]
+        chosen = data.get(name)
+        labels = {str(value): label for value, label in field.choices}
+        out.append((str(field.label or name.capitalize()), labels.get(str(chosen or ""), labels.get(""))))
+    return out
+
+
+def _worklist_sections(user, form: forms.WorklistFilterForm, today: dt.date) -> str:
     """The rendered sections of the worklist for ``user``'s sites and the form's filters."""
     kinds = selectors.WORK_KINDS
     sites = patient_site_ids(user)  # the user's sites as a list, so the planner uses the site indexes
@@ -122,7 +148,6 @@ def _worklist_sections(user, form: forms.WorklistFilterForm) -> str:
             narrowed = Patient.objects.filter(primary_clinician_id=data["clinician"])
         if data["kind"]:
             kinds = (data["kind"],)
-    today = timezone.now().date()
     # The most urgent rows only, ranked and cut in SQL: program-wide the worklist holds tens of
     # thousands of items at 100,000 patients, and rendering them all took seconds.
     page = selectors.worklist_page(
@@ -741,6 +766,8 @@ def inbox_acknowledge(request):
     """Acknowledge one reminder (its own button) or every ticked one."""
     one = request.POST.get("one")
     ids = [one] if one else request.POST.getlist("ids")
+    if request.POST.get("all"):
+        ids = list(services.open_reminders(request.user).values_list("pk", flat=True))
     try:
         count = services.acknowledge_reminders(user=request.user, ids=[int(i) for i in ids])
     except ValueError:
