@@ -151,9 +151,10 @@ class WorklistFilterForm(forms.Form):
         self.fields["clinician"].choices = [("", "Any clinician"), *clinicians]
 
 
-def worklist_filter_choices(user) -> dict[str, list[tuple[int, str]]]:
-    """The sites ``user`` may filter by, and the primary clinicians of their patients (two queries:
-    one EXISTS per user on the patients' clinician index, not a pass over every patient)."""
+def worklist_filter_choices(user) -> dict:
+    """The sites ``user`` may filter by (and the zone of the first), and the primary clinicians of
+    their patients (two queries: one EXISTS per user on the patients' clinician index, not a pass
+    over every patient)."""
     patients = patients_for(user)
     clinicians = (
         get_user_model()
@@ -161,9 +162,12 @@ def worklist_filter_choices(user) -> dict[str, list[tuple[int, str]]]:
         .order_by("last_name", "first_name", "username")
         .values_list("pk", "first_name", "last_name", "username")
     )
+    sites = list(sites_for(user).order_by("name").values_list("pk", "name", "time_zone"))
     return {
-        "sites": list(sites_for(user).order_by("name").values_list("pk", "name")),
+        "sites": [(pk, name) for pk, name, _ in sites],
         "clinicians": [(pk, f"{first} {last}".strip() or username) for pk, first, last, username in clinicians],
+        # The worklist's "today" is in the zone of the user's first site (by name).
+        "zone": sites[0][2] if sites else "UTC",
     }
 
 

@@ -102,8 +102,9 @@ def worklist(request):
     if not is_clinical(user):
         return render(request, "dashboard/no_access.html", status=403)
     choices = cached_page(request, "worklist-filter-choices", lambda: forms.worklist_filter_choices(user), by_url=False)
-    form = forms.WorklistFilterForm(request.GET or None, **choices)
-    today, zone = _user_today(user)
+    zone = choices.get("zone", "UTC")
+    form = forms.WorklistFilterForm(request.GET or None, sites=choices["sites"], clinicians=choices["clinicians"])
+    today = scheduling.today_in(zoneinfo.ZoneInfo(zone), timezone.now())
     # Keyed by the day too: a booking becomes a no-show at midnight without any write.
     html = cached_page(request, f"worklist-sections-{today}", lambda: _worklist_sections(user, form, today))
     sections = mark_safe(html)  # noqa: S308 - the page's own template, rendered on a miss
@@ -114,13 +115,6 @@ def worklist(request):
         context.update(printed_at=timezone.now().astimezone(zoneinfo.ZoneInfo(zone)), filters=_filter_labels(form))
         return render(request, "dashboard/worklist_print.html", context)
     return render(request, "dashboard/worklist.html", context)
-
-
-def _user_today(user) -> tuple[dt.date, str]:
-    """Today in the zone of the user's first site (by name), and that zone's name."""
-    site = sites_for(user).order_by("name").only("time_zone").first()
-    zone = site.time_zone if site is not None else "UTC"
-    return scheduling.today_in(zoneinfo.ZoneInfo(zone), timezone.now()), zone
 
 
 def _filter_labels(form: forms.WorklistFilterForm) -> list[tuple[str, str]]:

@@ -69,3 +69,18 @@ def test_edit_the_details_and_see_the_change_history(client, coordinator, progra
     assert "Contact phone" in history and "+44 7700 900123" in history
     assert "Consent sms" in history and "Primary clinician" in history and "Wendy Who" in history
     assert coordinator.username in history
+
+
+def test_a_missing_page_says_so_in_words(client, coordinator, program):
+    client.force_login(coordinator)
+    response = client.get(reverse("patient", args=[program["outsider"].pk]))  # another site's patient
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Page not found" in html and "not one you have access to" in html and "Traceback" not in html
+
+
+def test_the_print_view_carries_the_date_and_the_filters(client, coordinator, program):
+    client.force_login(coordinator)
+    html = client.get(reverse("worklist_print"), {"kind": "refill"}).content.decode()
+    assert "ITB worklist Tuesday 10 March 2026" in html and "Kind: Refills" in html and "Site: All my sites" in html
+    assert 'id="refill-critical"' in html and 'id="follow_up-missed"' not in html
