@@ -82,5 +82,9 @@ def test_a_missing_page_says_so_in_words(client, coordinator, program):
 def test_the_print_view_carries_the_date_and_the_filters(client, coordinator, program):
     client.force_login(coordinator)
     html = client.get(reverse("worklist_print"), {"kind": "refill"}).content.decode()
-    assert "ITB worklist Tuesday 10 March 2026" in html and "Kind: Refills" in html and "Site: All my sites" in html
+    assert (
+        'ITB worklist <time datetime="2026-03-10">Tuesday 10 March 2026</time>' in html
+        and "Kind: Refills" in html
+        and "Site: All my sites" in html
+    )
     assert 'id="refill-critical"' in html and 'id="follow_up-missed"' not in html
