@@ -13,7 +13,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from registry.models import Patient, Refill, RefillAppointment, Site
+from registry.models import Patient, PatientStatus, Refill, RefillAppointment, Site
 from registry.services.base import fail, validated_save
 from registry.services.schedule import site_rules, site_today
 
@@ -24,6 +24,8 @@ def _check_visit(patient: Patient, site: Site, starts_at: dt.datetime, confirmed
     """The visit's local date at the clinic, once the booking rules pass."""
     if timezone.is_naive(starts_at):
         fail("starts_at", "Give the time with its time zone.")
+    if patient.status != PatientStatus.IMPLANTED:
+        fail("starts_at", f"This patient is {patient.get_status_display().lower()}: no refill visit is booked.")
     if not patient.pumps.filter(explant_date__isnull=True).exists():
         fail("starts_at", "This patient has no active pump: there is no refill to book.")
     day = starts_at.astimezone(site.zone).date()

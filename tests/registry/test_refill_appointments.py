@@ -157,3 +157,14 @@ def test_a_missed_follow_up_is_rescheduled(frozen, site):
     assert (visit.status, visit.due_date) == (FollowUp.Status.SCHEDULED, dt.date(2026, 3, 20))
     rows, _ = page_rows(kinds=("follow_up",))
     assert rows == [("follow_up", "due", "Visit")]
+
+
+@pytest.mark.parametrize("status", ["deceased", "transferred"])
+def test_no_refill_visit_is_booked_for_a_patient_who_is_not_implanted(due, status):
+    patient, _ = due
+    services.change_status(patient=patient, to_status=status, reason="Recorded by the clinic")
+    patient.refresh_from_db()
+    with pytest.raises(ValidationError) as refused:
+        book(patient, dt.date(2026, 3, 12))
+    assert "no refill visit is booked" in messages(refused.value)
+    assert not RefillAppointment.objects.filter(patient=patient).exists()
