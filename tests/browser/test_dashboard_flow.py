@@ -68,7 +68,7 @@ def test_coordinator_morning(page, shot, live_server):
     shot("02-worklist")
 
     # Open the patient, then the refill form; the preview shows the next due date before saving.
-    top_row.get_by_role("link").click()
+    top_row.locator(f'a[href="/patients/{patient.pk}/"]').click()
     page.wait_for_url(f"**/patients/{patient.pk}/")
     assert page.locator("#refill-status").inner_text().startswith("Critical")
     assert page.locator("svg polyline").count() == 1
