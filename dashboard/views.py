@@ -740,7 +740,7 @@ def complication_create(request, patient):
 
 
 def _inbox_context(request) -> dict:
-    base = Reminder.objects.filter(recipient_user=request.user).select_related("patient", "site")
+    base = services.inbox_reminders(request.user).select_related("patient", "site")
     return {
         "open": list(
             services.open_reminders(request.user).select_related("patient", "site").order_by("due_date", "id")

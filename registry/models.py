@@ -68,12 +68,20 @@ def validate_weekdays(value) -> None:
         raise ValidationError("A clinic cannot be closed on every day of the week.")
 
 
+def validate_single_line(value: str) -> None:
+    """Names and numbers that go into message headers: no line breaks or other control characters."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value or ""):
+        raise ValidationError("Enter this on one line, without line breaks or other control characters.")
+
+
 class Site(models.Model):
     """A clinic running a program. Holds every clinical default as a setting (docs/clinical-facts.md)."""
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, validators=[validate_single_line])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    phone = models.CharField(max_length=40, blank=True, help_text="Shown to families in reminders.")
+    phone = models.CharField(
+        max_length=40, blank=True, validators=[validate_single_line], help_text="Shown to families in reminders."
+    )
     escalation_email = models.EmailField(blank=True, help_text="Receives critical refill escalations.")
     safety_margin_days = models.PositiveSmallIntegerField(
         default=7, validators=[MaxValueValidator(90)], help_text="Refill due this many days before the alarm date."

@@ -13,7 +13,7 @@ import sys
 from typing import Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 from django.utils.module_loading import import_string
 
 from registry.models import Reminder
@@ -35,6 +35,10 @@ class EmailChannel:
 
     def send(self, message: Message) -> None:
         email = EmailMessage(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.recipient])
+        try:
+            email.message()  # builds the headers: a line break in one is refused here, for good
+        except BadHeaderError as exc:
+            raise PermanentFailure(f"the message could not be built: {exc}") from exc
         try:
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -66,9 +66,14 @@ def deliver(self, reminder_ids: list[int]) -> str:
     claimed = reminders.claim(reminder_ids)
     if not claimed.reminders:
         return "nothing to send"
-    message = reminders.render(claimed)
     try:
-        channel_for(message.channel).send(message)
+        message = reminders.render(claimed)
+        channel = channel_for(message.channel)
+    except Exception as exc:  # a message that cannot be built will not build on a retry either
+        reminders.mark_failed(claimed, error=f"the message could not be built: {type(exc).__name__}: {exc}")
+        return "failed: not built"
+    try:
+        channel.send(message)
     except PermanentFailure as exc:
         reminders.mark_failed(claimed, error=str(exc))
         return f"failed: {exc}"

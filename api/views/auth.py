@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from api import serializers
@@ -18,5 +19,6 @@ from api import serializers
 class TokenView(ObtainAuthToken):
     """DRF's token endpoint, throttled (``DEFAULT_THROTTLE_RATES["token"]``) against guessing."""
 
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"

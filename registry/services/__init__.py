@@ -26,7 +26,12 @@ from registry.services.patients import (
 )
 from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
 from registry.services.refills import preview_refill, record_dose_change, record_refill, unusual_refill_values
-from registry.services.reminders.inbox import acknowledge_reminder, acknowledge_reminders, open_reminders
+from registry.services.reminders.inbox import (
+    acknowledge_reminder,
+    acknowledge_reminders,
+    inbox_reminders,
+    open_reminders,
+)
 from registry.services.schedule import recompute_schedule, recompute_site, site_rules, site_today
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "create_patient",
     "explant_pump",
     "implant_pump",
+    "inbox_reminders",
     "issue_calendar_feed",
     "log_contact",
     "mark_dose_change_entered_in_error",

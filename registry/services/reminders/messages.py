@@ -81,6 +81,6 @@ def render(claimed: Claim) -> Message:
         subject = f"{'URGENT: ' if urgent else ''}ITB registry: {len(items)} reminder{'s' if len(items) > 1 else ''}"
         return Message(recipient, channel, subject, render_to_string("reminders/staff_email.txt", context))
     if channel == Reminder.Channel.FAMILY_EMAIL:
-        subject = f"Reminder from {first.site.name}"
+        subject = f"Reminder from {' '.join(first.site.name.split())}"  # one header line, whatever was typed
         return Message(recipient, channel, subject, render_to_string("reminders/family_email.txt", context))
     return Message(recipient, channel, "", render_to_string("reminders/family_sms.txt", context).strip())
