@@ -36,11 +36,9 @@ class EmailChannel:
     def send(self, message: Message) -> None:
         email = EmailMessage(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, [message.recipient])
         try:
-            email.message()  # builds the headers: a line break in one is refused here, for good
-        except BadHeaderError as exc:
-            raise PermanentFailure(f"the message could not be built: {exc}") from exc
-        try:
             email.send(fail_silently=False)
+        except BadHeaderError as exc:  # a line break in a header: no retry can build this message
+            raise PermanentFailure(f"the message could not be built: {exc}") from exc
         except smtplib.SMTPRecipientsRefused as exc:
             if all(code >= 500 for code, _ in exc.recipients.values()):
                 raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
