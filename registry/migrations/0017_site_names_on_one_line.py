@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0015_program_import'),
+        ('registry', '0016_dose_change_guard_on_update'),
     ]
 
     operations = [
