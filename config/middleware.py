@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.cache import patch_cache_control
+
+NUL_MESSAGE = "The address contains a NUL character, which no value here may hold."
 
 
 class RejectNulCharactersMiddleware:
@@ -19,8 +21,21 @@ class RejectNulCharactersMiddleware:
     def __call__(self, request):
         query = (text for key, values in request.GET.lists() for text in (key, *values))
         if "\x00" in request.path or any("\x00" in text for text in query):
-            return HttpResponseBadRequest("The address contains a NUL character, which no value here may hold.")
+            return self.refusal(request.path)
         return self.get_response(request)
+
+    @staticmethod
+    def refusal(path: str):
+        """400 in the answering interface's own format (the API's JSON, FHIR's OperationOutcome)."""
+        if path.startswith("/api/"):
+            return JsonResponse({"detail": NUL_MESSAGE}, status=400)
+        if path.startswith("/fhir/"):
+            outcome = {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": "invalid", "diagnostics": NUL_MESSAGE}],
+            }
+            return JsonResponse(outcome, status=400, content_type="application/fhir+json")
+        return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
 
 
 class NoStoreMiddleware:
