@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
+from accounts.tokens import fresh_token
 from api import serializers
 
 
 @extend_schema(
     request=serializers.TokenRequestSerializer,
-    responses={200: serializers.TokenResponseSerializer, 400: OpenApiResponse(description="Wrong credentials.")},
+    responses={
+        200: serializers.TokenResponseSerializer,
+        400: OpenApiResponse(description="Wrong credentials."),
+        429: OpenApiResponse(description="Too many tries: throttled, or locked out after failed log-ins."),
+    },
     auth=[],
     summary="Exchange a username and password for an API token.",
 )
-class TokenView(ObtainAuthToken):
-    """DRF's token endpoint, throttled (``DEFAULT_THROTTLE_RATES["token"]``) against guessing."""
+class TokenView(APIView):
+    """DRF's token exchange, throttled (``DEFAULT_THROTTLE_RATES["token"]``) and watched by
+    django-axes: failed tries lock out the account and the client address (``LOGIN_FAILURE_LIMIT``).
+    The token expires after ``API_TOKEN_LIFETIME_HOURS`` (``accounts/tokens.py``)."""
 
+    permission_classes = ()
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+
+    def post(self, request, *args, **kwargs):
+        # Django's own request: django-axes records the failure on it and its middleware answers 429.
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request._request})
+        serializer.is_valid(raise_exception=True)
+        return Response({"token": fresh_token(serializer.validated_data["user"]).key})
