@@ -94,3 +94,24 @@ def test_another_users_lockout_does_not_touch_a_colleague(client, coordinator, s
     for n in range(5):
         _login(client, "/accounts/login/", "coord", "guess", REMOTE_ADDR=f"10.2.0.{n}")
     assert _login(client, "/accounts/login/", "colleague", RIGHT, REMOTE_ADDR="10.3.0.1").status_code == 302
+
+
+def test_a_staff_session_ends_after_the_idle_timeout(client, coordinator, settings):
+    import datetime as dt
+
+    import time_machine
+
+    settings.SESSION_IDLE_TIMEOUT_MINUTES = 30
+    start = dt.datetime.now(dt.UTC)
+    with time_machine.travel(start, tick=False):
+        client.force_login(coordinator)
+        assert client.get("/reminders/").status_code == 200
+    with time_machine.travel(start + dt.timedelta(minutes=29), tick=False):
+        assert client.get("/reminders/").status_code == 200  # activity keeps it alive
+    with time_machine.travel(start + dt.timedelta(minutes=58), tick=False):
+        assert client.get("/reminders/").status_code == 200
+    with time_machine.travel(start + dt.timedelta(minutes=89), tick=False):
+        response = client.get("/reminders/", follow=True)
+        assert response.redirect_chain[-1][0].startswith("/accounts/login/")
+        assert "logged out after 30 minutes without activity" in response.content.decode()
+        assert "_auth_user_id" not in client.session
