@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0016_dose_change_guard_on_update'),
+        ('registry', '0017_refill_appointments_contacts'),
     ]
 
     operations = [
