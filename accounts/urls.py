@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts import views
+
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Links are built on ``SITE_URL``, never on the Host header of whoever asked."""
@@ -22,4 +24,9 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+]
+
+urlpatterns += [
+    path("two-factor/", views.verify, name="two_factor_verify"),
+    path("two-factor/setup/", views.setup, name="two_factor_setup"),
 ]

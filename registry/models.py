@@ -82,6 +82,10 @@ class Site(models.Model):
     phone = models.CharField(
         max_length=40, blank=True, validators=[validate_single_line], help_text="Shown to families in reminders."
     )
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text="Staff of this site log in with a second factor (an authenticator app). Administrators always do.",
+    )
     escalation_email = models.EmailField(blank=True, help_text="Receives critical refill escalations.")
     safety_margin_days = models.PositiveSmallIntegerField(
         default=7, validators=[MaxValueValidator(90)], help_text="Refill due this many days before the alarm date."

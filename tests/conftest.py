@@ -69,3 +69,28 @@ def _empty_page_cache():
     from api.caching import forget_pages
 
     forget_pages()
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_with_force_login(monkeypatch):
+    """``force_login`` as someone who needs two factors also passes the second one, as if they had
+    typed their authenticator's code. Only force_login: a log-in through the real form still
+    meets the check, which tests/security/test_two_factor.py walks."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.two_factor import REQUIRED_KEY
+
+    login = Client.force_login
+
+    def force_login(self, user, backend=None):
+        login(self, user, backend)
+        session = self.session
+        if session.get(REQUIRED_KEY):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            device = device or TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
