@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "accounts",
+    "audit",
     "registry",
     "dashboard",
     "reporting",
@@ -302,6 +303,10 @@ FHIR_EXPORT_RETENTION_HOURS = env.int("FHIR_EXPORT_RETENTION_HOURS", default=24)
 FHIR_EXPORT_QUEUE = env.str("FHIR_EXPORT_QUEUE", default="celery")
 # A booked follow-up has a start time but no length in the registry; FHIR needs an end.
 FHIR_VISIT_MINUTES = env.int("FHIR_VISIT_MINUTES", default=30)
+
+# --- Access log (audit/) ---------------------------------------------------------------------
+# Who viewed which patient is kept this long, then purged (manage.py purge_access_log, nightly).
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=3650)
 
 # --- Audit history ---------------------------------------------------------------------------
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True

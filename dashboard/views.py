@@ -25,10 +25,12 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from api.caching import cached_page
+from audit.log import recent_viewers, record_view
+from audit.models import PatientAccess
 from dashboard import forms
 from registry import scheduling, selectors, services
 from registry.models import DoseChange, FollowUp, Goal, Patient, PatientStatus, Refill, RefillAppointment, Reminder
-from registry.roles import is_clinical, patient_site_ids, patients_for, sites_for
+from registry.roles import Role, is_clinical, patient_site_ids, patients_for, role_of, sites_for
 from registry.services.pumps import EXPLANTABLE_FROM, IMPLANTABLE_FROM
 from reporting.charts import reservoir_chart
 
@@ -264,6 +266,9 @@ def patient_detail(request, patient: Patient):
         "can_change_status": bool(services.allowed_next_statuses(patient)),
         "primary_indication": next((i for i in patient.indications.all() if i.is_primary), None),
     }
+    record_view(request, patient.pk, PatientAccess.Channel.PAGE)
+    if role_of(request.user) == Role.ADMINISTRATOR:
+        context["viewed_by"] = recent_viewers(patient.pk)
     return render(request, "dashboard/patient_detail.html", context)
 
 

@@ -26,6 +26,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.permissions import HasStaffRole, IsClinicalStaff
+from audit.log import record_view
+from audit.models import PatientAccess
 from fhir_api import export, readers
 from fhir_api.capability import capability_statement
 from fhir_api.models import BulkExport
@@ -151,6 +153,8 @@ class ReadView(FhirView):
         resource = readers.read(resource_type, resource_id, self.site_ids())
         if resource is None:
             return _not_found(f"No {resource_type} with id “{resource_id}” in your sites.")
+        if resource_type == "Patient":
+            record_view(request, int(resource_id), PatientAccess.Channel.FHIR)
         return Response(resource)
 
 
@@ -162,6 +166,7 @@ class EverythingView(FhirView):
         if not resource_id.isdigit() or readers.read("Patient", resource_id, site_ids) is None:
             return _not_found(f"No Patient with id “{resource_id}” in your sites.")
         resources = list(readers.everything(int(resource_id), site_ids))
+        record_view(request, int(resource_id), PatientAccess.Channel.EXPORT)
         return Response(bundle(self.base(), resources, request.build_absolute_uri()))
 
 

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from api import filters, serializers
 from api.caching import cached_page
 from api.views.base import IF_MATCH, CreateReadViewSet, EditableViewSet
+from audit.log import record_view
+from audit.models import PatientAccess
 from registry import services
 from registry.models import Indication, Patient, Pump, ScreeningTrial, StatusChange
 from registry.selectors import with_refill_status
@@ -34,6 +36,11 @@ class PatientViewSet(EditableViewSet):
         # model is loaded (a page of 50 built 100 model instances it did not show).
         active_pump = Pump.objects.filter(patient=OuterRef("pk"), explant_date__isnull=True).values("pk")[:1]
         return with_refill_status(self.patients().annotate(active_pump_id=Subquery(active_pump)))
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        record_view(request, int(response.data["id"]), PatientAccess.Channel.API)
+        return response
 
     def list(self, request, *args, **kwargs):
         """The page from the cache when nothing it shows has changed (``api/caching.py``)."""
