@@ -1,7 +1,9 @@
-"""Revoke a user's API token when their password changes or their account is deactivated; decide
-at log-in whether the session needs a second factor."""
+"""Revoke a user's API token when their password changes or their account is deactivated; start
+each session's rules at log-in (whether it needs a second factor, the idle clock)."""
 
 from __future__ import annotations
+
+import time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
@@ -10,6 +12,7 @@ from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
 from accounts import two_factor
+from accounts.middleware import LAST_SEEN
 
 
 @receiver(pre_save, sender=get_user_model())
@@ -26,6 +29,8 @@ def revoke_token_on_password_change_or_deactivation(sender, instance, update_fie
 
 
 @receiver(user_logged_in)
-def decide_two_factor(sender, request, user, **kwargs):
+def start_session_rules(sender, request, user, **kwargs):
+    """Written with the log-in's own session save, so the pages after it pay no write for them."""
     if request is not None and hasattr(request, "session"):
         request.session[two_factor.REQUIRED_KEY] = two_factor.two_factor_required(user)
+        request.session[LAST_SEEN] = int(time.time())
