@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0018_site_names_on_one_line'),
+        ('registry', '0019_site_names_on_one_line'),
     ]
 
     operations = [

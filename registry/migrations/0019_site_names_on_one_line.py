@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0017_refill_appointments_contacts'),
+        ('registry', '0018_entered_in_error_calendar_feed'),
     ]
 
     operations = [
