@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -200,7 +201,9 @@ def test_page_has_charts_print_style_and_a_csv_link_per_table(program, reporter,
     response = client.get("/reports/", YEAR)
     body = response.content.decode()
     assert body.count("<svg") == 8  # six bar charts and two funnel plots
-    assert "@media print" in body
+    # The print style is a file of its own (the Content-Security-Policy refuses inline styles).
+    assert 'href="/static/reporting/report.css"' in body
+    assert "@media print" in (settings.BASE_DIR / "reporting/static/reporting/report.css").read_text()
     for name in reports.TABLES:
         assert f'href="/reports/{name}.csv?start=2026-01-01&amp;end=2026-12-31"' in body
     assert "/reports/export/patients.zip?" in body and "Cerebral palsy" in body
