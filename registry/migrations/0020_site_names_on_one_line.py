@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0018_entered_in_error_calendar_feed'),
+        ('registry', '0019_site_dose_confirm_below'),
     ]
 
     operations = [
