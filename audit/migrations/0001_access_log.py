@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('registry', '0021_site_require_two_factor'),
+        ('registry', '0022_site_require_two_factor'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

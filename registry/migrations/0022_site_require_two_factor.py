@@ -31,7 +31,7 @@ def restore_sqlite_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0020_site_names_on_one_line'),
+        ('registry', '0021_site_names_on_one_line'),
     ]
 
     operations = [

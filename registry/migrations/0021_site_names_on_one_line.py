@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0019_site_dose_confirm_below'),
+        ('registry', '0020_needs_attention'),
     ]
 
     operations = [
