@@ -225,20 +225,15 @@ def test_token_endpoint_issues_a_token_that_authenticates(coordinator, implanted
     assert wrong.status_code == 400
 
 
-def test_token_endpoint_is_throttled(coordinator, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "3/min"}}
+def test_token_endpoint_is_throttled(coordinator, monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
-    ScopedRateThrottle.THROTTLE_RATES = {"token": "3/min"}
-    try:
-        codes = [
-            APIClient().post("/api/v1/auth/token/", {"username": "coord", "password": "x"}).status_code
-            for _ in range(4)
-        ]
-    finally:
-        from rest_framework.settings import api_settings
-
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # The class keeps the rates it read at import; patched here and restored after the test.
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
+    codes = [
+        APIClient().post("/api/v1/auth/token/", {"username": "coord", "password": "x"}).status_code
+        for _ in range(4)
+    ]
     assert codes == [400, 400, 400, 429]
 
 
