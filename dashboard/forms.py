@@ -66,6 +66,8 @@ class ServiceForm(forms.Form):
     model_fields: tuple[str, ...] = ()
     # Service error keys that name a form field differently (service key -> form field).
     error_fields: dict[str, str] = {}
+    # Optional values left empty are left out, so the service applies its own defaults.
+    drop_empty = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -75,6 +77,10 @@ class ServiceForm(forms.Form):
             self.fields = {**{k: v for k, v in generated.items() if k not in declared}, **declared}
             if self.field_order:
                 self.order_fields(self.field_order)
+
+    def service_kwargs(self) -> dict:
+        """The cleaned data as the service's keyword arguments."""
+        return non_empty(self.cleaned_data) if self.drop_empty else dict(self.cleaned_data)
 
 
 def apply_service_errors(form: forms.Form, error: ValidationError | IntegrityError) -> None:
@@ -260,6 +266,7 @@ PUMP_FORM_FIELDS = (
 class ImplantPumpForm(ServiceForm):
     model = Pump
     model_fields = PUMP_FORM_FIELDS
+    drop_empty = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -270,6 +277,7 @@ class ImplantPumpForm(ServiceForm):
 class ReplacePumpForm(ServiceForm):
     model = Pump
     model_fields = PUMP_FORM_FIELDS
+    drop_empty = True
     reason = forms.CharField(max_length=200, initial="Battery end / elective replacement")
 
     def __init__(self, *args, **kwargs):
@@ -288,6 +296,7 @@ class ExplantPumpForm(ServiceForm):
 
 class RefillForm(ServiceForm):
     model = Refill
+    drop_empty = True
     model_fields = (
         "performed_at",
         "volume_removed_ml",

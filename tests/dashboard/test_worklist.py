@@ -175,7 +175,7 @@ def sections_of(html: str) -> str:
 
 
 def test_a_long_worklist_says_more_than_without_counting_it_all(client, coordinator, program, monkeypatch):
-    from dashboard import views
+    from dashboard.views import worklist as views
 
     monkeypatch.setattr(views, "WORKLIST_ROWS", 2)
     monkeypatch.setattr(views, "WORKLIST_COUNT_LIMIT", 3)

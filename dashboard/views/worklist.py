@@ -1,0 +1,121 @@
+"""The worklist: everything critical, overdue, due or coming up, in sections, and its printout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from api.caching import cached_page
+from dashboard import forms
+from dashboard.views.shared import STATUS_LABELS
+from registry import scheduling, selectors
+from registry.models import Patient
+from registry.roles import is_clinical, patient_site_ids
+
+WORKLIST_DAYS = 30
+# At most this many rows on the page, most urgent first (filters narrow the list).
+WORKLIST_ROWS = 200
+# The page says "of more than 1,000 items" rather than counting tens of thousands.
+WORKLIST_COUNT_LIMIT = 1000
+SECTION_TITLES = {
+    ("refill", "critical"): "Critical: past the low-reservoir alarm date",
+    ("refill", "needs_attention"): "Needs attention: no refill date could be projected",
+    ("refill", "no_show"): "Did not come to a booked refill visit",
+    ("refill", "overdue"): "Refill overdue",
+    ("battery", "overdue"): "Battery past its ERI date",
+    ("refill", "due"): "Refill due within the reminder window",
+    ("follow_up", "missed"): "Follow-ups missed",
+    ("battery", "due"): "Battery / ERI approaching",
+    ("follow_up", "due"): "Follow-ups due",
+    ("refill", "upcoming"): f"Refills upcoming in the next {WORKLIST_DAYS} days",
+}
+
+
+@login_required
+def worklist(request):
+    """Today: everything critical, overdue, due or coming up, in sections, most urgent first.
+
+    The filter's choices and the sections are the same for everyone with these sites until the
+    next write: both are cached under the data version (``api/caching.py``). The rest of the page
+    (the user's name, the CSRF token, the open reminders) is rendered for each request.
+    """
+    user = request.user
+    if not is_clinical(user):
+        return render(request, "dashboard/no_access.html", status=403)
+    choices = cached_page(request, "worklist-filter-choices", lambda: forms.worklist_filter_choices(user), by_url=False)
+    zone = choices.get("zone", "UTC")
+    form = forms.WorklistFilterForm(request.GET or None, sites=choices["sites"], clinicians=choices["clinicians"])
+    today = scheduling.today_in(zoneinfo.ZoneInfo(zone), timezone.now())
+    # Keyed by the day too: a booking becomes a no-show at midnight without any write.
+    html = cached_page(request, f"worklist-sections-{today}", lambda: _worklist_sections(user, form, today))
+    sections = mark_safe(html)  # noqa: S308 - the page's own template, rendered on a miss
+    if request.htmx:
+        return HttpResponse(sections)
+    context = {"form": form, "sections": sections, "today": today, "zone": zone}
+    if request.resolver_match.url_name == "worklist_print":
+        context.update(printed_at=timezone.now().astimezone(zoneinfo.ZoneInfo(zone)), filters=_filter_labels(form))
+        return render(request, "dashboard/worklist_print.html", context)
+    return render(request, "dashboard/worklist.html", context)
+
+
+def _filter_labels(form: forms.WorklistFilterForm) -> list[tuple[str, str]]:
+    """The filters the printout was made with, in words."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    out = []
+    for name in ("site", "kind", "clinician"):
+        field = form.fields[name]
+        chosen = data.get(name)
+        labels = {str(value): label for value, label in field.choices}
+        out.append((str(field.label or name.capitalize()), labels.get(str(chosen or ""), labels.get(""))))
+    return out
+
+
+def _worklist_sections(user, form: forms.WorklistFilterForm, today: dt.date) -> str:
+    """The rendered sections of the worklist for ``user``'s sites and the form's filters."""
+    kinds = selectors.WORK_KINDS
+    sites = patient_site_ids(user)  # the user's sites as a list, so the planner uses the site indexes
+    narrowed = None
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["site"]:
+            sites = [data["site"]]
+        if data["clinician"]:
+            narrowed = Patient.objects.filter(primary_clinician_id=data["clinician"])
+        if data["kind"]:
+            kinds = (data["kind"],)
+    # The most urgent rows only, ranked and cut in SQL: program-wide the worklist holds tens of
+    # thousands of items at 100,000 patients, and rendering them all took seconds.
+    page = selectors.worklist_page(
+        start=today,
+        end=today + dt.timedelta(days=WORKLIST_DAYS),
+        patients=narrowed,
+        kinds=kinds,
+        limit=WORKLIST_ROWS,
+        count_limit=WORKLIST_COUNT_LIMIT,
+        sites=sites,
+    )
+    items = page.items
+    sections = []
+    for key in selectors.WORK_URGENCY:
+        title = SECTION_TITLES[key]
+        rows = [i for i in items if (i.kind, i.status) == key]
+        if rows:
+            sections.append(
+                {"key": f"{key[0]}-{key[1]}", "kind": key[0], "status": key[1], "title": title, "rows": rows}
+            )
+    context = {
+        "form": form,
+        "sections": sections,
+        "total": page.total,
+        "count_limit": WORKLIST_COUNT_LIMIT,
+        "shown": len(items),
+        "status_labels": STATUS_LABELS,
+    }
+    return render_to_string("dashboard/partials/worklist_sections.html", context)
