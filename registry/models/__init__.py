@@ -1,0 +1,102 @@
+"""The records of an ITB program, one module per kind of record; every name is importable from
+``registry.models`` (migrations and the rest of the code import them from here).
+
+Models hold fields, constraints and tiny properties; workflows live in ``registry.services`` and
+date arithmetic in ``registry.scheduling``. Invariants that span two tables (a refill's volume
+against its pump's reservoir, a refill before the pump's implant date, a patient's status
+transition) are enforced by triggers created in migration 0002, because a CHECK constraint cannot
+look at another row (docs/triggers.md).
+"""
+
+from registry.models.bookkeeping import DataVersion, ProgramImport
+from registry.models.follow_ups import Complication, FollowUp, Goal, GoalReview
+from registry.models.patients import (
+    ALLOWED_TRANSITIONS,
+    TRANSITION_PAIRS,
+    AshworthScore,
+    DueBasis,
+    Indication,
+    Patient,
+    PatientStatus,
+    RefillStatus,
+    ScreeningTrial,
+    SiteStay,
+    StatusChange,
+)
+from registry.models.pumps import Pump
+from registry.models.refills import DoseChange, DoseChangeQuerySet, EnteredInError, RecordedManager, Refill
+from registry.models.reminders import Reminder
+from registry.models.sites import (
+    CalendarFeed,
+    ClosedDay,
+    Site,
+    StaffProfile,
+    _default_battery_leads,
+    _default_closed_weekdays,
+    _default_follow_up_leads,
+    _default_refill_leads,
+)
+from registry.models.validators import (
+    CONCENTRATION,
+    DAILY_DOSE,
+    GAS_SCORE,
+    ICD10_VALIDATOR,
+    MAX_CONCENTRATION_MCG_PER_ML,
+    MAX_DAILY_DOSE_MCG,
+    NON_NEGATIVE,
+    POSITIVE,
+    validate_day_list,
+    validate_single_line,
+    validate_time_zone,
+    validate_weekdays,
+)
+from registry.models.visits import ContactAttempt, RefillAppointment
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "AshworthScore",
+    "CONCENTRATION",
+    "CalendarFeed",
+    "ClosedDay",
+    "Complication",
+    "ContactAttempt",
+    "DAILY_DOSE",
+    "DataVersion",
+    "DoseChange",
+    "DoseChangeQuerySet",
+    "DueBasis",
+    "EnteredInError",
+    "FollowUp",
+    "GAS_SCORE",
+    "Goal",
+    "GoalReview",
+    "ICD10_VALIDATOR",
+    "Indication",
+    "MAX_CONCENTRATION_MCG_PER_ML",
+    "MAX_DAILY_DOSE_MCG",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "Patient",
+    "PatientStatus",
+    "ProgramImport",
+    "Pump",
+    "RecordedManager",
+    "Refill",
+    "RefillAppointment",
+    "RefillStatus",
+    "Reminder",
+    "ScreeningTrial",
+    "Site",
+    "SiteStay",
+    "StaffProfile",
+    "StatusChange",
+    "TRANSITION_PAIRS",
+    "_default_battery_leads",
+    "_default_closed_weekdays",
+    "_default_follow_up_leads",
+    "_default_refill_leads",
+    "validate_day_list",
+    "validate_single_line",
+    "validate_time_zone",
+    "validate_weekdays",
+]
