@@ -106,9 +106,11 @@ def reservoir_chart(
 
 
 ROW = 22
-LABEL_WIDTH = 210
+LABEL_WIDTH = 120  # at least; a longer label widens the chart instead of running off its left edge
 BAR_WIDTH = 330
 VALUE_WIDTH = 70
+CHAR_WIDTH = 8.5  # a generous average advance at 12px, so wide fonts (DejaVu Sans in the PDF) fit too
+LINE_GAP = 12  # the least vertical distance between two labels
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -124,7 +126,8 @@ def bar_chart(
     """A horizontal bar per item, scaled to the largest value (or ``maximum``)."""
     top = maximum or max((v for _, v in items if v), default=0) or 1
     height = ROW * max(len(items), 1) + 28
-    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    label_width = max(LABEL_WIDTH, round(max((len(label) for label, _ in items), default=0) * CHAR_WIDTH) + 10)
+    width = label_width + BAR_WIDTH + VALUE_WIDTH
     parts = [
         f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
@@ -137,9 +140,9 @@ def bar_chart(
         y = 28 + i * ROW
         bar = 0 if not value else max(1, round(BAR_WIDTH * value / top))
         parts += [
-            f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end" font-size="12">{escape(label)}</text>',
-            f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{bar}" height="{ROW - 6}" class="bar"></rect>',
-            f'<text x="{LABEL_WIDTH + bar + 4}" y="{y + 15}" font-size="12">{escape(_fmt(value, unit))}</text>',
+            f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end" font-size="12">{escape(label)}</text>',
+            f'<rect x="{label_width}" y="{y + 3}" width="{bar}" height="{ROW - 6}" fill="#0b4f6c" class="bar"></rect>',
+            f'<text x="{label_width + bar + 4}" y="{y + 15}" font-size="12">{escape(_fmt(value, unit))}</text>',
         ]
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
@@ -216,8 +219,8 @@ def funnel_plot(
     parts.append(
         f'<line x1="{FUNNEL_LEFT}" y1="{y_of(target)}" x2="{right}" y2="{y_of(target)}" stroke="#333" '
         f'stroke-dasharray="4 3" class="target"></line>'
-        f'<text x="{right + 6}" y="{y_of(target) + 4}" font-size="11">program {_fmt(target, "")}</text>'
     )
+    margin_labels = [(y_of(target), f"program {_fmt(target, '')}", 11)]
     for n, (name, curve) in enumerate(limits):
         dash = "2 2" if n else "6 3"
         for side in (1, 2):
@@ -229,12 +232,38 @@ def funnel_plot(
                 )
         last = next((c for c in reversed(curve) if c[2] is not None), None)
         if last:
-            parts.append(f'<text x="{right + 6}" y="{y_of(last[2]) + 4}" font-size="10">{escape(name)}</text>')
-    for p in shown:
+            margin_labels.append((y_of(last[2]), name, 10))
+    placed = []  # (left, baseline, width) of every label drawn so far, so the next one keeps off them
+    for (_, text, size), y in zip(margin_labels, _spaced([y for y, _, _ in margin_labels], bottom), strict=True):
+        placed.append((right + 6, y + 4, len(text) * 7.0))
+        parts.append(f'<text x="{right + 6}" y="{y + 4}" font-size="{size}">{escape(text)}</text>')
+    for p in sorted(shown, key=lambda p: (y_of(p.value), x_of(p.size))):
+        x, y = x_of(p.size), y_of(p.value)
+        width = len(p.label) * 7.0
+        # A label that would run off the right edge goes on the point's left.
+        left, anchor = (x + 6, "start") if x + 6 + width <= FUNNEL_WIDTH else (x - 6 - width, "end")
+        label_y = y - 5
+        while any(abs(label_y - b) < LINE_GAP and left < pl + pw and pl < left + width for pl, b, pw in placed):
+            label_y += LINE_GAP
+        placed.append((left, label_y, width))
+        anchor_x = x + 6 if anchor == "start" else x - 6
         parts.append(
-            f'<circle cx="{x_of(p.size)}" cy="{y_of(p.value)}" r="4" class="site"><title>{escape(p.label)}: '
+            f'<circle cx="{x}" cy="{y}" r="4" fill="#0b4f6c" class="site"><title>{escape(p.label)}: '
             f"{_fmt(p.value, '')} ({_fmt(round(p.size, 1), '')})</title></circle>"
-            f'<text x="{x_of(p.size) + 6}" y="{y_of(p.value) - 5}" font-size="10">{escape(p.label)}</text>'
+            f'<text x="{anchor_x}" y="{label_y}" text-anchor="{anchor}" font-size="10">{escape(p.label)}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above
+
+
+def _spaced(ys: list[float], lowest: float) -> list[float]:
+    """``ys`` moved apart so no two are closer than ``LINE_GAP``, none below ``lowest``, order kept."""
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    out = list(ys)
+    for above, i in zip(order, order[1:], strict=False):
+        out[i] = max(out[i], out[above] + LINE_GAP)
+    below_y = lowest + LINE_GAP
+    for i in reversed(order):
+        out[i] = min(out[i], below_y - LINE_GAP)
+        below_y = out[i]
+    return out

@@ -34,12 +34,22 @@ class SiteIdsField(forms.ModelMultipleChoiceField):
         return super().clean(value)
 
 
+def _date_field(label: str, help_text: str) -> forms.DateField:
+    """An ISO date, picked in the browser's date input on the page."""
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    return forms.DateField(required=False, label=label, input_formats=["%Y-%m-%d"], widget=widget, help_text=help_text)
+
+
 class ReportParamsForm(forms.Form):
     site = SiteIdsField(
-        queryset=Site.objects.none(), required=False, help_text="Site id; repeat for several. Default: all yours."
+        queryset=Site.objects.none(),
+        required=False,
+        label="Sites",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Site id; repeat for several. Default: all yours.",
     )
-    start = forms.DateField(required=False, input_formats=["%Y-%m-%d"], help_text="First day (YYYY-MM-DD).")
-    end = forms.DateField(required=False, input_formats=["%Y-%m-%d"], help_text="Last day, included (YYYY-MM-DD).")
+    start = _date_field("From", "First day (YYYY-MM-DD).")
+    end = _date_field("To", "Last day, included (YYYY-MM-DD).")
     k = forms.IntegerField(
         required=False,
         max_value=1000,

@@ -1,4 +1,4 @@
-"""The reports page (``/reports/``) and its CSV downloads.
+"""The reports page (``/reports/``), its PDF and its CSV downloads.
 
 Open to the reporting role, administrators and the clinical staff of their own sites; every figure
 is an aggregate from ``reporting.reports`` and the exports are de-identified and k-anonymous (a zip
@@ -12,31 +12,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
-from registry.models import Complication, Goal, Indication, PatientStatus
-from reporting import charts, rates, reports
+from reporting import charts, display, pdf, rates, reports
+from reporting.display import label
 from reporting.exports import EXPORTS, csv_response, may_see_reports, research_export, zip_response
 from reporting.forms import ReportParamsForm
-
-LABELS = {
-    **dict(PatientStatus.choices),
-    **dict(Indication.Diagnosis.choices),
-    **dict(Complication.Kind.choices),
-    **dict(Goal.Category.choices),
-    reports.NOT_RECORDED: "Not recorded",
-    **{str(n): f"GMFCS {roman}" for n, roman in enumerate(["I", "II", "III", "IV", "V"], start=1)},
-}
 
 
 def _params(request) -> ReportParamsForm:
     if not may_see_reports(request.user):
         raise PermissionDenied("Reports are for program reporting, administrators and clinical staff.")
     return ReportParamsForm(request.GET, user=request.user)
-
-
-def label(value) -> str:
-    return LABELS.get(str(value), str(value).replace("_", " "))
 
 
 def _charts(report: dict) -> list:
@@ -104,17 +93,53 @@ def _funnels(report: dict) -> list:
     cycles = max((s["refills_closed"] for s in sites), default=0)
     steps = [cycles * 1.1 * i / 40 for i in range(1, 41)]
     late = charts.funnel_plot(
-        "Late refills by site (share of closed cycles, funnel plot)",
-        [charts.FunnelPoint(s["site"], s["refills_closed"], s["late_share"]) for s in sites if s["refills_closed"]],
-        target=share,
+        "Late refills by site (% of closed cycles, funnel plot)",
+        [
+            charts.FunnelPoint(s["site"], s["refills_closed"], _percent(s["late_share"]))
+            for s in sites
+            if s["refills_closed"]
+        ],
+        target=_percent(share),
         limits=[
-            (name, [(n, *rates.proportion_limits(share or 0, max(round(n), 1), level)) for n in steps])
+            (name, [(n, *map(_percent, rates.proportion_limits(share or 0, max(round(n), 1), level))) for n in steps])
             for name, level in FUNNEL_LEVELS
         ],
         x_label="closed refill cycles",
-        y_label="late share",
+        y_label="% late",
     )
     return [complications, late]
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(100 * fraction, 1)
+
+
+def _figures(form: ReportParamsForm) -> dict:
+    """What the page and the PDF show for a valid form: the report, its charts and its tables in words."""
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    report = reports.summary(sites=form.scope(), start=start, end=end)
+    query = form.query_string()
+    tables = []
+    for name, title in reports.TABLES.items():
+        header, rows = reports.table(report, name)
+        url = reverse("report_table_csv", args=[name]) + "?" + query
+        tables.append(
+            {
+                "name": name,
+                "title": title,
+                "header": [display.heading(h) for h in header],
+                "rows": display.shown_rows(name, header, rows),
+                "csv_url": url,
+            }
+        )
+    return {
+        "report": report,
+        "tables": tables,
+        "charts": _charts(report),
+        "headline": display.headline(report),
+        "definitions": display.definitions_html(),
+        "annual": start.month == start.day == 1 and (end.month, end.day) == (12, 31) and start.year == end.year,
+    }
 
 
 @login_required
@@ -122,17 +147,25 @@ def reports_page(request):
     form = _params(request)
     if not form.is_valid():
         return render(request, "reporting/summary.html", {"form": form}, status=400)
-    report = reports.summary(sites=form.scope(), start=form.cleaned_data["start"], end=form.cleaned_data["end"])
     query = form.query_string()
-    tables = []
-    for name, title in reports.TABLES.items():
-        header, rows = reports.table(report, name)
-        shown = [[label(r[0]) if isinstance(r[0], str) else r[0], *r[1:]] for r in rows]
-        url = reverse("report_table_csv", args=[name]) + "?" + query
-        tables.append({"name": name, "title": title, "header": header, "rows": shown, "csv_url": url})
     exports = [(title, reverse("report_export_zip", args=[kind]) + "?" + query) for kind, title in EXPORTS.items()]
-    context = {"form": form, "report": report, "tables": tables, "charts": _charts(report), "exports": exports}
+    pdf_url = reverse("report_pdf") + "?" + query
+    context = {"form": form, "exports": exports, "pdf_url": pdf_url, **_figures(form)}
     return render(request, "reporting/summary.html", context)
+
+
+@login_required
+def report_pdf(request):
+    """The program report as an A4 PDF: the page's figures, charts and definitions, with a header."""
+    form = _params(request)
+    if not form.is_valid():
+        return _invalid(form)
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    context = {**_figures(form), "generated": timezone.localtime(), "for_pdf": True}
+    html = render_to_string("reporting/report_pdf.html", context, request=request)
+    response = HttpResponse(pdf.render(html), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="itb-report-{start:%Y%m%d}-{end:%Y%m%d}.pdf"'
+    return response
 
 
 def _invalid(form) -> HttpResponse:

@@ -82,3 +82,10 @@ def test_production_image_installs_no_test_tools():
     assert not base & {"pytest", "pytest-django", "playwright", "schemathesis", "ruff", "hypothesis", "faker"}
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "requirements/base.txt" in dockerfile and "requirements.txt" not in dockerfile.replace("base.txt", "")
+
+
+def test_production_image_can_draw_the_report_pdf():
+    base = {ln.split("==")[0].lower() for ln in _requirement_lines(ROOT / "requirements" / "base.txt")}
+    assert {"weasyprint", "markdown-it-py"} <= base
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert all(pkg in dockerfile for pkg in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"))
