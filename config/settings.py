@@ -105,6 +105,14 @@ TEMPLATES = [
 ]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# SQLite (web, worker and beat share one file): a transaction takes the write lock when it begins
+# (IMMEDIATE), so a second writer waits up to the timeout; a deferred one that read first would be
+# refused at once with "database is locked". WAL lets readers go on while one writes.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+}
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'itb.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -119,8 +127,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     else:
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
-    # SQLite: wait for a writer instead of failing at once (web, worker and beat share the file).
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
