@@ -324,3 +324,21 @@ def test_visits_of_a_patient_who_left_the_program_are_not_reminded(ny_site, staf
     services.change_status(patient=patient, to_status="transferred", on=dt.date(2025, 12, 1))
     sweep_at(local(dt.date(2026, 3, 9)))
     assert not Reminder.objects.filter(kind=K.FOLLOW_UP_DUE).exclude(status=St.CANCELLED).exists()
+
+
+def test_battery_already_past_eri_when_first_seen_reaches_the_inbox(ny_site, staff):
+    eri = dt.date(2026, 1, 10)
+    implanted(ny_site, staff, battery_eri_date=eri)
+    sweep_at(local(dt.date(2026, 3, 2)))
+    sweep_at(local(dt.date(2026, 3, 3)))
+    inbox = Reminder.objects.filter(kind=K.BATTERY, channel=C.INBOX, recipient_user=staff["coordinator"])
+    assert list(inbox.values_list("due_date", "lead_days")) == [(eri, 0)]
+
+
+def test_battery_first_seen_between_leads_gets_the_stage_it_is_in(ny_site, staff):
+    eri = dt.date(2026, 5, 1)
+    implanted(ny_site, staff, battery_eri_date=eri)
+    for day in (eri - dt.timedelta(days=120), eri - dt.timedelta(days=60), eri):
+        sweep_at(local(day))
+    battery = Reminder.objects.filter(kind=K.BATTERY, channel=C.EMAIL)
+    assert sorted(battery.values_list("lead_days", flat=True)) == [0, 90, 180]

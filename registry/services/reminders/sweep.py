@@ -11,7 +11,8 @@ safety matter"), each computed in the site's own time zone with the site's own l
   contact and the patient's primary clinician as well as the coordinators;
 - follow-up due: a scheduled visit ``follow_up_lead_days`` ahead (default 7 and 1); follow-up
   missed: a visit past its grace period (marked missed here), once;
-- battery: the ERI date ``battery_lead_days`` ahead (default 180 and 90);
+- battery: the ERI date ``battery_lead_days`` ahead (default 180 and 90), and once reached; a
+  date first seen after a lead (or after the ERI date) gets that stage's reminder at once;
 - residual discrepancy: a refill flagged for clinical review, once.
 
 Who gets what: every coordinator and clinician of the site sees every reminder in the in-app
@@ -126,6 +127,11 @@ def _days(today: dt.date, leads: Iterable[int]) -> list[dt.date]:
     return sorted({today + dt.timedelta(days=int(lead)) for lead in leads})
 
 
+def _battery_stages(site: Site) -> set[int]:
+    """The battery reminder's leads, and 0: the ERI date reached."""
+    return {0, *(int(lead) for lead in site.battery_lead_days)}
+
+
 def _any(q_by_site: Iterable[Q]) -> Q:
     """OR of per-site conditions; matches nothing when there are none."""
     combined = Q(pk__in=[])
@@ -236,11 +242,16 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
             rows.add(sd, K.REFILL_OVERDUE, p["id"], target, p["next_refill_due"], lead)
 
     battery = implanted.filter(
-        _any(Q(site_id=sd.site.pk, battery_eri_date__in=_days(sd.today, sd.site.battery_lead_days)) for sd in site_days)
+        _any(
+            Q(site_id=sd.site.pk, battery_eri_date__lte=sd.today + dt.timedelta(days=max(_battery_stages(sd.site))))
+            for sd in site_days
+        )
     )
     for p in battery.values(*_PATIENT_FIELDS):
         sd = by_site[p["site_id"]]
-        lead = (p["battery_eri_date"] - sd.today).days
+        days_left = (p["battery_eri_date"] - sd.today).days
+        # The latest stage reached: a date first seen inside a lead, or already past, is still announced.
+        lead = min(stage for stage in _battery_stages(sd.site) if stage >= days_left)
         rows.add(sd, K.BATTERY, p["id"], ("pump", p["pumps__id"]), p["battery_eri_date"], lead)
 
     visit_fields = ("id", "due_date", "status", *(f"patient__{f}" for f in _PATIENT_FIELDS[:-1]))
