@@ -3,6 +3,7 @@ endpoint, the OpenAPI document and a Swagger UI served from local static files (
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.contrib.auth.views import redirect_to_login
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -30,19 +31,25 @@ router.register("reminders", views.ReminderViewSet, basename="reminder")
 SCHEMA_PERMISSIONS = [IsAuthenticated, HasStaffRole]
 # The document does not describe itself (its media types are YAML/JSON OpenAPI, not the API's).
 SchemaView = extend_schema_view(get=extend_schema(exclude=True))(SpectacularAPIView)
+# Its script is a file of its own (the split view); its page keeps one small inline <style>.
+SwaggerView = csp_update({"style-src": [UNSAFE_INLINE]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=SCHEMA_PERMISSIONS)
+)
+
+
+def docs_page(request, *args, **kwargs):
+    """A person in a browser who is not logged in is sent to the log-in page and back (a client
+    sending a token is answered by the API as usual)."""
+    if not request.user.is_authenticated and "HTTP_AUTHORIZATION" not in request.META:
+        return redirect_to_login(request.get_full_path())
+    return SwaggerView(request, *args, **kwargs)
+
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
     path("worklist/", views.WorklistView.as_view(), name="api-worklist"),
     path("schema/", SchemaView.as_view(permission_classes=SCHEMA_PERMISSIONS), name="api-schema"),
-    path(
-        "docs/",
-        # Its script is a file of its own (the split view); its page keeps one small inline <style>.
-        csp_update({"style-src": [UNSAFE_INLINE]})(
-            SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=SCHEMA_PERMISSIONS)
-        ),
-        name="api-docs",
-    ),
+    path("docs/", docs_page, name="api-docs"),
     *router.urls,
     # Aggregate and de-identified report endpoints.
     *report_urls,

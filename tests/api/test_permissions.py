@@ -249,4 +249,11 @@ def test_docs_page_loads_swagger_from_local_static_files_only(admin_api):
     assert "cdn" not in html.lower() and "https://" not in html
 
 
+def test_docs_page_sends_an_anonymous_visitor_to_the_log_in_page(client):
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/api/v1/docs/"
+    assert "Log in" in client.get(response["Location"]).content.decode()
+
+
 __all__ = ["Decimal"]
