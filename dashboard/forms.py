@@ -474,6 +474,16 @@ class ComplicationForm(ServiceForm):
         self.fields["pump"].queryset = Pump.objects.filter(patient=patient)
 
 
+class ResolveComplicationForm(ServiceForm):
+    model = Complication
+    model_fields = ("resolved_on",)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Note")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["resolved_on"].required = True
+
+
 def errors_in_words(form: forms.Form, errors: dict) -> list[str]:
     """``{field: [messages]}`` as "Label: message" lines, for errors shown away from their fields."""
     lines = []

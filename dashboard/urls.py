@@ -51,6 +51,11 @@ urlpatterns = [
     path("patients/<int:pk>/goals/new/", clinical.goal_create, name="goal_create"),
     path("patients/<int:pk>/goals/<int:goal_id>/review/", clinical.goal_review, name="goal_review"),
     path("patients/<int:pk>/complications/new/", clinical.complication_create, name="complication_create"),
+    path(
+        "patients/<int:pk>/complications/<int:complication_id>/resolve/",
+        clinical.complication_resolve,
+        name="complication_resolve",
+    ),
     path("imports/", imports.import_page, name="import"),
     path("imports/template.xlsx", imports.import_template, name="import_template"),
     path("imports/<int:pk>/", imports.import_job, name="import_job"),

@@ -73,6 +73,18 @@ complication_create = patient_form(
     },
 )
 
+complication_resolve = patient_form(
+    forms.ResolveComplicationForm,
+    services.resolve_complication,
+    record=lambda patient, complication_id: get_object_or_404(
+        patient.complications.select_related("patient__site"), pk=complication_id, resolved_on__isnull=True
+    ),
+    bind="complication",
+    title=lambda c: f"Resolved: {c.get_kind_display()} of {c.occurred_on:%d %b %Y}",
+    success="Complication marked resolved.",
+    initial=lambda c: {"resolved_on": site_today(c.patient.site)},
+)
+
 
 def _follow_up(patient, follow_up_id: int, open_only: bool = False) -> FollowUp:
     follow_ups = patient.follow_ups.select_related("patient__site")

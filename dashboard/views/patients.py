@@ -106,6 +106,7 @@ def patient_detail(request, patient: Patient):
         "refill_visit": next(iter(patient.open_refill_visits), None),
         "today": site_today(patient.site),
         "goals": list(patient.goals.all()),
+        "open_complications": list(patient.complications.filter(resolved_on__isnull=True)),
         "can_implant": pump is None and patient.status in IMPLANTABLE_FROM,
         # The same statuses the services accept: no button leads to a refusal.
         "can_refill": pump is not None and patient.status == PatientStatus.IMPLANTED,

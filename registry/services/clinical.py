@@ -185,3 +185,18 @@ def record_complication(*, patient: Patient, occurred_on: dt.date, kind: str, by
         fail("occurred_on", f"This is before the implant of the pump it concerns ({_day(pump.implant_date)}).")
     _not_future("resolved_on", fields.get("resolved_on"), patient)
     return validated_save(Complication(patient=patient, occurred_on=occurred_on, kind=kind, **fields), by=by)
+
+
+@transaction.atomic
+def resolve_complication(*, complication: Complication, resolved_on: dt.date, notes: str = "", by=None) -> Complication:
+    """Mark an open complication resolved on ``resolved_on`` (once: a resolved one keeps its date)."""
+    complication = Complication.objects.select_for_update().select_related("patient__site").get(pk=complication.pk)
+    if complication.resolved_on is not None:
+        fail("resolved_on", f"This complication was already resolved on {_day(complication.resolved_on)}.")
+    if resolved_on < complication.occurred_on:
+        fail("resolved_on", f"This is before the complication occurred ({_day(complication.occurred_on)}).")
+    _not_future("resolved_on", resolved_on, complication.patient)
+    complication.resolved_on = resolved_on
+    if notes:
+        complication.notes = f"{complication.notes}\n{notes}".strip()
+    return validated_save(complication, by=by)

@@ -194,3 +194,26 @@ def test_goal_review_and_complication(client, coordinator, program):
         == 302
     )
     assert Complication.objects.filter(patient=patient).count() == 1
+
+
+def test_complication_marked_resolved_from_the_patient_page(client, coordinator, program):
+    client.force_login(coordinator)
+    patient = program["due"]
+    post(client, "complication_create", patient, {"occurred_on": "2026-03-01", "kind": "wound", "severity": "mild"})
+    complication = Complication.objects.get(patient=patient)
+    resolve_url = reverse("complication_resolve", args=[patient.pk, complication.pk])
+    assert resolve_url in client.get(reverse("patient", args=[patient.pk])).content.decode()
+    early = post(client, "complication_resolve", patient, {"resolved_on": "2026-02-01"}, complication.pk)
+    assert "before the complication occurred" in field_errors(early, "resolved_on")
+    future = post(client, "complication_resolve", patient, {"resolved_on": "2027-01-01"}, complication.pk)
+    assert "cannot be in the future" in field_errors(future, "resolved_on")
+    done = post(
+        client, "complication_resolve", patient, {"resolved_on": "2026-03-05", "notes": "Healed"}, complication.pk
+    )
+    assert done.status_code == 302
+    complication.refresh_from_db()
+    assert complication.resolved_on == dt.date(2026, 3, 5) and "Healed" in complication.notes
+    assert resolve_url not in client.get(reverse("patient", args=[patient.pk])).content.decode()
+    assert (
+        post(client, "complication_resolve", patient, {"resolved_on": "2026-03-06"}, complication.pk).status_code == 404
+    )
