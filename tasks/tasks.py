@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from audit.models import PatientAccess
 from registry.imports import jobs
 from registry.models import Site
 from registry.services import recompute_site, reminders
@@ -23,6 +24,12 @@ def refresh_schedules() -> int:
     services (bulk imports, raw SQL) and settings changed outside the admin.
     """
     return sum(recompute_site(site) for site in Site.objects.all())
+
+
+@shared_task(name="audit.purge_access_log")
+def purge_access_log() -> int:
+    """Delete access-log rows older than ACCESS_LOG_RETENTION_DAYS (beat, nightly)."""
+    return PatientAccess.objects.purge()
 
 
 @shared_task(name="registry.import_program")

@@ -78,6 +78,30 @@ def test_rows_older_than_the_retention_are_purged_and_no_others(site, coordinato
     assert left == [1, 364]
 
 
+def test_beat_purges_the_access_log_nightly_through_a_real_task(site, coordinator, settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from tasks.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: the tasks it will know
+    entry = PeriodicTask.objects.get(task="audit.purge_access_log")
+    assert entry.enabled and (entry.crontab.hour, entry.crontab.day_of_week) == ("2", "*")
+    settings.ACCESS_LOG_RETENTION_DAYS = 30
+    patient = make_patient(site)
+    now = dt.datetime.now(dt.UTC)
+    for days in (31, 29):
+        PatientAccess.objects.create(
+            user=coordinator,
+            username="coord",
+            patient=patient,
+            channel=C.PAGE,
+            path="/",
+            at=now - dt.timedelta(days=days),
+        )
+    assert app.tasks[entry.task].apply().get() == 1
+    assert [(now - r.at).days for r in PatientAccess.objects.all()] == [29]
+
+
 def test_administrators_search_the_log_by_patient_and_by_user(client, site, coordinator, admin_user):
     mine = make_patient(site, family_name="Searchable", mrn="MRN-LOG-1")
     other = make_patient(site, family_name="Otherone", mrn="MRN-LOG-2")
