@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.utils import timezone
+
 from accounts.client_ip import client_ip
 from audit.models import PatientAccess
 
@@ -17,6 +21,24 @@ def record_view(request, patient_id: int, channel: str) -> None:
         path=request.get_full_path()[:500],
         client_ip=client_ip(request) or None,
     )
+
+
+def record_export(user, patient_ids: Sequence[int], *, path: str, client_ip: str | None, batch: int = 1000) -> None:
+    """One row per exported patient, one INSERT per ``batch`` rows (a bulk export reads a program)."""
+    at = timezone.now()
+    for start in range(0, len(patient_ids), batch):
+        PatientAccess.objects.bulk_create(
+            PatientAccess(
+                at=at,
+                user_id=user.pk,
+                username=user.get_username(),
+                patient_id=patient_id,
+                channel=PatientAccess.Channel.EXPORT,
+                path=path[:500],
+                client_ip=client_ip,
+            )
+            for patient_id in patient_ids[start : start + batch]
+        )
 
 
 def recent_viewers(patient_id: int, limit: int = 10) -> list[PatientAccess]:

@@ -12,10 +12,12 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
 
+from audit.log import record_export
 from fhir_api import readers
 from fhir_api.models import BulkExport
 
@@ -62,6 +64,11 @@ def run(export_id) -> str:
         shutil.rmtree(folder, ignore_errors=True)
         _finish(export.pk, BulkExport.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
+    url = urlsplit(export.request_url)
+    patient_ids = list(query.rows(readers.SOURCES["Patient"][0]).values_list("pk", flat=True))
+    record_export(
+        export.requested_by, patient_ids, path=f"{url.path}?{url.query}".rstrip("?"), client_ip=export.client_ip
+    )
     _finish(export.pk, BulkExport.Status.COMPLETED, output=output)
     return f"exported {sum(o['count'] for o in output)} resources"
 

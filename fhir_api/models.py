@@ -19,6 +19,8 @@ class BulkExport(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     request_url = models.CharField(max_length=2000)
+    # Where the request came from: the access log names it for every exported patient.
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
     # The sites whose patients are exported, fixed at kick-off; null: every site (administrators).
     site_ids = models.JSONField(null=True, blank=True)
     resource_types = models.JSONField()

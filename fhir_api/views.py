@@ -25,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.client_ip import client_ip
 from api.permissions import HasStaffRole, IsClinicalStaff
 from audit.log import record_view
 from audit.models import PatientAccess
@@ -201,6 +202,7 @@ class ExportView(FhirView):
             job = BulkExport.objects.create(
                 requested_by=request.user,
                 request_url=request.build_absolute_uri()[:2000],
+                client_ip=client_ip(request) or None,
                 site_ids=site_ids,
                 resource_types=[t for t in readers.RESOURCE_TYPES if t in types],
             )

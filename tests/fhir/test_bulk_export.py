@@ -134,3 +134,25 @@ def test_tasks_are_found_by_the_worker_and_the_clean_up_is_scheduled(db):
     app.loader.import_default_modules()
     assert {"fhir.bulk_export", "fhir.expire_exports"} <= set(app.tasks)
     assert PeriodicTask.objects.get(task="fhir.expire_exports").interval.every == 1
+
+
+def test_the_export_logs_one_access_per_exported_patient_in_one_insert(api, site, other_site, coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import PatientAccess
+
+    own = [full_record(site, f"L-{n}").patient for n in range(3)]
+    full_record(other_site, "L-9")
+    response = api.get("/fhir/$export?_type=Goal", REMOTE_ADDR="192.0.2.44", **PREFER)
+    job = BulkExport.objects.get(pk=response["Content-Location"].rsplit("/", 1)[1])
+    assert not PatientAccess.objects.exists()  # nothing is read until the export runs
+    with CaptureQueriesContext(connection) as queries:
+        export.run(job.pk)
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "audit_patientaccess"')]
+    assert len(inserts) == 1
+    rows = PatientAccess.objects.order_by("patient_id")
+    assert [r.patient_id for r in rows] == sorted(p.pk for p in own)
+    assert {(r.channel, r.user_id, r.client_ip, r.path) for r in rows} == {
+        (PatientAccess.Channel.EXPORT, coordinator.pk, "192.0.2.44", "/fhir/$export?_type=Goal")
+    }
