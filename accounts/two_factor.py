@@ -2,12 +2,17 @@
 
 Required for administrators and for anyone who can open the admin site (staff), and for the staff
 of a site whose setting asks for it (``Site.require_two_factor``); optional for everyone else.
-Whether a session needs it is decided once at log-in (``user_logged_in``) and kept in the session,
-so pages pay no query for it; a verified session carries django-otp's device key.
+Whether a session needs it is decided at log-in (``user_logged_in``) and kept in the session with
+the version of the settings it was decided on; a change of a site's setting, a role or a user's
+sites makes a new version (in the cache), and each session decides again at its next request.
+Pages pay one cache read for it; a verified session carries django-otp's device key.
 """
 
 from __future__ import annotations
 
+import uuid
+
+from django.core.cache import cache
 from django.db import transaction
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -16,6 +21,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from registry.roles import Role, role_of
 
 REQUIRED_KEY = "two_factor_required"
+VERSION_KEY = "two_factor_settings_version"
+SETTINGS_VERSION_KEY = "two-factor-settings-version"
 RECOVERY_CODE_COUNT = 10
 
 
@@ -28,10 +35,29 @@ def two_factor_required(user) -> bool:
     return profile is not None and profile.sites.filter(require_two_factor=True).exists()
 
 
+def settings_version() -> str:
+    """The current version of the settings that decide who needs two factors (one cache read)."""
+    version = cache.get(SETTINGS_VERSION_KEY)
+    if version is None:  # first use, or the cache lost it: every session decides again
+        cache.add(SETTINGS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(SETTINGS_VERSION_KEY)
+    return version
+
+
+def settings_changed() -> None:
+    cache.set(SETTINGS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def decide_for_session(request, user) -> bool:
+    request.session[REQUIRED_KEY] = two_factor_required(user)
+    request.session[VERSION_KEY] = settings_version()
+    return request.session[REQUIRED_KEY]
+
+
 def session_requires_two_factor(request) -> bool:
-    """Whether this session must be verified (worked out once, then read from the session)."""
-    if REQUIRED_KEY not in request.session:
-        request.session[REQUIRED_KEY] = two_factor_required(request.user)
+    """Whether this session must be verified (decided again when the settings changed)."""
+    if REQUIRED_KEY not in request.session or request.session.get(VERSION_KEY) != settings_version():
+        return decide_for_session(request, request.user)
     return request.session[REQUIRED_KEY]
 
 

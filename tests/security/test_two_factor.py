@@ -113,6 +113,30 @@ def test_a_coordinator_needs_no_second_factor_unless_their_site_asks(client, sit
     assert response.status_code == 302 and response["Location"].startswith("/accounts/two-factor/setup/")
 
 
+def test_a_site_that_starts_requiring_it_applies_on_the_next_request_not_the_next_log_in(client, site, coordinator):
+    _log_in(client, "coord")
+    assert client.get("/patients/").status_code == 200
+    site.require_two_factor = True
+    site.save()
+    response = client.get("/patients/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/two-factor/setup/")
+    assert client.get("/api/v1/patients/").status_code == 403
+    site.require_two_factor = False
+    site.save()
+    assert client.get("/patients/").status_code == 200
+
+
+def test_a_session_pays_no_query_for_the_rule_while_the_settings_stay(client, site, coordinator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _log_in(client, "coord")
+    client.get("/patients/")
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/patients/")
+    assert not [q for q in queries.captured_queries if "require_two_factor" in q["sql"]]
+
+
 def test_a_coordinator_may_turn_it_on_for_themselves(client, site):
     UserFactory(username="keen", role="coordinator", role__sites=[site])
     _log_in(client, "keen")
