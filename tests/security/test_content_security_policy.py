@@ -68,3 +68,19 @@ def test_the_reports_page_prints_from_a_script_file(client, admin_user):
 def test_api_responses_carry_the_policy_too(client, coordinator):
     client.force_login(coordinator)
     assert "default-src 'self'" in client.get("/api/v1/patients/")["Content-Security-Policy"]
+
+
+def test_the_admin_history_pages_render_with_nothing_inline(client, site, admin_user):
+    from registry.models import Patient
+
+    patient, _ = make_implanted(site)
+    version = Patient.history.filter(id=patient.pk).latest("history_date")
+    client.force_login(admin_user)
+    for url in (
+        f"/admin/registry/patient/{patient.pk}/history/",
+        f"/admin/registry/patient/{patient.pk}/history/{version.history_id}/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "unsafe-inline" not in response["Content-Security-Policy"], url
+        _assert_nothing_inline(response.content.decode(), url)
