@@ -18,7 +18,8 @@ Every date a patient's safety depends on is decided here and only here:
   within the lead window, otherwise upcoming.
 - Battery: the documented ERI date, or implant date plus the assumed battery life.
 - Follow-up: missed when not completed within the grace period after its date; on the worklist
-  until completed or cancelled, or, once missed, until a later visit of its kind is booked.
+  until completed or cancelled, or, once missed, until a later visit of its kind is booked
+  (``superseded``).
 """
 
 from __future__ import annotations
@@ -327,14 +328,32 @@ def follow_up_missed(today: dt.date, *, visit_date: dt.date, grace_days: int) ->
     return visit_date < missed_cutoff(today, grace_days)
 
 
+def superseded(visit, visits: Iterable) -> bool:
+    """A visit is superseded when its patient has a later visit of the same kind that is not
+    cancelled: rebooking is how a coordinator closes a missed visit.
+
+    ``visit`` and ``visits`` (the patient's visits) have ``patient_id``, ``kind``, ``due_date`` and
+    ``status``. The database stores the answer in ``FollowUp.superseded`` through triggers (migration
+    0007) so the worklist reads it from an index; the tests hold the triggers to this function.
+    """
+    return any(
+        v.patient_id == visit.patient_id
+        and v.kind == visit.kind
+        and v.due_date > visit.due_date
+        and v.status != "cancelled"
+        for v in visits
+    )
+
+
 def visit_work_status(
     today: dt.date, *, status: str, visit_date: dt.date, grace_days: int, rebooked: bool
 ) -> str | None:
     """A visit's worklist status: ``due``, ``missed``, or None (not on the worklist).
 
     A visit stays on the worklist until it is completed or cancelled; once missed (marked, or past
-    its grace period) it stays until the patient has a later visit of its kind (``rebooked``, the
-    stored ``FollowUp.superseded``): a later visit supersedes a missed one only, never one still due.
+    its grace period) it stays until the patient has a later visit of its kind (``rebooked``: the
+    ``superseded`` rule, as stored in ``FollowUp.superseded``): a later visit supersedes a missed one
+    only, never one still due.
     """
     if status not in OPEN_VISIT_STATUSES:
         return None

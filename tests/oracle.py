@@ -3,7 +3,7 @@
 Every rule comes from ``registry.scheduling`` (the rule tables and their Python evaluation); only
 the reading is different: every row is loaded and each rule applied one row at a time, and a
 visit's "rebooked" (the stored ``FollowUp.superseded`` the triggers keep) is worked out here from
-the patient's other visits, so the triggers are checked too.
+the patient's other visits by ``scheduling.superseded``, so the triggers are checked too.
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ from registry.selectors.worklist import (
     _follow_up_item,
     _refill_item,
 )
-
-
-def rebooked(visit: FollowUp, visits: list[FollowUp]) -> bool:
-    """The patient has a later, not cancelled visit of the same kind."""
-    return any(
-        v.kind == visit.kind and v.due_date > visit.due_date and v.status != FollowUp.Status.CANCELLED for v in visits
-    )
 
 
 def worklist(
@@ -90,7 +83,7 @@ def worklist(
                 status=v.status,
                 visit_date=v.due_date,
                 grace_days=site.follow_up_grace_days,
-                rebooked=rebooked(v, visits_of[p.pk]),
+                rebooked=scheduling.superseded(v, visits_of[p.pk]),
             )
             if status is not None:
                 items.append(_follow_up_item(v, p, status))

@@ -1,16 +1,16 @@
 """``FollowUp.superseded`` is kept by the database (migration 0007) through every kind of write.
 
-Each test compares the stored flag with the rule computed from scratch: a visit is superseded when
-the patient has a later, not cancelled visit of the same kind. Runs on SQLite (row triggers) and on
+Each test compares the stored flag with the rule computed from scratch by
+``scheduling.superseded``: a visit is superseded when the patient has a later, not cancelled visit
+of the same kind. Runs on SQLite (row triggers) and on
 PostgreSQL (statement triggers with transition tables).
 """
 
 import datetime as dt
 
 import pytest
-from django.db.models import Exists, OuterRef
 
-from registry import services
+from registry import scheduling, services
 from registry.models import FollowUp
 from registry.selectors import open_follow_ups
 from tests.factories import SiteFactory, make_patient
@@ -21,10 +21,9 @@ D = dt.date
 
 
 def _rule() -> dict[int, bool]:
-    later = FollowUp.objects.filter(
-        patient=OuterRef("patient"), kind=OuterRef("kind"), due_date__gt=OuterRef("due_date")
-    ).exclude(status=FollowUp.Status.CANCELLED)
-    return dict(FollowUp.objects.annotate(s=Exists(later)).values_list("pk", "s"))
+    """``scheduling.superseded``, the rule's one home, applied to every visit."""
+    visits = list(FollowUp.objects.all())
+    return {v.pk: scheduling.superseded(v, visits) for v in visits}
 
 
 def _stored() -> dict[int, bool]:
@@ -42,6 +41,33 @@ def patient():
 
 def _visit(patient, due, kind="annual_review"):
     return services.schedule_follow_up(patient=patient, kind=kind, due_date=due)
+
+
+@pytest.mark.parametrize(
+    ("later_kind", "later_days", "later_status", "expected"),
+    [
+        ("annual_review", 30, FollowUp.Status.SCHEDULED, True),
+        ("annual_review", 30, FollowUp.Status.MISSED, True),
+        ("annual_review", 30, FollowUp.Status.COMPLETED, True),
+        ("annual_review", 30, FollowUp.Status.CANCELLED, False),
+        ("annual_review", 0, FollowUp.Status.SCHEDULED, False),  # the same day is not later
+        ("annual_review", -30, FollowUp.Status.SCHEDULED, False),
+        ("clinic_review", 30, FollowUp.Status.SCHEDULED, False),  # another kind
+    ],
+)
+def test_the_triggers_agree_with_the_python_rule_case_by_case(patient, later_kind, later_days, later_status, expected):
+    first = _visit(patient, D(2026, 3, 1))
+    second = FollowUp.objects.create(
+        patient=patient,
+        kind=later_kind,
+        due_date=D(2026, 3, 1) + dt.timedelta(days=later_days),
+        status=later_status,
+        completed_on=D(2026, 3, 2) if later_status == FollowUp.Status.COMPLETED else None,
+    )
+    assert _stored()[first.pk] is expected
+    assert _rule() == _stored()
+    FollowUp.objects.filter(pk=second.pk).delete()
+    assert _stored()[first.pk] is False and _rule() == _stored()
 
 
 def test_rebooking_supersedes_the_missed_visit_and_cancelling_restores_it(patient):
