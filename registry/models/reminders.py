@@ -19,6 +19,7 @@ class Reminder(models.Model):
         REFILL_DUE = "refill_due", "Refill due"
         REFILL_OVERDUE = "refill_overdue", "Refill overdue"
         REFILL_CRITICAL = "refill_critical", "Refill critical (alarm date reached)"
+        REFILL_ATTENTION = "refill_attention", "Needs attention: no refill date could be projected"
         FOLLOW_UP_DUE = "follow_up_due", "Follow-up due"
         FOLLOW_UP_MISSED = "follow_up_missed", "Follow-up missed"
         BATTERY = "battery", "Battery / ERI approaching"

@@ -43,6 +43,8 @@ def patient_due(site, *, in_days: int | None = None, overdue: int | None = None,
         stored = {"next_refill_due": today - dt.timedelta(days=overdue), "alarm_date": today + dt.timedelta(days=5)}
     else:
         stored = {"next_refill_due": today + dt.timedelta(days=in_days), "alarm_date": today + dt.timedelta(days=20)}
+    if "next_refill_due" in stored:  # a projected schedule (a pump without a fill needs attention)
+        stored = {"refill_due_basis": "alarm_margin", "schedule_attention": "", **stored}
     Patient.objects.filter(pk=patient.pk).update(**stored)
     patient.refresh_from_db()
     return patient, pump

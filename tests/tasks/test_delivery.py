@@ -41,7 +41,12 @@ def due(db):
         consent_sms=True,
     )
     due_date = site_today(site) + dt.timedelta(days=7)
-    Patient.objects.filter(pk=patient.pk).update(next_refill_due=due_date, alarm_date=due_date + dt.timedelta(days=7))
+    Patient.objects.filter(pk=patient.pk).update(
+        next_refill_due=due_date,
+        alarm_date=due_date + dt.timedelta(days=7),
+        refill_due_basis="alarm_margin",
+        schedule_attention="",
+    )
     result = reminders.sweep()
     return patient, due_date, {(b.recipient, b.channel): b.reminder_ids for b in result.batches}
 

@@ -65,6 +65,8 @@ def render(claimed: Claim) -> Message:
             {
                 "kind": r.get_kind_display(),
                 "kind_code": r.kind,
+                # Why there is no refill date (the patient's stored reason; it names no one).
+                "detail": r.patient.schedule_attention if r.kind == Reminder.Kind.REFILL_ATTENTION else "",
                 "date": r.due_date,
                 "when": _when(r, now),
                 "site": r.site.name,

@@ -9,6 +9,8 @@ safety matter"), each computed in the site's own time zone with the site's own l
   (``lead_days`` = minus the days overdue);
 - refill critical: the alarm date reached, one per day, escalated to the site's escalation
   contact and the patient's primary clinician as well as the coordinators;
+- refill needs attention: no usable projection (``scheduling.NEEDS_ATTENTION``: a new pump without
+  its first fill, a refill that cannot be projected), one per day, with the patient's reason;
 - follow-up due: a scheduled visit ``follow_up_lead_days`` ahead (default 7 and 1); follow-up
   missed: a visit past its grace period (marked missed here), once;
 - battery: the ERI date ``battery_lead_days`` ahead (default 180 and 90), and once reached; a
@@ -51,7 +53,7 @@ K = Reminder.Kind
 C = Reminder.Channel
 St = Reminder.Status
 
-REFILL_KINDS = (K.REFILL_DUE, K.REFILL_OVERDUE, K.REFILL_CRITICAL)
+REFILL_KINDS = (K.REFILL_DUE, K.REFILL_OVERDUE, K.REFILL_CRITICAL, K.REFILL_ATTENTION)
 FAMILY_KINDS = (K.REFILL_DUE, K.FOLLOW_UP_DUE)
 DELIVERED_CHANNELS = (C.EMAIL, C.FAMILY_EMAIL, C.FAMILY_SMS)
 # A missed visit or a discrepancy is reported once; a sweep that did not run for up to this many
@@ -214,8 +216,16 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
     rows = _Rows(now, token)
     by_site = {sd.site.pk: sd for sd in site_days}
     implanted = Patient.objects.filter(status=PatientStatus.IMPLANTED, pumps__explant_date__isnull=True)
+    attention = Q(refill_due_basis=scheduling.NEEDS_ATTENTION)
 
-    due = implanted.filter(
+    # No usable projection: said as such (the reason is on the patient), never as "due" or "overdue".
+    for p in implanted.filter(attention, site_id__in=list(by_site)).values(*_PATIENT_FIELDS):
+        sd = by_site[p["site_id"]]
+        lead = (p["next_refill_due"] - sd.today).days
+        rows.add(sd, K.REFILL_ATTENTION, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead)
+
+    projected = implanted.exclude(attention)
+    due = projected.filter(
         _any(Q(site_id=sd.site.pk, next_refill_due__in=_days(sd.today, sd.site.refill_lead_days)) for sd in site_days)
     )
     for p in due.values(*_PATIENT_FIELDS):
@@ -223,7 +233,7 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
         lead = (p["next_refill_due"] - sd.today).days
         rows.add(sd, K.REFILL_DUE, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead, family=p)
 
-    late = implanted.filter(
+    late = projected.filter(
         _any(
             Q(site_id=sd.site.pk, next_refill_due__lt=sd.today)
             | Q(site_id=sd.site.pk, next_refill_due__isnull=False, alarm_date__lte=sd.today)
@@ -323,6 +333,11 @@ def cancel_obsolete(*, patient: Patient | None = None) -> int:
     voids = [
         qs.filter(kind__in=[K.REFILL_DUE, K.REFILL_OVERDUE]).filter(
             not_implanted | Q(patient__next_refill_due__isnull=True) | ~Q(due_date=F("patient__next_refill_due"))
+        ),
+        qs.filter(kind=K.REFILL_ATTENTION).filter(
+            not_implanted
+            | ~Q(patient__refill_due_basis=scheduling.NEEDS_ATTENTION)
+            | ~Q(due_date=F("patient__next_refill_due"))
         ),
         qs.filter(kind=K.REFILL_CRITICAL).filter(
             not_implanted | Q(patient__alarm_date__isnull=True) | ~Q(due_date=F("patient__alarm_date"))
