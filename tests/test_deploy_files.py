@@ -89,3 +89,9 @@ def test_production_image_can_draw_the_report_pdf():
     assert {"weasyprint", "markdown-it-py"} <= base
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert all(pkg in dockerfile for pkg in ("libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core"))
+
+
+def test_bin_run_sweeps_once_before_the_worker_and_the_server_start():
+    script = (ROOT / "bin" / "run").read_text()
+    sweep, worker = script.index("manage.py sweep_reminders"), script.index("celery -A tasks worker")
+    assert sweep < worker < script.index("runserver")
