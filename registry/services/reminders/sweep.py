@@ -219,7 +219,8 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
     attention = Q(refill_due_basis=scheduling.NEEDS_ATTENTION)
 
     # No usable projection: said as such (the reason is on the patient), never as "due" or "overdue".
-    for p in implanted.filter(attention, site_id__in=list(by_site)).values(*_PATIENT_FIELDS):
+    needing_attention = implanted.filter(attention, next_refill_due__isnull=False, site_id__in=list(by_site))
+    for p in needing_attention.values(*_PATIENT_FIELDS):
         sd = by_site[p["site_id"]]
         lead = (p["next_refill_due"] - sd.today).days
         rows.add(sd, K.REFILL_ATTENTION, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead)
