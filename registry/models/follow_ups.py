@@ -34,8 +34,9 @@ class FollowUp(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     completed_on = models.DateField(null=True, blank=True)
     outcome_notes = models.TextField(blank=True)
-    # Kept by database triggers (migration 0007), never by Python: true when the patient has a
-    # later, not cancelled visit of the same kind. A missed visit stays on the worklist until it is
+    # Kept by database triggers (migration 0007), never written by Python: the answer of the rule
+    # ``scheduling.superseded`` (a later, not cancelled visit of the same kind), which the tests
+    # hold the triggers to. A missed visit stays on the worklist until it is
     # superseded (rebooked); storing the answer lets the worklist read open visits from one
     # partial index instead of testing every old visit against every later one.
     superseded = models.BooleanField(default=False, editable=False)
