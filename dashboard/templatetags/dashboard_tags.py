@@ -1,4 +1,7 @@
 from django import template
+from django.utils import timezone
+
+from registry.services.reminders.messages import when_text
 
 register = template.Library()
 
@@ -6,3 +9,9 @@ register = template.Library()
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key, key)
+
+
+@register.filter
+def when_from_today(reminder) -> str:
+    """"in 3 days", "today", "8 days ago": counted from today at the reminder's site."""
+    return when_text(reminder, timezone.now())

@@ -44,3 +44,10 @@ def test_bad_ids_do_nothing(client, coordinator, program):
     response = client.post(reverse("inbox_acknowledge"), {"ids": ["x", "999999"]}, follow=True)
     assert response.status_code == 200 and "Nothing to acknowledge" in response.content.decode()
     assert client.get(reverse("inbox_acknowledge")).status_code == 405
+
+
+def test_the_inbox_says_when_from_today_not_from_the_lead(client, coordinator, program):
+    make_reminder(program["critical"], coordinator, lead=14)  # dated 2 Mar 2026; today is 10 Mar
+    client.force_login(coordinator)
+    html = client.get(reverse("inbox")).content.decode()
+    assert "2 Mar 2026 (8 days ago)" in html and "14 days before" not in html

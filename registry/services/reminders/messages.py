@@ -26,9 +26,9 @@ def _patient_link(patient_id: int) -> str:
     return f"{settings.SITE_URL}/patients/{patient_id}/"
 
 
-def _when(reminder: Reminder, now: dt.datetime) -> str:
-    """How far the reminder's date is from today at its site, when the message goes out (a sweep
-    that catches up, or a retried delivery, sends it later than the lead it was created for)."""
+def when_text(reminder: Reminder, now: dt.datetime) -> str:
+    """How far the reminder's date is from today at its site, when the message goes out or the inbox
+    shows it (a sweep that catches up, or a retried delivery, is later than the lead it was made for)."""
     days = (reminder.due_date - scheduling.today_in(reminder.site.zone, now)).days
     if days > 0:
         return f"in {days} day{'s' if days != 1 else ''}"
@@ -68,7 +68,7 @@ def render(claimed: Claim) -> Message:
                 # Why there is no refill date (the patient's stored reason; it names no one).
                 "detail": r.patient.schedule_attention if r.kind == Reminder.Kind.REFILL_ATTENTION else "",
                 "date": r.due_date,
-                "when": _when(r, now),
+                "when": when_text(r, now),
                 "site": r.site.name,
                 "phone": r.site.phone,
                 "link": _patient_link(r.patient_id),
