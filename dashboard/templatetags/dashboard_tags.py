@@ -13,5 +13,5 @@ def get_item(mapping, key):
 
 @register.filter
 def when_from_today(reminder) -> str:
-    """"in 3 days", "today", "8 days ago": counted from today at the reminder's site."""
+    """How far the reminder's date is from today at its site ("in 3 days", "today", "8 days ago")."""
     return when_text(reminder, timezone.now())
