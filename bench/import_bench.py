@@ -124,7 +124,7 @@ def generate(path: Path, n: int, seed: int, today: dt.date) -> int:
             specs.DOSE_CHANGES,
             mrn=mrn,
             pump_serial=pump,
-            effective_on=day - dt.timedelta(days=45),
+            effective_on=day - dt.timedelta(days=70),  # 20 days after the last refill, never in the future
             daily_dose_mcg=rnd.choice([90, 110]),
         )
         rows += 1
@@ -137,15 +137,17 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--file", default="var/import_bench.xlsx")
+    parser.add_argument("--reuse", action="store_true", help="Import the file already written by an earlier run.")
     args = parser.parse_args()
     path = Path(args.file)
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    rows = generate(path, args.patients, args.seed, dt.date.today() - dt.timedelta(days=1))
-    print(
-        f"generated {args.patients} patients, {rows} rows, {path.stat().st_size / 1e6:.1f} MB "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
+    if not (args.reuse and path.exists()):
+        rows = generate(path, args.patients, args.seed, dt.date.today() - dt.timedelta(days=1))
+        print(
+            f"generated {args.patients} patients, {rows} rows, {path.stat().st_size / 1e6:.1f} MB "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
     site = Site.objects.create(name=f"Import bench {time.strftime('%Y%m%d-%H%M%S')}", time_zone="Europe/London")
     phases: dict[str, list[float]] = {}
     memory: dict[str, list[float]] = {}
@@ -154,15 +156,21 @@ def main() -> None:
     def progress(phase: str, done: int, total: int) -> None:
         phases.setdefault(phase, [time.perf_counter(), 0.0])[1] = time.perf_counter()
         memory.setdefault(phase, []).append(rss_mb())
+        at, rss = time.perf_counter() - clock, memory[phase][-1]
+        print(f"  {phase} {done}/{total} at {at:.1f} s, RSS {rss:.0f} MB, load {os.getloadavg()[0]:.2f}", flush=True)
 
     result = import_program(path, site, dry_run=False, progress=progress)
     total = time.perf_counter() - clock
-    print(f"problems: {result.problem_count}, written: {result.written} patients")
+    rows = sum(result.records.values())
+    print(f"problems: {result.problem_count}, written: {result.written} patients, {rows} rows read")
+    for problem in result.problems[:5]:
+        print(f"  {problem}")
     previous = clock
     for phase, (_first, last) in phases.items():
         print(f"{phase:<9} {last - previous:8.1f} s   RSS {min(memory[phase]):.0f}..{max(memory[phase]):.0f} MB")
         previous = last
     print(f"total     {total:8.1f} s   {rows / total:.0f} rows/s, {args.patients / total:.1f} patients/s")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"peak RSS  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
