@@ -337,7 +337,6 @@ class _PatientImport:
                 field_name = "performed_on" if sheet is specs.REFILLS else "effective_on"
                 self.problem(row, field_name, f"This is before the pump's implant date ({implant}).")
             return  # otherwise the pump's own row says what is wrong with it
-        pump.refresh_from_db(fields=["explant_date"])
         zone = self.site.zone
         if sheet is specs.REFILLS:
             at = dt.datetime.combine(v["performed_on"], v["performed_time"] or NOON, tzinfo=zone)

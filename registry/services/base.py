@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+
+from registry.services.constraints import validate_constraints
 
 
 def validated_save(instance: models.Model, *, by=None, exclude: list[str] | None = None) -> models.Model:
@@ -12,7 +14,19 @@ def validated_save(instance: models.Model, *, by=None, exclude: list[str] | None
     ``full_clean`` turns every model-level invariant (choices, ranges, CHECK and UNIQUE
     constraints) into a ``ValidationError`` with field messages before the database sees it.
     """
-    instance.full_clean(exclude=exclude)
+    errors: dict = {}
+    try:
+        instance.full_clean(exclude=exclude, validate_constraints=False)
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    # As full_clean does: constraints only over the fields that passed their own checks.
+    skipped = set(exclude or ()) | {name for name in errors if name != NON_FIELD_ERRORS}
+    try:
+        validate_constraints(instance, skipped)
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
     if by is not None and getattr(by, "is_authenticated", False):
         instance._history_user = by
     instance.save()

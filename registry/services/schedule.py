@@ -115,7 +115,6 @@ def deferred_schedules():
         recompute_schedule(patient)
 
 
-@transaction.atomic
 def recompute_schedule(patient: Patient, *, refuse_unprojectable: bool = False) -> dict:
     """Apply the scheduling rules to ``patient``'s records and store the result on the patient.
 
@@ -129,6 +128,11 @@ def recompute_schedule(patient: Patient, *, refuse_unprojectable: bool = False) 
     if waiting is not None:
         waiting[patient.pk] = patient
         return {}
+    return _store_schedule(patient, refuse_unprojectable)
+
+
+@transaction.atomic
+def _store_schedule(patient: Patient, refuse_unprojectable: bool) -> dict:
     values = dict(EMPTY_SCHEDULE)
     site = patient.site
     pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).first()
