@@ -106,9 +106,12 @@ class Refill(EnteredInError):
         indexes = [
             models.Index(fields=["pump", "-performed_at"], name="refill_pump_latest_idx"),
             models.Index(fields=["performed_at"], name="refill_performed_at_idx"),
-            # A period's refills counted from the index alone (PostgreSQL; elsewhere a plain index).
+            # A period's refills counted from the index alone (PostgreSQL; elsewhere a plain index),
+            # the entered-in-error flag included so that their exclusion reads no table row.
             models.Index(
-                fields=["performed_on"], include=["site", "timeliness", "interval_days"], name="refill_performed_on_idx"
+                fields=["performed_on"],
+                include=["site", "timeliness", "interval_days", "entered_in_error"],
+                name="refill_performed_on_cover_idx",
             ),
         ]
 
