@@ -11,26 +11,10 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
-_SAVED: list[tuple[str, str]] = []
-_NAMING = "sql LIKE '%registry_refill%' OR sql LIKE '%registry_dosechange%'"
+from registry.migrations._sqlite_triggers import SavedTriggers
 
 
-def drop_sqlite_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND ({_NAMING})")  # noqa: S608
-        _SAVED[:] = cursor.fetchall()
-    for name, _ in _SAVED:
-        schema_editor.execute(f'DROP TRIGGER "{name}"', params=None)
-
-
-def restore_sqlite_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for _, sql in _SAVED:
-        schema_editor.execute(sql, params=None)
+_TRIGGERS = SavedTriggers("registry_refill", "registry_dosechange")
 
 
 class Migration(migrations.Migration):
@@ -41,7 +25,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(drop_sqlite_triggers, restore_sqlite_triggers),
+        migrations.RunPython(_TRIGGERS.drop, _TRIGGERS.restore),
         migrations.CreateModel(
             name='CalendarFeed',
             fields=[
@@ -151,5 +135,5 @@ class Migration(migrations.Migration):
             name='user',
             field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='calendar_feed', to=settings.AUTH_USER_MODEL),
         ),
-        migrations.RunPython(restore_sqlite_triggers, drop_sqlite_triggers),
+        migrations.RunPython(_TRIGGERS.restore, _TRIGGERS.drop),
     ]
