@@ -7,12 +7,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from registry import scheduling
 from registry.models import DoseChange, Pump, Refill
 from registry.services.base import fail, validated_save
-from registry.services.refills import restate_refill_facts
+from registry.services.refills import cycle_closed_by, previous_refill, restate_refill_facts
 from registry.services.reminders import cancel_obsolete
-from registry.services.schedule import recompute_schedule, schedule_for_refill, site_rules
+from registry.services.schedule import recompute_schedule
 
 
 def _mark(record, reason: str, by) -> None:
@@ -33,18 +32,9 @@ def _restate_following(refill: Refill) -> None:
     following = Refill.objects.filter(pump=pump, performed_at__gt=refill.performed_at).order_by("performed_at").first()
     if following is None:
         return
-    previous = Refill.objects.filter(pump=pump, performed_at__lt=following.performed_at).order_by("-performed_at")
-    previous = previous.first()
-    if previous is None and pump.replaces_id is not None:
-        previous = Refill.objects.filter(pump_id=pump.replaces_id).order_by("-performed_at").first()
-    if previous is None:
-        following.due_date_at_refill, following.timeliness = None, Refill.Timeliness.FIRST
-    else:
-        closed = schedule_for_refill(previous, previous.pump, site_rules(pump.patient.site))
-        following.due_date_at_refill = closed.next_refill_due
-        following.timeliness = scheduling.refill_timeliness(
-            following.performed_on, due_date=closed.next_refill_due, alarm_date=closed.alarm_date
-        )
+    following.due_date_at_refill, following.timeliness = cycle_closed_by(
+        previous_refill(pump, following.performed_at), following.performed_on, pump.patient.site
+    )
     following.save(update_fields=["due_date_at_refill", "timeliness"])
 
 

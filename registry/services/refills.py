@@ -37,19 +37,47 @@ def _local_day(refill: Refill) -> dt.date:
     return refill.performed_on or refill.performed_at.astimezone(refill.site.zone).date()
 
 
+def _interval_days(refill: Refill, previous: Refill | None) -> int | None:
+    """Days since the refill before, when that one was of the same pump or of the pump it replaced."""
+    chained = previous is not None and previous.pump_id in (refill.pump_id, refill.pump.replaces_id)
+    return (refill.performed_on - _local_day(previous)).days if chained else None
+
+
 def restate_refill_facts(patient, since: dt.datetime) -> None:
     """Date the patient's refills from ``since`` again at their site, with their intervals (after a
-    move re-attributes them to the new site, whose zone may put them on another day)."""
+    move re-attributes them to the new site, whose zone may put them on another day, or a refill
+    recorded late between two others). Only a refill whose facts change is saved."""
     previous = None
     for refill in (
         Refill.objects.filter(pump__patient=patient).select_related("site", "pump").order_by("performed_at", "id")
     ):
         if refill.performed_at >= since:
+            facts = (refill.performed_on, refill.interval_days)
             refill.performed_on = refill.performed_at.astimezone(refill.site.zone).date()
-            chained = previous is not None and previous.pump_id in (refill.pump_id, refill.pump.replaces_id)
-            refill.interval_days = (refill.performed_on - _local_day(previous)).days if chained else None
-            refill.save(update_fields=["performed_on", "interval_days"])
+            refill.interval_days = _interval_days(refill, previous)
+            if (refill.performed_on, refill.interval_days) != facts:
+                refill.save(update_fields=["performed_on", "interval_days"])
         previous = refill
+
+
+def previous_refill(pump: Pump, before: dt.datetime) -> Refill | None:
+    """The refill whose cycle one of ``pump`` at ``before`` closes: the pump's latest before it, or
+    the last of the pump it replaced."""
+    previous = Refill.objects.filter(pump=pump, performed_at__lt=before).order_by("-performed_at").first()
+    if previous is None and pump.replaces_id is not None:
+        previous = Refill.objects.filter(pump_id=pump.replaces_id).order_by("-performed_at").first()
+    return previous
+
+
+def cycle_closed_by(previous: Refill | None, performed_on: dt.date, site: Site) -> tuple[dt.date | None, str]:
+    """The due date of the cycle ``previous`` began and how timely a refill on ``performed_on`` closed it."""
+    if previous is None:
+        return None, Refill.Timeliness.FIRST
+    closed = schedule_for_refill(previous, previous.pump, site_rules(site))
+    timeliness = scheduling.refill_timeliness(
+        performed_on, due_date=closed.next_refill_due, alarm_date=closed.alarm_date
+    )
+    return closed.next_refill_due, timeliness
 
 
 def _check_implanted(pump: Pump) -> None:
@@ -163,28 +191,15 @@ def record_refill(
         expected_residual_ml=expected_residual_ml,
         tolerance_ml=site.residual_tolerance_ml,
     )
-    previous = Refill.objects.filter(pump=pump, performed_at__lt=performed_at).order_by("-performed_at").first()
-    if previous is None and pump.replaces_id is not None:
-        previous_pump = pump.replaces
-        previous = Refill.objects.filter(pump=previous_pump).order_by("-performed_at").first()
+    previous = previous_refill(pump, performed_at)
     # Its date where it was done: a refill recorded after a move may have been done at the old site.
     done_at = site if refill.site_id in (None, site.pk) else Site.objects.get(pk=refill.site_id)
     refill.performed_on = performed_at.astimezone(done_at.zone).date()
-    if previous is not None:
-        refill.interval_days = (refill.performed_on - _local_day(previous)).days
-        closed = schedule_for_refill(previous, previous.pump, site_rules(site))
-        refill.due_date_at_refill = closed.next_refill_due
-        refill.timeliness = scheduling.refill_timeliness(
-            performed_on, due_date=closed.next_refill_due, alarm_date=closed.alarm_date
-        )
-    else:
-        refill.timeliness = Refill.Timeliness.FIRST
+    refill.interval_days = _interval_days(refill, previous)
+    refill.due_date_at_refill, refill.timeliness = cycle_closed_by(previous, performed_on, site)
     validated_save(refill, by=by)
     # Recorded late, between two refills: the next one's interval now starts at this one.
-    following = Refill.objects.filter(pump=pump, performed_at__gt=performed_at).order_by("performed_at").first()
-    if following is not None:
-        following.interval_days = (_local_day(following) - refill.performed_on).days
-        following.save(update_fields=["interval_days"])
+    restate_refill_facts(pump.patient, since=performed_at)
     with projection_refused_on("daily_dose_mcg"):
         recompute_schedule(pump.patient, refuse_unprojectable=True)
     close_visit_for_refill(refill, pump.patient, by=by)
