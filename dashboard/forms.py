@@ -18,6 +18,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from registry.models import (
+    PATIENT_DETAIL_FIELDS,
+    PUMP_DETAIL_FIELDS,
     Complication,
     ContactAttempt,
     DoseChange,
@@ -33,6 +35,7 @@ from registry.models import (
     StaffProfile,
 )
 from registry.roles import patients_for, sites_for
+from registry.selectors import WorkKind
 
 
 class DateInput(forms.DateInput):
@@ -146,7 +149,7 @@ class WorklistFilterForm(forms.Form):
     """The worklist's filters. ``sites`` and ``clinicians`` are (id, label) pairs, read once and
     cached with the page (``worklist_filter_choices``): choosing one needs no query."""
 
-    KIND_CHOICES = [("", "All kinds"), ("refill", "Refills"), ("battery", "Battery / ERI"), ("follow_up", "Follow-ups")]
+    KIND_CHOICES = [("", "All kinds"), *WorkKind.choices]
     site = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, widget=LightSelect)
     kind = forms.ChoiceField(choices=KIND_CHOICES, required=False, widget=LightSelect)
     clinician = forms.TypedChoiceField(coerce=int, empty_value=None, required=False, widget=LightSelect)
@@ -190,20 +193,7 @@ class PatientSearchForm(forms.Form):
 
 class PatientForm(ServiceForm):
     model = Patient
-    model_fields = (
-        "mrn",
-        "given_name",
-        "family_name",
-        "date_of_birth",
-        "referred_on",
-        "sex",
-        "guardian_name",
-        "contact_phone",
-        "contact_email",
-        "consent_email",
-        "consent_sms",
-        "notes",
-    )
+    model_fields = (*PATIENT_DETAIL_FIELDS, "referred_on")
     site = forms.ModelChoiceField(queryset=None)
     primary_clinician = UserChoiceField(queryset=None, required=False)
     diagnosis = forms.ChoiceField(
@@ -211,7 +201,7 @@ class PatientForm(ServiceForm):
         choices=[("", "Not known yet"), *Indication.Diagnosis.choices],
         required=False,
     )
-    field_order = ["site", "mrn", "given_name", "family_name", "date_of_birth", "sex", "diagnosis"]
+    field_order = ["site", "mrn", "given_name", "family_name", "date_of_birth", "sex", "diagnosis", "referred_on"]
 
     def __init__(self, *args, sites, **kwargs):
         super().__init__(*args, **kwargs)
@@ -250,17 +240,7 @@ class ScreeningTrialForm(ServiceForm):
     model_fields = ("performed_on", "route", "test_dose_mcg", "response", "ashworth_before", "ashworth_after", "notes")
 
 
-PUMP_FORM_FIELDS = (
-    "implant_date",
-    "manufacturer",
-    "model",
-    "serial_number",
-    "reservoir_volume_ml",
-    "alarm_volume_ml",
-    "catheter_tip_level",
-    "catheter_notes",
-    "eri_date",
-)
+PUMP_FORM_FIELDS = ("implant_date", *PUMP_DETAIL_FIELDS)
 
 
 class ImplantPumpForm(ServiceForm):
@@ -422,19 +402,7 @@ class PatientEditForm(ServiceForm):
     """A patient's details, contacts, consent and clinician (their site moves through the admin)."""
 
     model = Patient
-    model_fields = (
-        "mrn",
-        "given_name",
-        "family_name",
-        "date_of_birth",
-        "sex",
-        "guardian_name",
-        "contact_phone",
-        "contact_email",
-        "consent_email",
-        "consent_sms",
-        "notes",
-    )
+    model_fields = PATIENT_DETAIL_FIELDS
     primary_clinician = UserChoiceField(queryset=None, required=False)
 
     def __init__(self, *args, site, **kwargs):

@@ -65,6 +65,7 @@ from registry.models import (
     Site,
     StaffProfile,
     StatusChange,
+    site_today,
 )
 from registry.services.schedule import EMPTY_SCHEDULE, site_rules
 
@@ -271,7 +272,7 @@ def make_sites(count: int, now: dt.datetime) -> list[SiteCtx]:
                 "closed_weekdays": [4, 5] if zone == "Asia/Kolkata" else [5, 6],
             },
         )
-        today = scheduling.today_in(site.zone, now)
+        today = site_today(site, now)
         ClosedDay.objects.bulk_create(
             [
                 ClosedDay(site=site, date=dt.date(year, month, day), reason=reason)

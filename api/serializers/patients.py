@@ -13,7 +13,15 @@ from api.serializers.fields import (
     scoped_sites,
 )
 from registry import scheduling
-from registry.models import Indication, Patient, PatientStatus, ScreeningTrial, Site, StatusChange
+from registry.models import (
+    PATIENT_DETAIL_FIELDS,
+    Indication,
+    Patient,
+    PatientStatus,
+    ScreeningTrial,
+    Site,
+    StatusChange,
+)
 from registry.selectors import patient_refill_status
 
 
@@ -46,17 +54,7 @@ class PatientSerializer(RegistryModelSerializer):
         fields = [
             "id",
             "site",
-            "mrn",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "sex",
-            "guardian_name",
-            "contact_phone",
-            "contact_email",
-            "consent_email",
-            "consent_sms",
-            "notes",
+            *PATIENT_DETAIL_FIELDS,
             "referred_on",
             "status",
             "status_changed_on",

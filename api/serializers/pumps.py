@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.serializers.fields import BoundedDateField, RegistryModelSerializer, patient_field, pump_field
-from registry.models import DoseChange, Pump, Refill
+from registry.models import PUMP_DETAIL_FIELDS, DoseChange, Pump, Refill
 
 
 class PumpSerializer(RegistryModelSerializer):
@@ -17,14 +17,7 @@ class PumpSerializer(RegistryModelSerializer):
             "id",
             "patient",
             "implant_date",
-            "manufacturer",
-            "model",
-            "serial_number",
-            "reservoir_volume_ml",
-            "alarm_volume_ml",
-            "catheter_tip_level",
-            "catheter_notes",
-            "eri_date",
+            *PUMP_DETAIL_FIELDS,
             "explant_date",
             "explant_reason",
             "replaces",
@@ -41,15 +34,6 @@ class PumpSerializer(RegistryModelSerializer):
             raise serializers.ValidationError("A pump cannot be moved to another patient.")
         return patient
 
-    def validate(self, attrs):
-        reservoir = attrs.get("reservoir_volume_ml", getattr(self.instance, "reservoir_volume_ml", None))
-        alarm = attrs.get("alarm_volume_ml", getattr(self.instance, "alarm_volume_ml", None))
-        if reservoir is not None and alarm is not None and alarm >= reservoir:
-            raise serializers.ValidationError(
-                {"alarm_volume_ml": "The alarm volume must be below the reservoir volume."}
-            )
-        return attrs
-
 
 class PumpReplaceSerializer(RegistryModelSerializer):
     """A successor pump implanted the day the old one comes out; omitted details are copied."""
@@ -60,14 +44,7 @@ class PumpReplaceSerializer(RegistryModelSerializer):
         model = Pump
         fields = [
             "implant_date",
-            "manufacturer",
-            "model",
-            "serial_number",
-            "reservoir_volume_ml",
-            "alarm_volume_ml",
-            "catheter_tip_level",
-            "catheter_notes",
-            "eri_date",
+            *PUMP_DETAIL_FIELDS,
             "reason",
         ]
         extra_kwargs = {

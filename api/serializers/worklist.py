@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from api.serializers.fields import BoundedDateField
-from registry.selectors import WORK_STATUSES
+from registry.selectors import WORK_STATUSES, WorkKind
 
 
 class WorklistQuerySerializer(serializers.Serializer):
@@ -19,7 +19,7 @@ class WorklistQuerySerializer(serializers.Serializer):
     start = BoundedDateField(required=False, help_text="Default: today (UTC).")
     end = BoundedDateField(required=False, help_text="Default: start + 30 days. At most 366 days after start.")
     site = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
-    kind = serializers.MultipleChoiceField(choices=["refill", "battery", "follow_up"], required=False)
+    kind = serializers.MultipleChoiceField(choices=WorkKind.values, required=False)
 
     def validate(self, attrs):
         start = attrs.get("start") or timezone.now().date()
@@ -37,7 +37,7 @@ class WorkItemSerializer(serializers.Serializer):
     patient_name = serializers.SerializerMethodField()
     mrn = serializers.CharField(source="patient.mrn")
     site = serializers.IntegerField(source="patient.site_id")
-    kind = serializers.ChoiceField(choices=["refill", "battery", "follow_up"])
+    kind = serializers.ChoiceField(choices=WorkKind.values)
     due_date = serializers.DateField()
     status = serializers.ChoiceField(choices=WORK_STATUSES)
     reason = serializers.CharField()

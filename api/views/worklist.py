@@ -12,7 +12,7 @@ from api.caching import cached_page
 from api.permissions import HasStaffRole, IsClinicalStaff
 from api.views.base import RegistryPagination
 from registry.roles import patient_site_ids
-from registry.selectors import worklist_page
+from registry.selectors import WORK_KINDS, worklist_page
 
 
 class _PagedWorklist:
@@ -67,7 +67,7 @@ class WorklistView(GenericAPIView):
         query = serializers.WorklistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        kinds = tuple(sorted(params["kind"])) if params.get("kind") else ("refill", "battery", "follow_up")
+        kinds = tuple(sorted(params["kind"])) if params.get("kind") else WORK_KINDS
 
         def compute():
             sites = patient_site_ids(request.user)  # None: every site

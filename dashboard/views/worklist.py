@@ -18,6 +18,7 @@ from dashboard.views.shared import STATUS_LABELS
 from registry import scheduling, selectors
 from registry.models import Patient
 from registry.roles import is_clinical, patient_site_ids
+from registry.selectors import WorkKind
 
 WORKLIST_DAYS = 30
 # At most this many rows on the page, most urgent first (filters narrow the list).
@@ -25,16 +26,16 @@ WORKLIST_ROWS = 200
 # The page says "of more than 1,000 items" rather than counting tens of thousands.
 WORKLIST_COUNT_LIMIT = 1000
 SECTION_TITLES = {
-    ("refill", "critical"): "Critical: past the low-reservoir alarm date",
-    ("refill", "needs_attention"): "Needs attention: no refill date could be projected",
-    ("refill", "no_show"): "Did not come to a booked refill visit",
-    ("refill", "overdue"): "Refill overdue",
-    ("battery", "overdue"): "Battery past its ERI date",
-    ("refill", "due"): "Refill due within the reminder window",
-    ("follow_up", "missed"): "Follow-ups missed",
-    ("battery", "due"): "Battery / ERI approaching",
-    ("follow_up", "due"): "Follow-ups due",
-    ("refill", "upcoming"): f"Refills upcoming in the next {WORKLIST_DAYS} days",
+    (WorkKind.REFILL, "critical"): "Critical: past the low-reservoir alarm date",
+    (WorkKind.REFILL, "needs_attention"): "Needs attention: no refill date could be projected",
+    (WorkKind.REFILL, "no_show"): "Did not come to a booked refill visit",
+    (WorkKind.REFILL, "overdue"): "Refill overdue",
+    (WorkKind.BATTERY, "overdue"): "Battery past its ERI date",
+    (WorkKind.REFILL, "due"): "Refill due within the reminder window",
+    (WorkKind.FOLLOW_UP, "missed"): "Follow-ups missed",
+    (WorkKind.BATTERY, "due"): "Battery / ERI approaching",
+    (WorkKind.FOLLOW_UP, "due"): "Follow-ups due",
+    (WorkKind.REFILL, "upcoming"): f"Refills upcoming in the next {WORKLIST_DAYS} days",
 }
 
 

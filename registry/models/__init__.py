@@ -12,6 +12,7 @@ from registry.models.bookkeeping import DataVersion, ProgramImport
 from registry.models.follow_ups import Complication, FollowUp, Goal, GoalReview
 from registry.models.patients import (
     ALLOWED_TRANSITIONS,
+    PATIENT_DETAIL_FIELDS,
     TRANSITION_PAIRS,
     AshworthScore,
     DueBasis,
@@ -23,7 +24,7 @@ from registry.models.patients import (
     SiteStay,
     StatusChange,
 )
-from registry.models.pumps import Pump
+from registry.models.pumps import PUMP_DETAIL_FIELDS, Pump
 from registry.models.refills import DoseChange, DoseChangeQuerySet, EnteredInError, RecordedManager, Refill
 from registry.models.reminders import Reminder
 from registry.models.sites import (
@@ -35,6 +36,7 @@ from registry.models.sites import (
     _default_closed_weekdays,
     _default_follow_up_leads,
     _default_refill_leads,
+    site_today,
 )
 from registry.models.validators import (
     CONCENTRATION,
@@ -53,6 +55,8 @@ from registry.models.validators import (
 from registry.models.visits import ContactAttempt, RefillAppointment
 
 __all__ = [
+    "PATIENT_DETAIL_FIELDS",
+    "PUMP_DETAIL_FIELDS",
     "ALLOWED_TRANSITIONS",
     "AshworthScore",
     "CONCENTRATION",
@@ -95,6 +99,7 @@ __all__ = [
     "_default_closed_weekdays",
     "_default_follow_up_leads",
     "_default_refill_leads",
+    "site_today",
     "validate_day_list",
     "validate_single_line",
     "validate_time_zone",

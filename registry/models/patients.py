@@ -85,6 +85,22 @@ class DueBasis(models.TextChoices):
     NEEDS_ATTENTION = "needs_attention", "No projection: needs attention"
 
 
+# A patient's own details as staff edit them (site, status and schedule change through services).
+PATIENT_DETAIL_FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "guardian_name",
+    "contact_phone",
+    "contact_email",
+    "consent_email",
+    "consent_sms",
+    "notes",
+)
+
+
 class Patient(models.Model):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"

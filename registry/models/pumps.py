@@ -10,6 +10,18 @@ from simple_history.models import HistoricalRecords
 from registry.models.patients import Patient
 from registry.models.validators import POSITIVE
 
+# The device's details: recorded at implant, copied to a replacement where left out.
+PUMP_DETAIL_FIELDS = (
+    "manufacturer",
+    "model",
+    "serial_number",
+    "reservoir_volume_ml",
+    "alarm_volume_ml",
+    "catheter_tip_level",
+    "catheter_notes",
+    "eri_date",
+)
+
 
 class Pump(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="pumps")

@@ -1,5 +1,6 @@
 """Sites (a clinic and every clinical setting), their closed days, staff profiles and calendar links."""
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
@@ -8,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
+from registry import scheduling
 from registry.models.validators import (
     NON_NEGATIVE,
     POSITIVE,
@@ -122,6 +125,11 @@ class Site(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+
+def site_today(site: Site, now: dt.datetime | None = None) -> dt.date:
+    """The date at ``site``, in its own time zone, now or at ``now``: every "today" of a clinic."""
+    return scheduling.today_in(site.zone, now or timezone.now())
 
 
 class ClosedDay(models.Model):

@@ -20,6 +20,7 @@ from registry.selectors.patients import (
 )
 from registry.selectors.rules import (
     URGENCY,
+    SiteDay,
     patient_refill_status,
     refill_status_q,
     site_days,
@@ -32,6 +33,7 @@ from registry.selectors.worklist import (
     WORK_STATUSES,
     WORK_URGENCY,
     WorkItem,
+    WorkKind,
     WorklistPage,
     open_follow_ups,
     refill_worklist,
@@ -44,6 +46,7 @@ __all__ = [
     "WORK_KINDS",
     "WORK_STATUSES",
     "WORK_URGENCY",
+    "WorkKind",
     "PatientChange",
     "ReservoirCurve",
     "TimelineEvent",
@@ -60,6 +63,7 @@ __all__ = [
     "refill_worklist",
     "search_patients",
     "site_days",
+    "SiteDay",
     "sites_today",
     "with_refill_status",
     "worklist_page",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.db.models import (
     BooleanField,
@@ -26,19 +27,29 @@ from django.db.models import (
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import Patient, RefillAppointment, Site
+from registry.models import Patient, RefillAppointment, Site, site_today
 
 # A patient's refill status, most urgent first (0): the order of ``scheduling.REFILL_STATUS_RULES``.
 URGENCY = {status: n for n, status in enumerate([*scheduling.REFILL_STATUSES[1:], "none"])}
 
 
-def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None) -> list[tuple[int, dt.date, int, int]]:
-    """Each site's id, today in its zone, refill lead window and follow-up grace days (one query)."""
+class SiteDay(NamedTuple):
+    """A site's "today" (in its zone) with what the worklist's SQL reads beside it."""
+
+    site_id: int
+    today: dt.date
+    lead_days: int
+    grace_days: int
+
+
+def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None) -> list[SiteDay]:
+    """Each site's day, refill lead window and follow-up grace days (one query, no Site objects)."""
     rows = (sites if sites is not None else Site.objects.all()).values_list(
         "pk", "time_zone", "refill_lead_days", "follow_up_grace_days"
     )
     return [
-        (pk, scheduling.today_in(zoneinfo.ZoneInfo(tz), now), max(leads or [0]), grace) for pk, tz, leads, grace in rows
+        SiteDay(pk, scheduling.today_in(zoneinfo.ZoneInfo(tz), now), max(leads or [0]), grace)
+        for pk, tz, leads, grace in rows
     ]
 
 
@@ -50,8 +61,8 @@ def site_days(
     ``rows``: ``sites_today``'s answer, when the caller has read it already.
     """
     groups: dict[tuple[dt.date, int], list] = defaultdict(list)
-    for pk, today, lead, _ in rows if rows is not None else sites_today(now or timezone.now(), sites):
-        groups[(today, lead)].append(pk)
+    for day in rows if rows is not None else sites_today(now or timezone.now(), sites):
+        groups[(day.today, day.lead_days)].append(day.site_id)
     return groups
 
 
@@ -273,7 +284,7 @@ def refill_status_sql(columns: dict[str, str], today: str, lead: str, status: st
 def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:
     """The same rule for one loaded patient (no query beyond its site)."""
     site = patient.site
-    today = scheduling.today_in(site.zone, now or timezone.now())
+    today = site_today(site, now)
     return scheduling.refill_status(
         today,
         due_date=patient.next_refill_due,

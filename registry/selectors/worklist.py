@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import reduce
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -58,12 +58,20 @@ def refill_worklist(
     )
 
 
+class WorkKind(models.TextChoices):
+    """The kinds of worklist item (the dashboard's filter labels them)."""
+
+    REFILL = "refill", "Refills"
+    BATTERY = "battery", "Battery / ERI"
+    FOLLOW_UP = "follow_up", "Follow-ups"
+
+
 @dataclass(frozen=True)
 class WorkItem:
     """One row of the worklist: why a patient needs attention, and by when."""
 
     patient: Patient
-    kind: str  # "refill", "battery" or "follow_up"
+    kind: str  # a WorkKind
     due_date: dt.date
     status: str  # refill: critical/overdue/due/upcoming; battery: due/overdue; follow_up: due/missed
     reason: str
@@ -118,25 +126,25 @@ WORK_URGENCY = {
     key: n
     for n, key in enumerate(
         [
-            ("refill", "critical"),
-            ("refill", "needs_attention"),
+            (WorkKind.REFILL, "critical"),
+            (WorkKind.REFILL, "needs_attention"),
             # A booked refill visit whose day passed without a refill: back at the top.
-            ("refill", "no_show"),
-            ("refill", "overdue"),
-            ("battery", "overdue"),
-            ("refill", "due"),
-            ("follow_up", "missed"),
-            ("battery", "due"),
-            ("follow_up", "due"),
-            ("refill", "upcoming"),
+            (WorkKind.REFILL, "no_show"),
+            (WorkKind.REFILL, "overdue"),
+            (WorkKind.BATTERY, "overdue"),
+            (WorkKind.REFILL, "due"),
+            (WorkKind.FOLLOW_UP, "missed"),
+            (WorkKind.BATTERY, "due"),
+            (WorkKind.FOLLOW_UP, "due"),
+            (WorkKind.REFILL, "upcoming"),
         ]
     )
 }
 WORK_STATUSES = tuple(dict.fromkeys(status for _, status in WORK_URGENCY))
-WORK_KINDS = ("refill", "battery", "follow_up")
+WORK_KINDS = tuple(WorkKind)
 # Refill statuses ranked ahead of a no-show: a patient with one keeps it when a booking also passed.
 _AHEAD_OF_NO_SHOW = tuple(
-    s for (k, s), n in WORK_URGENCY.items() if k == "refill" and n < WORK_URGENCY[("refill", "no_show")]
+    s for (k, s), n in WORK_URGENCY.items() if k == WorkKind.REFILL and n < WORK_URGENCY[(WorkKind.REFILL, "no_show")]
 )
 
 
@@ -161,7 +169,7 @@ _STAYING = sorted(set(PatientStatus.values) - scheduling.LEFT_WORKLIST_STATUSES)
 
 
 # What a work item shows of its patient (the API's rows, the dashboard's table, the reasons):
-# loaded alone, as a page's 50 sites and clinicians with every settings column cost 2 ms.
+# loaded alone, not with every settings column of a page's sites and clinicians.
 WORK_ITEM_PATIENT_FIELDS = (
     "mrn",
     "given_name",
@@ -197,12 +205,12 @@ def with_booking(qs: QuerySet[Patient]) -> QuerySet[Patient]:
 
 def _refill_item(p: Patient, status: str) -> WorkItem:
     if status == "needs_attention":
-        return WorkItem(p, "refill", p.next_refill_due, status, p.schedule_attention)
+        return WorkItem(p, WorkKind.REFILL, p.next_refill_due, status, p.schedule_attention)
     if status == "no_show":
         missed = p.booking_at.astimezone(zoneinfo.ZoneInfo(p.booking_zone))
         return WorkItem(
             p,
-            "refill",
+            WorkKind.REFILL,
             p.next_refill_due,
             status,
             f"Did not come to the refill visit booked {missed:%d %b %Y %H:%M}: call the family and rebook",
@@ -214,19 +222,23 @@ def _refill_item(p: Patient, status: str) -> WorkItem:
         "due": f"Refill due {p.next_refill_due:%d %b %Y}",
         "upcoming": f"Refill due {p.next_refill_due:%d %b %Y}",
     }[status]
-    return WorkItem(p, "refill", p.next_refill_due, status, reason)
+    return WorkItem(p, WorkKind.REFILL, p.next_refill_due, status, reason)
 
 
 def _battery_item(p: Patient, status: str) -> WorkItem:
     return WorkItem(
-        p, "battery", p.battery_eri_date, status, f"Battery ERI {p.battery_eri_date:%d %b %Y}: plan the replacement"
+        p,
+        WorkKind.BATTERY,
+        p.battery_eri_date,
+        status,
+        f"Battery ERI {p.battery_eri_date:%d %b %Y}: plan the replacement",
     )
 
 
 def _follow_up_item(v: FollowUp, patient: Patient, status: str) -> WorkItem:
     label = v.get_kind_display()
     reason = f"{label} missed (due {v.due_date:%d %b %Y})" if status == "missed" else f"{label} due"
-    return WorkItem(patient, "follow_up", v.due_date, status, reason, v.pk)
+    return WorkItem(patient, WorkKind.FOLLOW_UP, v.due_date, status, reason, v.pk)
 
 
 def _ranked_rows(members: list[QuerySet], per_urgency: bool, offset: int, limit: int) -> list[tuple]:
@@ -302,7 +314,7 @@ def worklist_page(
     def cut(qs, *order):
         return qs.order_by(*order, "item_patient", "item_target").values_list(*columns)[:window]
 
-    if "refill" in kinds:
+    if WorkKind.REFILL in kinds:
         # The scope's own conditions (its sites), not a semi-join: the site indexes stay usable.
         # A no-show is listed whatever its due date: the family must be called now.
         no_show = no_show_q(groups)
@@ -318,7 +330,7 @@ def worklist_page(
             ranked = ranked.exclude(early) if ranked is not None else None
         counted.append(qs.order_by().values_list("pk"))
         item = {
-            "item_kind": Value("refill"),
+            "item_kind": Value(WorkKind.REFILL.value),
             "item_due": F("next_refill_due"),
             "item_patient": F("pk"),
             "item_target": Cast(Value(None), BigIntegerField()),
@@ -337,10 +349,12 @@ def worklist_page(
                 hints["no_show"] &= ~refill_status_q(status, groups)
             members += [
                 (
-                    WORK_URGENCY[("refill", status)],
+                    WORK_URGENCY[(WorkKind.REFILL, status)],
                     cut(
                         qs.filter(hint, refill_status_q(status, groups) if status != "no_show" else Q()).annotate(
-                            **item, item_status=Value(status), work_urgency=Value(WORK_URGENCY[("refill", status)])
+                            **item,
+                            item_status=Value(status),
+                            work_urgency=Value(WORK_URGENCY[(WorkKind.REFILL, status)]),
                         ),
                         "item_due",
                     ),
@@ -355,10 +369,10 @@ def worklist_page(
                 output_field=CharField(),
             )
             rows = ranked.annotate(item_status=status).annotate(
-                **item, work_urgency=_urgency_case("refill", "item_status")
+                **item, work_urgency=_urgency_case(WorkKind.REFILL, "item_status")
             )
             members.append((0, rows.order_by().values_list(*columns)))
-    if "battery" in kinds:
+    if WorkKind.BATTERY in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
         qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon, status__in=_STAYING)
         counted.append(qs.order_by().values_list("pk"))
@@ -369,9 +383,9 @@ def worklist_page(
         )
         rows = qs.order_by().annotate(
             site_today=_site_today(groups),
-            item_kind=Value("battery"),
+            item_kind=Value(WorkKind.BATTERY.value),
             item_status=status,
-            work_urgency=_urgency_case("battery", "item_status"),
+            work_urgency=_urgency_case(WorkKind.BATTERY, "item_status"),
             item_due=F("battery_eri_date"),
             item_patient=F("pk"),
             item_target=Cast(Value(None), BigIntegerField()),
@@ -380,19 +394,19 @@ def worklist_page(
             # Overdue and due batteries rank apart (other items between them): a member each.
             hints = {"overdue": Q(battery_eri_date__lte=max(days)), "due": Q(battery_eri_date__gt=min(days))}
             members += [
-                (WORK_URGENCY[("battery", status)], cut(rows.filter(hint, item_status=status), "item_due"))
+                (WORK_URGENCY[(WorkKind.BATTERY, status)], cut(rows.filter(hint, item_status=status), "item_due"))
                 for status, hint in hints.items()
             ]
         elif window:
             members.append((0, rows.values_list(*columns)))
-    if "follow_up" in kinds:
+    if WorkKind.FOLLOW_UP in kinds:
         visits = open_follow_ups(patients, start=start, end=end)
         if sites is not None:
             visits = visits.filter(site_id__in=sites)
         # Missed once the site's grace period has passed, in the site's own "today".
         cutoffs: dict[dt.date, list[int]] = defaultdict(list)
-        for pk, today, _, grace in every_site:
-            cutoffs[scheduling.missed_cutoff(today, grace)].append(pk)
+        for day in every_site:
+            cutoffs[scheduling.missed_cutoff(day.today, day.grace_days)].append(day.site_id)
         # The sites' cutoffs differ by a day or so: before the earliest every visit is missed, and
         # only a visit between the earliest and a later cutoff needs its site (its own column).
         earliest = min(cutoffs, default=dt.date.min)
@@ -407,7 +421,7 @@ def worklist_page(
         visits = visits.filter(buckets["missed"] | buckets["due"])
         counted.append(visits.order_by().values_list("pk"))
         visits = visits.annotate(
-            item_kind=Value("follow_up"),
+            item_kind=Value(WorkKind.FOLLOW_UP.value),
             item_due=F("due_date"),
             item_patient=F("patient_id"),
             item_target=F("pk"),
@@ -417,10 +431,10 @@ def worklist_page(
             buckets["due"] = Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band
             members += [
                 (
-                    WORK_URGENCY[("follow_up", label)],
+                    WORK_URGENCY[(WorkKind.FOLLOW_UP, label)],
                     cut(
                         visits.filter(rule).annotate(
-                            item_status=Value(label), work_urgency=Value(WORK_URGENCY[("follow_up", label)])
+                            item_status=Value(label), work_urgency=Value(WORK_URGENCY[(WorkKind.FOLLOW_UP, label)])
                         ),
                         "item_due",
                     ),
@@ -429,7 +443,7 @@ def worklist_page(
             ]
         elif window:
             status = Case(When(missed, then=Value("missed")), default=Value("due"), output_field=CharField())
-            rows = visits.annotate(item_status=status, work_urgency=_urgency_case("follow_up", "item_status"))
+            rows = visits.annotate(item_status=status, work_urgency=_urgency_case(WorkKind.FOLLOW_UP, "item_status"))
             members.append((0, rows.values_list(*columns)))
     if not counted:
         return WorklistPage(0, [])
@@ -453,13 +467,13 @@ def worklist_page(
             )
         )
     }
-    visits_by_pk = FollowUp.objects.in_bulk([r[5] for r in rows if r[0] == "follow_up"])
+    visits_by_pk = FollowUp.objects.in_bulk([r[5] for r in rows if r[0] == WorkKind.FOLLOW_UP])
     items = []
     for kind, status, _, _, patient_pk, target in rows:
         patient = by_pk[patient_pk]
-        if kind == "refill":
+        if kind == WorkKind.REFILL:
             items.append(_refill_item(patient, status))
-        elif kind == "battery":
+        elif kind == WorkKind.BATTERY:
             items.append(_battery_item(patient, status))
         else:
             items.append(_follow_up_item(visits_by_pk[target], patient, status))

@@ -137,13 +137,13 @@ def cancel_follow_up(*, follow_up: FollowUp, reason: str = "", by=None) -> Follo
     return validated_save(follow_up, by=by)
 
 
-def mark_missed_follow_ups(*, site=None, today: dt.date | None = None, site_days=()) -> int:
+def mark_missed_follow_ups(*, site=None, today: dt.date | None = None, sites_on=()) -> int:
     """Set-based: scheduled visits past their grace period become missed.
 
-    Either one ``site`` on ``today``, or ``site_days``: ``(site, today)`` pairs, one UPDATE per
+    Either one ``site`` on ``today``, or ``sites_on``: ``(site, today)`` pairs, one UPDATE per
     distinct cutoff rather than per site (the sweep: 40 sites at 100,000 patients).
     """
-    pairs = [(site, today)] if site is not None else list(site_days)
+    pairs = [(site, today)] if site is not None else list(sites_on)
     by_cutoff: dict[dt.date, list[int]] = defaultdict(list)
     for s, day in pairs:
         by_cutoff[scheduling.missed_cutoff(day, s.follow_up_grace_days)].append(s.pk)

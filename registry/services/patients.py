@@ -8,24 +8,21 @@ import secrets
 from django.db import transaction
 from django.db.models import Q
 
-from registry.models import ALLOWED_TRANSITIONS, Patient, PatientStatus, Pump, Refill, Site, SiteStay, StatusChange
+from registry.models import (
+    ALLOWED_TRANSITIONS,
+    PATIENT_DETAIL_FIELDS,
+    Patient,
+    PatientStatus,
+    Pump,
+    Refill,
+    Site,
+    SiteStay,
+    StatusChange,
+)
 from registry.services.base import fail, validated_save
 from registry.services.schedule import recompute_schedule, site_today
 
-PATIENT_FIELDS = {
-    "mrn",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "guardian_name",
-    "contact_phone",
-    "contact_email",
-    "consent_email",
-    "consent_sms",
-    "primary_clinician",
-    "notes",
-}
+PATIENT_FIELDS = {*PATIENT_DETAIL_FIELDS, "primary_clinician"}
 
 
 def _new_study_id() -> str:

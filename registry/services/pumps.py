@@ -7,21 +7,12 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from registry.models import Patient, PatientStatus, Pump, Refill
+from registry.models import PUMP_DETAIL_FIELDS, Patient, PatientStatus, Pump, Refill
 from registry.services.base import fail, validated_save
 from registry.services.patients import change_status, require_status
 from registry.services.schedule import recompute_schedule, site_today
 
-PUMP_FIELDS = {
-    "manufacturer",
-    "model",
-    "serial_number",
-    "reservoir_volume_ml",
-    "alarm_volume_ml",
-    "catheter_tip_level",
-    "catheter_notes",
-    "eri_date",
-}
+PUMP_FIELDS = set(PUMP_DETAIL_FIELDS)
 IMPLANTABLE_FROM = {PatientStatus.CANDIDATE, PatientStatus.EXPLANTED, PatientStatus.TRANSFERRED}
 # A pump still in a patient whose therapy was stopped may come out later; not once they died or left.
 EXPLANTABLE_FROM = {PatientStatus.IMPLANTED, PatientStatus.DISCONTINUED}

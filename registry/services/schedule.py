@@ -12,10 +12,10 @@ import contextvars
 import datetime as dt
 
 from django.db import transaction
-from django.utils import timezone
 
 from registry import scheduling
 from registry.models import ClosedDay, DoseChange, Patient, PatientStatus, Pump, Refill, Site
+from registry.models import site_today as site_today  # every service reads a clinic's day from here
 from registry.services.base import fail
 
 
@@ -33,10 +33,6 @@ def site_rules(site: Site, *, closed_dates: frozenset[dt.date] | None = None) ->
         battery_life_years=site.battery_life_years,
         follow_up_grace_days=site.follow_up_grace_days,
     )
-
-
-def site_today(site: Site, now: dt.datetime | None = None) -> dt.date:
-    return scheduling.today_in(site.zone, now or timezone.now())
 
 
 def fill_state(refill: Refill) -> scheduling.FillState:

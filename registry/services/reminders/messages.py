@@ -9,8 +9,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from registry import scheduling
-from registry.models import RefillAppointment, Reminder
+from registry.models import RefillAppointment, Reminder, site_today
 from registry.services.reminders.delivery import Claim
 
 
@@ -29,7 +28,7 @@ def _patient_link(patient_id: int) -> str:
 def when_text(reminder: Reminder, now: dt.datetime) -> str:
     """How far the reminder's date is from today at its site, when the message goes out or the inbox
     shows it (a sweep that catches up, or a retried delivery, is later than the lead it was made for)."""
-    days = (reminder.due_date - scheduling.today_in(reminder.site.zone, now)).days
+    days = (reminder.due_date - site_today(reminder.site, now)).days
     if days > 0:
         return f"in {days} day{'s' if days != 1 else ''}"
     if days == 0:

@@ -46,7 +46,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import FollowUp, Patient, PatientStatus, Refill, Reminder, Site, StaffProfile
+from registry.models import FollowUp, Patient, PatientStatus, Refill, Reminder, Site, StaffProfile, site_today
 from registry.services.clinical import mark_missed_follow_ups
 
 K = Reminder.Kind
@@ -95,14 +95,14 @@ class _DryRun(Exception):
 
 
 @dataclass(frozen=True)
-class _SiteDay:
+class _SweepSite:
     site: Site
     today: dt.date
     coordinator_emails: tuple[str, ...]
     inbox_users: tuple[int, ...]
 
 
-def _site_days(now: dt.datetime) -> list[_SiteDay]:
+def _sweep_sites(now: dt.datetime) -> list[_SweepSite]:
     """Each site's "today" in its own zone, and its staff recipients (two queries in all)."""
     staff: dict[int, dict[str, set]] = defaultdict(lambda: {"emails": set(), "users": set()})
     rows = StaffProfile.objects.filter(
@@ -115,9 +115,9 @@ def _site_days(now: dt.datetime) -> list[_SiteDay]:
         if role == StaffProfile.Role.COORDINATOR and email:
             staff[site_id]["emails"].add(email.lower())
     return [
-        _SiteDay(
+        _SweepSite(
             site=site,
-            today=scheduling.today_in(site.zone, now),
+            today=site_today(site, now),
             coordinator_emails=tuple(sorted(staff[site.pk]["emails"])),
             inbox_users=tuple(sorted(staff[site.pk]["users"])),
         )
@@ -167,7 +167,7 @@ class _Rows:
 
     def add(
         self,
-        sd: _SiteDay,
+        sd: _SweepSite,
         kind: str,
         patient_id: int,
         target: tuple[str, int],
@@ -211,10 +211,10 @@ class _Rows:
             self.rows[key] = {**base, "recipient": recipient, "channel": channel, "claim_token": self.token, **extra}
 
 
-def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
+def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Rows:
     """Every reminder due now, as unsaved rows. One query per kind, whatever the program's size."""
     rows = _Rows(now, token)
-    by_site = {sd.site.pk: sd for sd in site_days}
+    by_site = {sd.site.pk: sd for sd in sweep_sites}
     implanted = Patient.objects.filter(status=PatientStatus.IMPLANTED, pumps__explant_date__isnull=True)
     attention = Q(refill_due_basis=scheduling.NEEDS_ATTENTION)
 
@@ -227,7 +227,7 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
 
     projected = implanted.exclude(attention)
     due = projected.filter(
-        _any(Q(site_id=sd.site.pk, next_refill_due__in=_days(sd.today, sd.site.refill_lead_days)) for sd in site_days)
+        _any(Q(site_id=sd.site.pk, next_refill_due__in=_days(sd.today, sd.site.refill_lead_days)) for sd in sweep_sites)
     )
     for p in due.values(*_PATIENT_FIELDS):
         sd = by_site[p["site_id"]]
@@ -238,7 +238,7 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
         _any(
             Q(site_id=sd.site.pk, next_refill_due__lt=sd.today)
             | Q(site_id=sd.site.pk, next_refill_due__isnull=False, alarm_date__lte=sd.today)
-            for sd in site_days
+            for sd in sweep_sites
         )
     )
     for p in late.values(*_PATIENT_FIELDS):
@@ -255,7 +255,7 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
     battery = implanted.filter(
         _any(
             Q(site_id=sd.site.pk, battery_eri_date__lte=sd.today + dt.timedelta(days=max(_battery_stages(sd.site))))
-            for sd in site_days
+            for sd in sweep_sites
         )
     )
     for p in battery.values(*_PATIENT_FIELDS):
@@ -278,7 +278,7 @@ def _collect(site_days: list[_SiteDay], now: dt.datetime, token: str) -> _Rows:
                 status=FollowUp.Status.MISSED,
                 due_date__gte=sd.today - dt.timedelta(days=sd.site.follow_up_grace_days + 1 + CATCH_UP_DAYS),
             )
-            for sd in site_days
+            for sd in sweep_sites
         )
     )
     for v in visits.values(*visit_fields):
@@ -411,9 +411,9 @@ def sweep(*, now: dt.datetime | None = None, dry_run: bool = False, enqueue: Enq
     result = SweepResult(now=now, dry_run=dry_run)
     try:
         with transaction.atomic():
-            site_days = _site_days(now)
-            result.missed_follow_ups = mark_missed_follow_ups(site_days=[(sd.site, sd.today) for sd in site_days])
-            rows = _collect(site_days, now, token)
+            sweep_sites = _sweep_sites(now)
+            result.missed_follow_ups = mark_missed_follow_ups(sites_on=[(sd.site, sd.today) for sd in sweep_sites])
+            rows = _collect(sweep_sites, now, token)
             _insert_new(list(rows.rows.values()), now)
             result.created = dict(
                 Reminder.objects.filter(claim_token=token).values_list("kind").annotate(n=Count("id"))
