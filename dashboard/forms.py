@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from registry.models import (
     PATIENT_DETAIL_FIELDS,
     PUMP_DETAIL_FIELDS,
+    REFILL_RECORD_FIELDS,
     Complication,
     ContactAttempt,
     DoseChange,
@@ -277,17 +278,7 @@ class ExplantPumpForm(ServiceForm):
 class RefillForm(ServiceForm):
     model = Refill
     drop_empty = True
-    model_fields = (
-        "performed_at",
-        "volume_removed_ml",
-        "expected_residual_ml",
-        "volume_after_ml",
-        "concentration_mcg_per_ml",
-        "daily_dose_mcg",
-        "programmer_alarm_date",
-        "manual_due_date",
-        "notes",
-    )
+    model_fields = REFILL_RECORD_FIELDS
     confirmed = forms.BooleanField(
         label="I have checked the values flagged as unusual", required=False, help_text="Needed only when asked."
     )

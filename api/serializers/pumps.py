@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.serializers.fields import BoundedDateField, RegistryModelSerializer, patient_field, pump_field
-from registry.models import PUMP_DETAIL_FIELDS, DoseChange, Pump, Refill
+from registry.models import PUMP_DETAIL_FIELDS, REFILL_RECORD_FIELDS, DoseChange, Pump, Refill
 
 
 class PumpSerializer(RegistryModelSerializer):
@@ -78,15 +78,7 @@ class RefillSerializer(RegistryModelSerializer):
             "id",
             "pump",
             "patient",
-            "performed_at",
-            "volume_removed_ml",
-            "expected_residual_ml",
-            "volume_after_ml",
-            "concentration_mcg_per_ml",
-            "daily_dose_mcg",
-            "programmer_alarm_date",
-            "manual_due_date",
-            "notes",
+            *REFILL_RECORD_FIELDS,
             "confirmed",
             "performed_by",
             "residual_discrepancy",

@@ -25,7 +25,14 @@ from registry.models.patients import (
     StatusChange,
 )
 from registry.models.pumps import PUMP_DETAIL_FIELDS, Pump
-from registry.models.refills import DoseChange, DoseChangeQuerySet, EnteredInError, RecordedManager, Refill
+from registry.models.refills import (
+    REFILL_RECORD_FIELDS,
+    DoseChange,
+    DoseChangeQuerySet,
+    EnteredInError,
+    RecordedManager,
+    Refill,
+)
 from registry.models.reminders import Reminder
 from registry.models.sites import (
     CalendarFeed,
@@ -57,6 +64,7 @@ from registry.models.visits import ContactAttempt, RefillAppointment
 __all__ = [
     "PATIENT_DETAIL_FIELDS",
     "PUMP_DETAIL_FIELDS",
+    "REFILL_RECORD_FIELDS",
     "ALLOWED_TRANSITIONS",
     "AshworthScore",
     "CONCENTRATION",

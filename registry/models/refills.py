@@ -19,6 +19,19 @@ from registry.models.validators import (
     POSITIVE,
 )
 
+# What a clinician documents at a refill: the same fields on every surface that records one.
+REFILL_RECORD_FIELDS = (
+    "performed_at",
+    "volume_removed_ml",
+    "expected_residual_ml",
+    "volume_after_ml",
+    "concentration_mcg_per_ml",
+    "daily_dose_mcg",
+    "programmer_alarm_date",
+    "manual_due_date",
+    "notes",
+)
+
 
 class RecordedManager(models.Manager):
     """The records in force: one marked entered in error is kept, but no read sees it."""
