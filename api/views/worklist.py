@@ -14,25 +14,34 @@ from api.views.base import RegistryPagination
 from registry.roles import patient_site_ids
 from registry.selectors import WORK_KINDS, worklist_page
 
+# A page's total counts no further than this many items (or the end of the page asked for, if
+# later) and one more: enough to say "more than 1,000" and whether a next page exists.
+COUNT_LIMIT = 1000
+
 
 class _PagedWorklist:
     """The worklist as a sequence Django's paginator can count and slice, one SQL page at a time.
 
     ``registry.selectors.worklist_page`` ranks and cuts the items in SQL, so a page of 50 costs
-    the same at 100,000 patients as at 100.
+    the same at 100,000 patients as at 100. ``count_exact`` is False when the count stopped at
+    its limit (there are at least ``count()`` items).
     """
 
     def __init__(self, *, expected: slice | None = None, **query):
         self.query = query
         self.expected, self._page = expected, None
+        self.count_exact = True
 
     def count(self) -> int:
         if self.expected is None:
+            # Any page, even the last one by name: the exact total.
             return worklist_page(**self.query, offset=0, limit=0).total
         # The page the request asks for, with the total, in one pass: the paginator counts, then
         # slices this very window (one site look-up and one plan instead of two).
         start, stop = self.expected.start, self.expected.stop
-        self._page = worklist_page(**self.query, offset=start, limit=stop - start)
+        limit = max(COUNT_LIMIT, stop)
+        self._page = worklist_page(**self.query, offset=start, limit=stop - start, count_limit=limit)
+        self.count_exact = self._page.total <= limit
         return self._page.total
 
     def __len__(self) -> int:
@@ -44,6 +53,30 @@ class _PagedWorklist:
             return self._page.items
         # The paginator has counted already: fetch only the page (one full ranking, not two).
         return worklist_page(**self.query, offset=start, limit=window.stop - start, count=False).items
+
+
+class WorklistPagination(RegistryPagination):
+    """Pages of the worklist, with ``count_exact``: False when ``count`` is only a lower bound."""
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        exact = self.page.paginator.object_list.count_exact
+        response.data = {"count": response.data["count"], "count_exact": exact, **response.data}
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"] = {
+            "count": schema["properties"]["count"],
+            "count_exact": {
+                "type": "boolean",
+                "description": f"False when the count stopped after {COUNT_LIMIT:,} items (or the page asked "
+                "for): there are at least ``count`` items. Ask for page=last for the exact total.",
+            },
+            **schema["properties"],
+        }
+        schema["required"] = [*schema.get("required", []), "count_exact"]
+        return schema
 
 
 @extend_schema(
@@ -60,7 +93,7 @@ class WorklistView(GenericAPIView):
 
     permission_classes = [IsAuthenticated, HasStaffRole, IsClinicalStaff]
     serializer_class = serializers.WorkItemSerializer
-    pagination_class = RegistryPagination
+    pagination_class = WorklistPagination
     filter_backends = []
 
     def get(self, request):

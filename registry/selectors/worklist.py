@@ -328,7 +328,13 @@ def worklist_page(
             early = refill_status_q("upcoming", groups) & Q(next_refill_due__lt=start) & ~no_show
             qs = qs.exclude(early)
             ranked = ranked.exclude(early) if ranked is not None else None
-        counted.append(qs.order_by().values_list("pk"))
+        # Counted in two parts so that neither reads every patient: those due by ``end`` along the
+        # due-date index, and the no-shows due later from the open bookings whose day has passed.
+        passed = RefillAppointment.objects.filter(status=RefillAppointment.Status.BOOKED, starts_on__lt=max(days))
+        counted += [
+            qs.filter(next_refill_due__lte=end).order_by().values_list("pk"),
+            qs.filter(next_refill_due__gt=end, pk__in=passed.values("patient_id")).order_by().values_list("pk"),
+        ]
         item = {
             "item_kind": Value(WorkKind.REFILL.value),
             "item_due": F("next_refill_due"),

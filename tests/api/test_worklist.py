@@ -61,3 +61,28 @@ def test_other_sites_are_never_listed_and_filters_narrow(api, admin_api, due_thi
 def test_bad_windows_are_field_errors(api, query, field):
     response = api.get(f"/api/v1/worklist/?{query}")
     assert response.status_code == 400 and field in response.json()
+
+
+@time_machine.travel(dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_a_long_worklist_counts_no_further_than_it_needs(api, due_things, site, monkeypatch):
+    from api.views import worklist as views
+
+    for n in range(3):
+        services.schedule_follow_up(
+            patient=make_patient(site, family_name=f"Extra{n}"), kind="clinic_review", due_date=dt.date(2025, 8, 21)
+        )
+    window = "start=2025-08-01&end=2025-08-31"
+    exact = api.get(f"/api/v1/worklist/?{window}").json()
+    assert exact["count"] == 5 and exact["count_exact"] is True
+    monkeypatch.setattr(views, "COUNT_LIMIT", 2)
+    # Counting stops one past the limit: "at least 3", and the next page is still linked.
+    first = api.get(f"/api/v1/worklist/?{window}&page_size=2").json()
+    assert (first["count"], first["count_exact"], len(first["results"])) == (3, False, 2)
+    assert first["next"] and "page=2" in first["next"]
+    # The page asked for is always covered: the count reaches one past its end.
+    second = api.get(f"/api/v1/worklist/?{window}&page_size=2&page=2").json()
+    assert (second["count"], second["count_exact"]) == (5, False) and "page=3" in second["next"]
+    assert [r["patient"] for r in first["results"] + second["results"]] == [r["patient"] for r in exact["results"][:4]]
+    # The last page, asked for by name, counts everything.
+    last = api.get(f"/api/v1/worklist/?{window}&page_size=2&page=last").json()
+    assert (last["count"], last["count_exact"], len(last["results"])) == (5, True, 1)
