@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import reduce
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import (
     BigIntegerField,
@@ -241,18 +242,44 @@ def _follow_up_item(v: FollowUp, patient: Patient, status: str) -> WorkItem:
     return WorkItem(patient, WorkKind.FOLLOW_UP, v.due_date, status, reason, v.pk)
 
 
-def _ranked_rows(members: list[QuerySet], per_urgency: bool, offset: int, limit: int) -> list[tuple]:
-    """The page's rows of the members' UNION ALL, most urgent first."""
+def _ranked_rows(members: list[QuerySet], per_urgency: bool, offset: int, limit: int) -> QuerySet | None:
+    """The page's rows of the members' UNION ALL, most urgent first (``None``: no rows to read)."""
     if not members or limit <= 0:
-        return []
+        return None
     union = members[0].union(*members[1:], all=True) if len(members) > 1 else members[0]
     if per_urgency:
         # The members come in urgency order, each in its own (date, patient, visit) order, so their
         # concatenation is the ranking: PostgreSQL runs a UNION ALL's members in turn (an Append)
         # and stops at the LIMIT, so the members past the page's last urgency never run.
-        return list(union[offset : offset + limit])
+        return union[offset : offset + limit]
     order = ("work_urgency", "item_due", "item_patient", "item_kind", "item_target")
-    return list(union.order_by(*order)[offset : offset + limit])
+    return union.order_by(*order)[offset : offset + limit]
+
+
+# Compiled statements of recent worklist pages (``worklist_page``).
+_STATEMENTS: dict[tuple, tuple] = {}
+_STATEMENTS_KEPT = 256
+
+
+def _compiled(qs: QuerySet | None) -> tuple[str, tuple] | QuerySet | None:
+    """A queryset's SQL and parameters on PostgreSQL; elsewhere, or when it can match nothing,
+    the queryset itself (SQLite's dates need the ORM's converters; the ORM answers an empty one)."""
+    if qs is None or connection.vendor != "postgresql":
+        return qs
+    try:
+        return qs.query.get_compiler(using=qs.db).as_sql()
+    except EmptyResultSet:
+        return qs
+
+
+def _fetch(statement) -> list[tuple]:
+    if statement is None:
+        return []
+    if isinstance(statement, QuerySet):
+        return list(statement)
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        return cursor.fetchall()
 
 
 @dataclass(frozen=True)
@@ -267,39 +294,8 @@ def _urgency_case(kind: str, status_field: str) -> Case:
     return Case(*whens, output_field=IntegerField())
 
 
-def worklist_page(
-    *,
-    start: dt.date | None,
-    end: dt.date,
-    patients: QuerySet[Patient] | None = None,
-    kinds: tuple[str, ...] = WORK_KINDS,
-    now: dt.datetime | None = None,
-    battery_window_days: int = 180,
-    offset: int = 0,
-    limit: int = 50,
-    count: bool = True,
-    count_limit: int | None = None,
-    sites: list[int] | None = None,
-) -> WorklistPage:
-    """One page of ``worklist`` (same items, same order) and the total, sorted and cut in SQL.
-
-    Why: program-wide the worklist holds 25,000 items at 100,000 patients; building them all in
-    Python to show fifty costs seconds, and even ranking them all in SQL costs tens of ms.
-    So the page is a UNION ALL of one member per urgency (critical refills, overdue refills, ...),
-    each ordered by date along an index and cut at ``offset + limit`` rows: the database reads
-    about a page per member, whatever the program's size. (SQLite cannot order and cut inside a
-    UNION: there the members are whole kinds and the union is ranked as a whole, same result.)
-    The total counts primary keys only, from the same indexes. The page's patients and visits are
-    then loaded in two queries: a constant number of queries whatever the size. ``count=False``
-    skips the total (``total`` is then ``None``): a paginator that has counted needs only the page;
-    ``count_limit``: a page that shows "more than N" counts no further than N + 1 items.
-    ``sites`` narrows the page to these sites' patients (a clinic's scope): visits are then read
-    by their own site column, through an index of open visits by site, not by a semi-join on
-    patients that walked every site's visits.
-    """
-    now = now or timezone.now()
-    every_site = sites_today(now)  # once, for the CASEs and the follow-up cutoffs below
-    groups = site_days(rows=every_site)
+def _page_statements(every_site, groups, start, end, patients, kinds, battery_window_days, offset, limit, sites):
+    """The page's rows and the items to count, as two querysets (``worklist_page`` says how)."""
     if sites is not None:
         patients = (patients if patients is not None else Patient.objects.all()).filter(site_id__in=sites)
     if patients is not None and not patients.query.where:
@@ -322,7 +318,7 @@ def worklist_page(
             Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False, status__in=_STAYING
         )
         last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
-        ranked = with_refill_status(qs, now, groups) if not per_urgency else None
+        ranked = with_refill_status(qs, groups=groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):
             # Only then can an upcoming refill fall before ``start`` (it is past its lead window).
             early = refill_status_q("upcoming", groups) & Q(next_refill_due__lt=start) & ~no_show
@@ -452,13 +448,88 @@ def worklist_page(
             rows = visits.annotate(item_status=status, work_urgency=_urgency_case(WorkKind.FOLLOW_UP, "item_status"))
             members.append((0, rows.values_list(*columns)))
     if not counted:
-        return WorklistPage(0, [])
-    rows = _ranked_rows([member for _, member in sorted(members, key=lambda m: m[0])], per_urgency, offset, limit)
+        return None, None
+    page = _ranked_rows([member for _, member in sorted(members, key=lambda m: m[0])], per_urgency, offset, limit)
+    return page, counted[0].union(*counted[1:], all=True)
+
+
+def worklist_page(
+    *,
+    start: dt.date | None,
+    end: dt.date,
+    patients: QuerySet[Patient] | None = None,
+    kinds: tuple[str, ...] = WORK_KINDS,
+    now: dt.datetime | None = None,
+    battery_window_days: int = 180,
+    offset: int = 0,
+    limit: int = 50,
+    count: bool = True,
+    count_limit: int | None = None,
+    sites: list[int] | None = None,
+) -> WorklistPage:
+    """One page of ``worklist`` (same items, same order) and the total, sorted and cut in SQL.
+
+    Why: program-wide the worklist holds 25,000 items at 100,000 patients; building them all in
+    Python to show fifty costs seconds, and even ranking them all in SQL costs tens of ms.
+    So the page is a UNION ALL of one member per urgency (critical refills, overdue refills, ...),
+    each ordered by date along an index and cut at ``offset + limit`` rows: the database reads
+    about a page per member, whatever the program's size. (SQLite cannot order and cut inside a
+    UNION: there the members are whole kinds and the union is ranked as a whole, same result.)
+    The total counts primary keys only, from the same indexes. The page's patients and visits are
+    then loaded in two queries: a constant number of queries whatever the size. ``count=False``
+    skips the total (``total`` is then ``None``): a paginator that has counted needs only the page;
+    ``count_limit``: a page that shows "more than N" counts no further than N + 1 items.
+    ``sites`` narrows the page to these sites' patients (a clinic's scope): visits are then read
+    by their own site column, through an index of open visits by site, not by a semi-join on
+    patients that walked every site's visits.
+    """
+    now = now or timezone.now()
+    every_site = sites_today(now)  # once, for the CASEs and the follow-up cutoffs below
+    groups = site_days(rows=every_site)
+    # The statements' SQL depends only on these (the data is not in it): built and compiled once
+    # per process for each, since building and compiling the members cost more than running them.
+    try:
+        scope = str(patients.query) if patients is not None else None
+    except EmptyResultSet:
+        scope = object()  # no patients at all: nothing to share
+    key = (
+        tuple(every_site),
+        timezone.now().date(),
+        start,
+        end,
+        scope,
+        tuple(kinds),
+        battery_window_days,
+        offset,
+        limit,
+        count,
+        count_limit,
+        tuple(sites) if sites is not None else None,
+    )
+    statements = _STATEMENTS.get(key)
+    if statements is None:
+        page, counted = _page_statements(
+            every_site, groups, start, end, patients, kinds, battery_window_days, offset, limit, sites
+        )
+        if counted is None:
+            return WorklistPage(0, [])
+        if count and count_limit is not None:
+            # Counting stops after ``count_limit`` + 1 items: enough to say "more than".
+            counted = counted[: count_limit + 1]
+        statements = (_compiled(page), _compiled(counted) if count else None)
+        # Only SQL is kept: a queryset would keep its rows.
+        if not any(isinstance(s, QuerySet) for s in statements):
+            if len(_STATEMENTS) >= _STATEMENTS_KEPT:
+                _STATEMENTS.clear()
+            _STATEMENTS[key] = statements
+    page_statement, count_statement = statements
+    rows = _fetch(page_statement)
     total = None
-    if count:
-        items = counted[0].union(*counted[1:], all=True)
-        # Counting stops after ``count_limit`` + 1 items: enough to say "more than".
-        total = (items[: count_limit + 1] if count_limit is not None else items).count()
+    if isinstance(count_statement, QuerySet):
+        total = count_statement.count()
+    elif count_statement is not None:
+        sql, params = count_statement
+        total = _fetch((f"SELECT COUNT(*) FROM ({sql}) counted", params))[0][0]  # noqa: S608 - the ORM's own SQL
     if not rows:
         return WorklistPage(total, [])
     by_pk = {
