@@ -137,3 +137,25 @@ def test_refill_status_q_picks_the_same_patients_as_the_case():
             seen |= expected
     assert len(groups) > 1  # the instant straddles midnight across the sites' zones
     assert seen == set(Patient.objects.filter(next_refill_due__isnull=False).values_list("pk", flat=True))
+
+
+def test_a_page_built_once_still_reads_todays_data_and_moves_with_the_day(django_assert_max_num_queries):
+    """The page's statements are kept once built: the data and the sites' days are not in them."""
+    from registry.selectors import worklist_page
+
+    first, second, third = _program()
+    window = {"start": dt.date(2026, 7, 14), "end": dt.date(2026, 7, 28), "count_limit": 10}
+    with time_machine.travel(dt.datetime(2026, 7, 14, 12, tzinfo=dt.UTC), tick=False):
+        before = worklist_page(**window)
+        services.schedule_follow_up(patient=second, kind="clinic_review", due_date=dt.date(2026, 7, 20))
+        with django_assert_max_num_queries(5):
+            after = worklist_page(**window)
+    added = {(i.patient.pk, i.kind, i.status) for i in after.items} - {
+        (i.patient.pk, i.kind, i.status) for i in before.items
+    }
+    assert added == {(second.pk, "follow_up", "due")}
+    assert after.total == before.total + 1
+    # A fortnight later the same window is read at another day: the visit's grace has passed.
+    with time_machine.travel(dt.datetime(2026, 7, 28, 12, tzinfo=dt.UTC), tick=False):
+        later = worklist_page(**window)
+    assert (second.pk, "follow_up", "missed") in [(i.patient.pk, i.kind, i.status) for i in later.items]
