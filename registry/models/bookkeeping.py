@@ -22,7 +22,13 @@ class DataVersion(models.Model):
     value = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="data_version_singleton")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id=1),
+                name="data_version_singleton",
+                violation_error_message="There is only one data version.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"data version {self.value}"

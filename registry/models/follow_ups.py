@@ -63,6 +63,7 @@ class FollowUp(models.Model):
                 condition=Q(status="completed", completed_on__isnull=False)
                 | (~Q(status="completed") & Q(completed_on__isnull=True)),
                 name="follow_up_completed_has_date",
+                violation_error_message="Only a completed follow-up has a completion date, and it needs one.",
             ),
         ]
         indexes = [
@@ -119,9 +120,15 @@ class Goal(models.Model):
         ordering = ["set_on", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(baseline_score__gte=-2, baseline_score__lte=2), name="goal_baseline_gas"
+                condition=Q(baseline_score__gte=-2, baseline_score__lte=2),
+                name="goal_baseline_gas",
+                violation_error_message="The baseline GAS score must be between -2 and +2.",
             ),
-            models.CheckConstraint(condition=Q(weight__gte=1), name="goal_weight_positive"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=1),
+                name="goal_weight_positive",
+                violation_error_message="The goal's weight must be at least 1.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -138,7 +145,11 @@ class GoalReview(models.Model):
     class Meta:
         ordering = ["reviewed_on", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(score__gte=-2, score__lte=2), name="goal_review_gas_range"),
+            models.CheckConstraint(
+                condition=Q(score__gte=-2, score__lte=2),
+                name="goal_review_gas_range",
+                violation_error_message="The GAS score must be between -2 and +2.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +189,7 @@ class Complication(models.Model):
             models.CheckConstraint(
                 condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("occurred_on")),
                 name="complication_resolved_after_occurred",
+                violation_error_message="The date resolved cannot be before the date the complication occurred.",
             ),
         ]
         indexes = [models.Index(fields=["occurred_on", "kind"], name="complication_date_kind_idx")]

@@ -163,19 +163,33 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["site", "mrn"], name="patient_mrn_unique_per_site"),
-            models.CheckConstraint(condition=Q(status__in=PatientStatus.values), name="patient_status_valid"),
-            models.CheckConstraint(condition=~Q(mrn=""), name="patient_mrn_not_blank"),
+            models.UniqueConstraint(
+                fields=["site", "mrn"],
+                name="patient_mrn_unique_per_site",
+                violation_error_message="A patient with this MRN is already registered at this site.",
+            ),
             models.CheckConstraint(
-                condition=Q(referred_on__gte=F("date_of_birth")), name="patient_referred_after_birth"
+                condition=Q(status__in=PatientStatus.values),
+                name="patient_status_valid",
+                violation_error_message="Choose a program status from the list.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(mrn=""), name="patient_mrn_not_blank", violation_error_message="Enter the MRN."
+            ),
+            models.CheckConstraint(
+                condition=Q(referred_on__gte=F("date_of_birth")),
+                name="patient_referred_after_birth",
+                violation_error_message="The referral date cannot be before the date of birth.",
             ),
             models.CheckConstraint(
                 condition=Q(status_changed_on__isnull=True) | Q(status_changed_on__gte=F("referred_on")),
                 name="patient_status_not_before_referral",
+                violation_error_message="The status date cannot be before the referral date.",
             ),
             models.CheckConstraint(
                 condition=Q(empty_date__isnull=True) | Q(alarm_date__lte=F("empty_date")),
                 name="patient_alarm_not_after_empty",
+                violation_error_message="The projected alarm date cannot be after the projected empty date.",
             ),
         ]
         indexes = [
@@ -216,10 +230,16 @@ class SiteStay(models.Model):
     class Meta:
         ordering = ["patient", F("started_on").asc(nulls_first=True), "id"]
         constraints = [
-            models.UniqueConstraint(fields=["patient"], condition=Q(ended_on__isnull=True), name="stay_one_open"),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(ended_on__isnull=True),
+                name="stay_one_open",
+                violation_error_message="This patient already has an open stay at a site.",
+            ),
             models.CheckConstraint(
                 condition=Q(started_on__isnull=True) | Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
                 name="stay_ends_after_start",
+                violation_error_message="A stay at a site cannot end before it starts.",
             ),
         ]
         indexes = [models.Index(fields=["site", "patient"], name="stay_site_patient_idx")]
@@ -246,6 +266,7 @@ class StatusChange(models.Model):
                 condition=Q(from_status="", to_status__in=PatientStatus.values)
                 | Q(*[Q(from_status=a, to_status=b) for a, b in TRANSITION_PAIRS], _connector=Q.OR),
                 name="status_change_allowed_transition",
+                violation_error_message="This program status cannot follow the current one.",
             ),
         ]
         indexes = [models.Index(fields=["patient", "changed_on"], name="status_change_patient_idx")]
@@ -310,13 +331,21 @@ class Indication(models.Model):
         ordering = ["-is_primary", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient"], condition=Q(is_primary=True), name="indication_one_primary_per_patient"
+                fields=["patient"],
+                condition=Q(is_primary=True),
+                name="indication_one_primary_per_patient",
+                violation_error_message="This patient already has a primary indication.",
             ),
             models.CheckConstraint(
                 condition=Q(gmfcs_level__isnull=True) | Q(gmfcs_level__gte=1, gmfcs_level__lte=5),
                 name="indication_gmfcs_1_to_5",
+                violation_error_message="The GMFCS level must be between 1 and 5.",
             ),
-            models.CheckConstraint(condition=~Q(icd10_code=""), name="indication_icd10_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(icd10_code=""),
+                name="indication_icd10_not_blank",
+                violation_error_message="Enter the ICD-10 code.",
+            ),
         ]
         indexes = [models.Index(fields=["diagnosis", "patient"], name="indication_diagnosis_idx")]
 
@@ -361,7 +390,9 @@ class ScreeningTrial(models.Model):
         ordering = ["performed_on", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(test_dose_mcg__gt=0, test_dose_mcg__lte=1000), name="trial_test_dose_positive"
+                condition=Q(test_dose_mcg__gt=0, test_dose_mcg__lte=1000),
+                name="trial_test_dose_positive",
+                violation_error_message="The test dose must be more than 0 and at most 1000 mcg.",
             ),
         ]
 

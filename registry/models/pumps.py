@@ -44,26 +44,42 @@ class Pump(models.Model):
     class Meta:
         ordering = ["implant_date", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(reservoir_volume_ml__gt=0), name="pump_reservoir_positive"),
-            models.CheckConstraint(condition=Q(alarm_volume_ml__gt=0), name="pump_alarm_volume_positive"),
             models.CheckConstraint(
-                condition=Q(alarm_volume_ml__lt=F("reservoir_volume_ml")), name="pump_alarm_below_reservoir"
+                condition=Q(reservoir_volume_ml__gt=0),
+                name="pump_reservoir_positive",
+                violation_error_message="The reservoir volume must be more than 0 mL.",
+            ),
+            models.CheckConstraint(
+                condition=Q(alarm_volume_ml__gt=0),
+                name="pump_alarm_volume_positive",
+                violation_error_message="The low-reservoir alarm volume must be more than 0 mL.",
+            ),
+            models.CheckConstraint(
+                condition=Q(alarm_volume_ml__lt=F("reservoir_volume_ml")),
+                name="pump_alarm_below_reservoir",
+                violation_error_message="The low-reservoir alarm volume must be less than the reservoir volume.",
             ),
             models.CheckConstraint(
                 condition=Q(explant_date__isnull=True) | Q(explant_date__gte=F("implant_date")),
                 name="pump_explant_after_implant",
+                violation_error_message="The explant date cannot be before the implant date.",
             ),
             models.CheckConstraint(
                 condition=Q(eri_date__isnull=True) | Q(eri_date__gt=F("implant_date")),
                 name="pump_eri_after_implant",
+                violation_error_message="The battery ERI date must be after the implant date.",
             ),
             models.UniqueConstraint(
-                fields=["patient"], condition=Q(explant_date__isnull=True), name="pump_one_active_per_patient"
+                fields=["patient"],
+                condition=Q(explant_date__isnull=True),
+                name="pump_one_active_per_patient",
+                violation_error_message="This patient already has an active pump: record a replacement or an explant.",
             ),
             models.UniqueConstraint(
                 fields=["manufacturer", "serial_number"],
                 condition=~Q(serial_number=""),
                 name="pump_serial_unique_per_manufacturer",
+                violation_error_message="A pump with this manufacturer and serial number is already registered.",
             ),
         ]
 

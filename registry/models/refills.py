@@ -98,22 +98,38 @@ class Refill(EnteredInError):
     class Meta:
         ordering = ["performed_at", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(volume_after_ml__gt=0), name="refill_volume_after_positive"),
-            models.CheckConstraint(condition=Q(volume_removed_ml__gte=0), name="refill_volume_removed_nonneg"),
+            models.CheckConstraint(
+                condition=Q(volume_after_ml__gt=0),
+                name="refill_volume_after_positive",
+                violation_error_message="The volume after the refill must be more than 0 mL.",
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_removed_ml__gte=0),
+                name="refill_volume_removed_nonneg",
+                violation_error_message="The volume removed cannot be negative.",
+            ),
             models.CheckConstraint(
                 condition=Q(expected_residual_ml__isnull=True) | Q(expected_residual_ml__gte=0),
                 name="refill_expected_residual_nonneg",
+                violation_error_message="The expected residual volume cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(concentration_mcg_per_ml__gt=0, concentration_mcg_per_ml__lte=MAX_CONCENTRATION_MCG_PER_ML),
                 name="refill_concentration_in_range",
+                violation_error_message=(
+                    f"The concentration must be more than 0 and at most {MAX_CONCENTRATION_MCG_PER_ML} mcg/mL."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(daily_dose_mcg__gt=0, daily_dose_mcg__lte=MAX_DAILY_DOSE_MCG),
                 name="refill_daily_dose_in_range",
+                violation_error_message=f"The daily dose must be more than 0 and at most {MAX_DAILY_DOSE_MCG} mcg/day.",
             ),
             models.UniqueConstraint(
-                fields=["pump", "performed_at"], condition=Q(entered_in_error=False), name="refill_unique_time_per_pump"
+                fields=["pump", "performed_at"],
+                condition=Q(entered_in_error=False),
+                name="refill_unique_time_per_pump",
+                violation_error_message="A refill of this pump is already recorded at this date and time.",
             ),
         ]
         indexes = [
@@ -170,11 +186,13 @@ class DoseChange(EnteredInError):
             models.CheckConstraint(
                 condition=Q(daily_dose_mcg__gt=0, daily_dose_mcg__lte=MAX_DAILY_DOSE_MCG),
                 name="dose_change_dose_in_range",
+                violation_error_message=f"The daily dose must be more than 0 and at most {MAX_DAILY_DOSE_MCG} mcg/day.",
             ),
             models.UniqueConstraint(
                 fields=["pump", "effective_at"],
                 condition=Q(entered_in_error=False),
                 name="dose_change_unique_time_per_pump",
+                violation_error_message="A dose change for this pump is already recorded at this date and time.",
             ),
         ]
         indexes = [models.Index(fields=["pump", "effective_at"], name="dose_change_pump_idx")]

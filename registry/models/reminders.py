@@ -73,8 +73,13 @@ class Reminder(models.Model):
             models.UniqueConstraint(
                 fields=["kind", "target_type", "target_id", "due_date", "lead_days", "recipient", "channel"],
                 name="reminder_idempotency_key",
+                violation_error_message="This reminder already exists.",
             ),
-            models.CheckConstraint(condition=Q(attempts__gte=0), name="reminder_attempts_nonneg"),
+            models.CheckConstraint(
+                condition=Q(attempts__gte=0),
+                name="reminder_attempts_nonneg",
+                violation_error_message="The number of delivery attempts cannot be negative.",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="reminder_status_idx"),

@@ -106,10 +106,20 @@ class Site(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(default_alarm_volume_ml__gt=0), name="site_default_alarm_volume_positive"
+                condition=Q(default_alarm_volume_ml__gt=0),
+                name="site_default_alarm_volume_positive",
+                violation_error_message="The default low-reservoir alarm volume must be more than 0 mL.",
             ),
-            models.CheckConstraint(condition=Q(residual_tolerance_ml__gte=0), name="site_residual_tolerance_nonneg"),
-            models.CheckConstraint(condition=Q(max_refill_interval_days__gt=0), name="site_max_interval_positive"),
+            models.CheckConstraint(
+                condition=Q(residual_tolerance_ml__gte=0),
+                name="site_residual_tolerance_nonneg",
+                violation_error_message="The residual tolerance cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_refill_interval_days__gt=0),
+                name="site_max_interval_positive",
+                violation_error_message="The longest interval between refills must be at least 1 day.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -141,7 +151,13 @@ class ClosedDay(models.Model):
 
     class Meta:
         ordering = ["date"]
-        constraints = [models.UniqueConstraint(fields=["site", "date"], name="closed_day_unique_per_site")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "date"],
+                name="closed_day_unique_per_site",
+                violation_error_message="This day is already marked closed at this site.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.date} {self.reason}".strip()

@@ -48,7 +48,10 @@ class RefillAppointment(models.Model):
         ordering = ["starts_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient"], condition=Q(status="booked"), name="refill_appointment_one_open_per_patient"
+                fields=["patient"],
+                condition=Q(status="booked"),
+                name="refill_appointment_one_open_per_patient",
+                violation_error_message="This patient already has a booked refill visit: move or cancel it instead.",
             ),
         ]
         indexes = [

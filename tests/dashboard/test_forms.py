@@ -38,7 +38,7 @@ def test_new_patient_and_duplicate_mrn(client, coordinator, program, site):
     assert response.status_code == 302 and response["Location"] == f"/patients/{patient.pk}/"
     assert patient.indications.get().is_primary and patient.primary_clinician == program["doctor"]
     again = client.post(reverse("patient_create"), data).content.decode()
-    assert "already exists" in again and Patient.objects.filter(mrn="NEW1").count() == 1
+    assert "already registered at this site" in again and Patient.objects.filter(mrn="NEW1").count() == 1
     future = client.post(reverse("patient_create"), {**data, "mrn": "NEW2", "date_of_birth": "2030-01-01"})
     assert "cannot be in the future" in field_errors(future, "date_of_birth")
 
