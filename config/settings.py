@@ -323,6 +323,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports each step of every PDF at INFO; its warnings are what an operator needs.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
 
 # --- Production hardening (DEBUG=false) ------------------------------------------------------
