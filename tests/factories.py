@@ -59,3 +59,17 @@ def at(day: dt.date, hour: int = 10, minute: int = 0, tz: str = "Europe/London")
     import zoneinfo
 
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zoneinfo.ZoneInfo(tz))
+
+
+def refill_form_data(**overrides) -> dict:
+    """The dashboard refill form's fields for a plain refill (a full 40 mL pump at 2000 mcg/mL)."""
+    data = {
+        "performed_at": "2026-03-10T09:30",
+        "volume_removed_ml": "3.5",
+        "expected_residual_ml": "3.0",
+        "volume_after_ml": "40",
+        "concentration_mcg_per_ml": "2000",
+        "daily_dose_mcg": "400",
+        "action": "save",
+    }
+    return {**data, **overrides}

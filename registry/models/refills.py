@@ -19,6 +19,9 @@ from registry.models.validators import (
     POSITIVE,
 )
 
+# A refill and a dose change hold the daily dose to the same range, in the same words.
+DAILY_DOSE_OUT_OF_RANGE = f"The daily dose must be more than 0 and at most {MAX_DAILY_DOSE_MCG} mcg/day."
+
 # What a clinician documents at a refill: the same fields on every surface that records one.
 REFILL_RECORD_FIELDS = (
     "performed_at",
@@ -123,7 +126,7 @@ class Refill(EnteredInError):
             models.CheckConstraint(
                 condition=Q(daily_dose_mcg__gt=0, daily_dose_mcg__lte=MAX_DAILY_DOSE_MCG),
                 name="refill_daily_dose_in_range",
-                violation_error_message=f"The daily dose must be more than 0 and at most {MAX_DAILY_DOSE_MCG} mcg/day.",
+                violation_error_message=DAILY_DOSE_OUT_OF_RANGE,
             ),
             models.UniqueConstraint(
                 fields=["pump", "performed_at"],
@@ -186,7 +189,7 @@ class DoseChange(EnteredInError):
             models.CheckConstraint(
                 condition=Q(daily_dose_mcg__gt=0, daily_dose_mcg__lte=MAX_DAILY_DOSE_MCG),
                 name="dose_change_dose_in_range",
-                violation_error_message=f"The daily dose must be more than 0 and at most {MAX_DAILY_DOSE_MCG} mcg/day.",
+                violation_error_message=DAILY_DOSE_OUT_OF_RANGE,
             ),
             models.UniqueConstraint(
                 fields=["pump", "effective_at"],

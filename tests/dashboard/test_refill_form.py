@@ -8,29 +8,16 @@ from django.urls import reverse
 
 from registry import services
 from registry.models import Refill
+from tests.factories import refill_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def refill_data(**overrides):
-    data = {
-        "performed_at": "2026-03-10T09:30",
-        "volume_removed_ml": "3.5",
-        "expected_residual_ml": "3.0",
-        "volume_after_ml": "40",
-        "concentration_mcg_per_ml": "2000",
-        "daily_dose_mcg": "400",
-        "action": "save",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_preview_without_js_shows_the_computed_due_date_and_saves_nothing(client, coordinator, program):
     patient = program["critical"]
     pump = patient.active_pump
     client.force_login(coordinator)
-    response = client.post(reverse("refill_create", args=[patient.pk]), refill_data(action="preview"))
+    response = client.post(reverse("refill_create", args=[patient.pk]), refill_form_data(action="preview"))
     expected = services.preview_refill(
         pump=pump,
         performed_at=dt.datetime(2026, 3, 10, 9, 30, tzinfo=patient.site.zone),
@@ -48,18 +35,20 @@ def test_htmx_preview_flags_a_residual_discrepancy(client, coordinator, program)
     patient = program["critical"]
     client.force_login(coordinator)
     url = reverse("refill_preview", args=[patient.pk])
-    html = client.post(url, refill_data(volume_removed_ml="8"), headers={"HX-Request": "true"}).content.decode()
+    html = client.post(url, refill_form_data(volume_removed_ml="8"), headers={"HX-Request": "true"}).content.decode()
     assert "<html" not in html and "Residual discrepancy" in html and "preview-next-due" in html
-    ok = client.post(url, refill_data(), headers={"HX-Request": "true"}).content.decode()
+    ok = client.post(url, refill_form_data(), headers={"HX-Request": "true"}).content.decode()
     assert "Residual within tolerance" in ok
-    impossible = client.post(url, refill_data(volume_after_ml="999")).content.decode()
+    impossible = client.post(url, refill_form_data(volume_after_ml="999")).content.decode()
     assert "holds at most 40.00 mL" in impossible and "preview-next-due" not in impossible
 
 
 def test_save_redirects_to_the_patient_with_the_new_due_date(client, coordinator, program):
     patient = program["critical"]
     client.force_login(coordinator)
-    response = client.post(reverse("refill_create", args=[patient.pk]), refill_data(volume_removed_ml="8"), follow=True)
+    response = client.post(
+        reverse("refill_create", args=[patient.pk]), refill_form_data(volume_removed_ml="8"), follow=True
+    )
     patient.refresh_from_db()
     assert response.redirect_chain[-1][0] == f"/patients/{patient.pk}/"
     html = response.content.decode()
@@ -86,7 +75,7 @@ def test_save_redirects_to_the_patient_with_the_new_due_date(client, coordinator
 def test_bad_input_comes_back_beside_the_field(client, coordinator, program, overrides, field, message):
     patient = program["critical"]
     client.force_login(coordinator)
-    response = client.post(reverse("refill_create", args=[patient.pk]), refill_data(**overrides))
+    response = client.post(reverse("refill_create", args=[patient.pk]), refill_form_data(**overrides))
     assert response.status_code == 200
     html = response.content.decode()
     block = html.split(f'id="field-{field}"')[1].split('<div class="field')[0]
@@ -99,6 +88,6 @@ def test_confirmed_unusual_concentration_is_saved(client, coordinator, program):
     patient = program["critical"]
     client.force_login(coordinator)
     response = client.post(
-        reverse("refill_create", args=[patient.pk]), refill_data(concentration_mcg_per_ml="3000", confirmed="on")
+        reverse("refill_create", args=[patient.pk]), refill_form_data(concentration_mcg_per_ml="3000", confirmed="on")
     )
     assert response.status_code == 302

@@ -8,21 +8,9 @@ from django.urls import reverse
 
 from registry import services
 from registry.models import DoseChange, Refill
+from tests.factories import refill_form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def refill_data(**overrides):
-    data = {
-        "performed_at": "2026-03-10T09:30",
-        "volume_removed_ml": "3.5",
-        "expected_residual_ml": "3.0",
-        "volume_after_ml": "40",
-        "concentration_mcg_per_ml": "2000",
-        "daily_dose_mcg": "400",
-        "action": "save",
-    }
-    return {**data, **overrides}
 
 
 def field_block(response, field):
@@ -35,19 +23,19 @@ def test_a_fill_at_the_alarm_volume_needs_confirmation(client, coordinator, prog
     patient = program["critical"]
     client.force_login(coordinator)
     url = reverse("refill_create", args=[patient.pk])
-    refused = client.post(url, refill_data(volume_after_ml="1.5"))
+    refused = client.post(url, refill_form_data(volume_after_ml="1.5"))
     assert "at or below this pump&#x27;s alarm volume (2.00 mL)" in field_block(refused, "volume_after_ml")
     assert Refill.objects.filter(pump__patient=patient).count() == 1
-    preview = client.post(url, refill_data(volume_after_ml="1.5", action="preview")).content.decode()
+    preview = client.post(url, refill_form_data(volume_after_ml="1.5", action="preview")).content.decode()
     assert "needs your confirmation" in preview and "alarm volume (2.00 mL)" in preview
-    assert client.post(url, refill_data(volume_after_ml="1.5", confirmed="on")).status_code == 302
+    assert client.post(url, refill_form_data(volume_after_ml="1.5", confirmed="on")).status_code == 302
 
 
 def test_a_backdated_refill_needs_confirmation_and_the_preview_shows_what_is_stored(client, coordinator, program):
     patient = program["critical"]  # last refilled 1 Aug 2025
     client.force_login(coordinator)
     url = reverse("refill_create", args=[patient.pk])
-    backdated = refill_data(performed_at="2025-07-01T09:30", volume_after_ml="20")
+    backdated = refill_form_data(performed_at="2025-07-01T09:30", volume_after_ml="20")
     refused = client.post(url, backdated)
     assert "before the latest refill of this pump (01 Aug 2025 10:00)" in field_block(refused, "performed_at")
     preview = client.post(url, {**backdated, "action": "preview", "confirmed": "on"}).content.decode()
@@ -60,7 +48,7 @@ def test_a_backdated_refill_needs_confirmation_and_the_preview_shows_what_is_sto
 def test_a_dose_below_the_site_minimum_needs_confirmation(client, coordinator, program):
     patient = program["upcoming"]
     client.force_login(coordinator)
-    refused = client.post(reverse("refill_create", args=[patient.pk]), refill_data(daily_dose_mcg="0.5"))
+    refused = client.post(reverse("refill_create", args=[patient.pk]), refill_form_data(daily_dose_mcg="0.5"))
     assert "below 20.00 mcg is unusual" in field_block(refused, "daily_dose_mcg")
     change = client.post(
         reverse("dose_change_create", args=[patient.pk]), {"effective_at": "2026-03-09T10:00", "daily_dose_mcg": "0.5"}
@@ -73,7 +61,7 @@ def test_an_impossible_projection_is_a_field_error(client, coordinator, program)
     patient = program["upcoming"]
     client.force_login(coordinator)
     url = reverse("refill_create", args=[patient.pk])
-    tiny = refill_data(daily_dose_mcg="0.01", confirmed="on")
+    tiny = refill_form_data(daily_dose_mcg="0.01", confirmed="on")
     assert "beyond any date the registry can hold" in field_block(client.post(url, tiny), "daily_dose_mcg")
     preview = client.post(url, {**tiny, "action": "preview"}).content.decode()
     assert "Daily dose (mcg/day): At this daily dose" in preview
@@ -89,7 +77,7 @@ def test_preview_errors_name_the_fields_in_words(client, coordinator, program):
     patient = program["critical"]
     client.force_login(coordinator)
     url = reverse("refill_preview", args=[patient.pk])
-    html = client.post(url, refill_data(volume_after_ml="999")).content.decode()
+    html = client.post(url, refill_form_data(volume_after_ml="999")).content.decode()
     assert "Volume in the reservoir after the refill (mL): The reservoir of this pump holds at most" in html
     assert "volume_after" not in html
 
@@ -99,10 +87,10 @@ def test_no_refill_or_dose_change_for_a_patient_who_is_not_implanted(client, coo
     patient = program["upcoming"]
     services.change_status(patient=patient, to_status=status, on=dt.date(2026, 3, 1))
     client.force_login(coordinator)
-    refused = client.post(reverse("refill_create", args=[patient.pk]), refill_data())
+    refused = client.post(reverse("refill_create", args=[patient.pk]), refill_form_data())
     assert refused.status_code == 200
     assert f"Alex Upcoming is {status}: refills and dose changes are recorded only" in refused.content.decode()
-    preview = client.post(reverse("refill_preview", args=[patient.pk]), refill_data()).content.decode()
+    preview = client.post(reverse("refill_preview", args=[patient.pk]), refill_form_data()).content.decode()
     assert f"is {status}" in preview and "preview-next-due" not in preview
     change = client.post(
         reverse("dose_change_create", args=[patient.pk]), {"effective_at": "2026-03-09T10:00", "daily_dose_mcg": "300"}
