@@ -20,6 +20,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -37,6 +38,8 @@ NOON = dt.time(12, 0)
 _SHEET_INDEX = {s.name: i for i, s in enumerate(specs.SHEETS)}
 # Statuses recorded after the day's other events (a death on the day of a refill follows it).
 _LAST = {PatientStatus.DECEASED, PatientStatus.DISCONTINUED, PatientStatus.TRANSFERRED}
+# Steps that neither read nor change a pump's records: the refills checked so far wait across them.
+_BESIDE_PUMP_RECORDS = {"pump_record", "follow_up", "goal", "review"}
 
 
 @dataclass
@@ -154,6 +157,8 @@ class _PatientImport:
         self.patient: Patient | None = None
         self.pumps: dict[str, object] = {}
         self.goals: dict[str, object] = {}
+        self.batch: services.PumpRecordBatch | None = None  # the pump records not yet written
+        self.batch_row: Parsed | None = None
 
     def of(self, sheet: specs.Sheet) -> list[Parsed]:
         return [r for r in self.rows if r.sheet == sheet.name]
@@ -166,10 +171,10 @@ class _PatientImport:
         self.result.report(Problem(row.sheet, row.row, label, value, message))
         self.failed = True
 
-    def call(self, row: Parsed, service, **kwargs):
+    def call(self, row: Parsed, service, *, writes: bool = True, **kwargs):
         """One service call for one row; a refusal is reported against the row's columns."""
         try:
-            if self.careful:  # a savepoint, so the patient's other rows are still checked
+            if self.careful and writes:  # a savepoint, so the patient's other rows are still checked
                 with transaction.atomic():
                     return service(**kwargs)
             return service(**kwargs)
@@ -215,7 +220,17 @@ class _PatientImport:
             values = {k: v for k, v in row.values.items() if v is not None and k != "mrn"}
             self.call(row, services.add_indication, patient=self.patient, by=self.by, **values)
         for _, _, _, step in sorted(self.events(), key=lambda e: e[:3]):
+            if step.func.__name__ not in _BESIDE_PUMP_RECORDS:
+                self.flush()
             step()
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the refills and dose changes checked since the last implant, explant or status change."""
+        if self.batch is not None:
+            batch, first, self.batch = self.batch, self.batch_row, None
+            if batch.new_refills or batch.new_changes:
+                self.call(first, batch.save)
 
     def events(self) -> Iterator[tuple]:
         """(date, rank, order, step): same-day events run implant, refills, visits, then departures."""
@@ -224,24 +239,24 @@ class _PatientImport:
             v = row.values
             if v["to_status"] == PatientStatus.IMPLANTED and v["on"] in implants:
                 continue  # the pump's implant records this change
-            yield v["on"], 5 if v["to_status"] in _LAST else 0, n, lambda row=row: self.status(row)
+            yield v["on"], 5 if v["to_status"] in _LAST else 0, n, partial(self.status, row)
         for n, row in enumerate(self.of(specs.PUMPS)):
-            yield row.values["implant_date"], 1, n, lambda row=row: self.implant(row)
+            yield row.values["implant_date"], 1, n, partial(self.implant, row)
             if row.values["explant_date"] and not self.replaced(row):
-                yield row.values["explant_date"], 3, n, lambda row=row: self.explant(row)
+                yield row.values["explant_date"], 3, n, partial(self.explant, row)
         for sheet, day, time in (
             (specs.REFILLS, "performed_on", "performed_time"),
             (specs.DOSE_CHANGES, "effective_on", "effective_time"),
         ):
             for row in self.of(sheet):
                 at = dt.datetime.combine(row.values[day], row.values[time] or NOON)
-                yield row.values[day], 2, at, lambda row=row, sheet=sheet: self.pump_record(row, sheet)
+                yield row.values[day], 2, at, partial(self.pump_record, row, sheet)
         for n, row in enumerate(self.of(specs.FOLLOW_UPS)):
-            yield row.values["due_date"], 4, n, lambda row=row: self.follow_up(row)
+            yield row.values["due_date"], 4, n, partial(self.follow_up, row)
         for n, row in enumerate(self.of(specs.GOALS)):
-            yield row.values["set_on"], 4, n, lambda row=row: self.goal(row)
+            yield row.values["set_on"], 4, n, partial(self.goal, row)
         for n, row in enumerate(self.of(specs.GOAL_REVIEWS)):
-            yield row.values["reviewed_on"], 4, 10**6 + n, lambda row=row: self.review(row)
+            yield row.values["reviewed_on"], 4, 10**6 + n, partial(self.review, row)
 
     def replaced(self, row: Parsed) -> bool:
         serial = row.values["serial_number"]
@@ -337,6 +352,8 @@ class _PatientImport:
                 field_name = "performed_on" if sheet is specs.REFILLS else "effective_on"
                 self.problem(row, field_name, f"This is before the pump's implant date ({implant}).")
             return  # otherwise the pump's own row says what is wrong with it
+        if self.batch is None:
+            self.batch, self.batch_row = services.PumpRecordBatch(self.patient, by=self.by), row
         zone = self.site.zone
         if sheet is specs.REFILLS:
             at = dt.datetime.combine(v["performed_on"], v["performed_time"] or NOON, tzinfo=zone)
@@ -347,7 +364,8 @@ class _PatientImport:
             }
             self.call(
                 row,
-                services.record_refill,
+                self.batch.refill,
+                writes=False,
                 pump=pump,
                 performed_at=at,
                 volume_after_ml=v["volume_after_ml"],
@@ -355,20 +373,19 @@ class _PatientImport:
                 daily_dose_mcg=v["daily_dose_mcg"],
                 notes=v["notes"] or "",
                 confirmed=bool(v["confirmed"]),
-                by=self.by,
                 **optional,
             )
         else:
             at = dt.datetime.combine(v["effective_on"], v["effective_time"] or NOON, tzinfo=zone)
             self.call(
                 row,
-                services.record_dose_change,
+                self.batch.dose_change,
+                writes=False,
                 pump=pump,
                 effective_at=at,
                 daily_dose_mcg=v["daily_dose_mcg"],
                 notes=v["notes"] or "",
                 confirmed=bool(v["confirmed"]),
-                by=self.by,
             )
 
     def follow_up(self, row: Parsed) -> None:

@@ -14,6 +14,17 @@ def validated_save(instance: models.Model, *, by=None, exclude: list[str] | None
     ``full_clean`` turns every model-level invariant (choices, ranges, CHECK and UNIQUE
     constraints) into a ``ValidationError`` with field messages before the database sees it.
     """
+    errors = validation_errors(instance, exclude)
+    if errors:
+        raise ValidationError(errors)
+    if by is not None and getattr(by, "is_authenticated", False):
+        instance._history_user = by
+    instance.save()
+    return instance
+
+
+def validation_errors(instance: models.Model, exclude: list[str] | None = None) -> dict:
+    """What ``validated_save`` refuses ``instance`` for, by field (empty: it is valid)."""
     errors: dict = {}
     try:
         instance.full_clean(exclude=exclude, validate_constraints=False)
@@ -25,12 +36,7 @@ def validated_save(instance: models.Model, *, by=None, exclude: list[str] | None
         validate_constraints(instance, skipped)
     except ValidationError as error:
         errors = error.update_error_dict(errors)
-    if errors:
-        raise ValidationError(errors)
-    if by is not None and getattr(by, "is_authenticated", False):
-        instance._history_user = by
-    instance.save()
-    return instance
+    return errors
 
 
 def fail(field: str, message: str) -> None:

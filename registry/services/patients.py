@@ -6,7 +6,6 @@ import datetime as dt
 import secrets
 
 from django.db import transaction
-from django.db.models import Q
 
 from registry.models import (
     ALLOWED_TRANSITIONS,
@@ -183,12 +182,14 @@ def move_patient(*, patient: Patient, to_site: Site, on: dt.date | None = None, 
     return stay
 
 
-def site_on(patient: Patient, day: dt.date) -> int:
+def site_stays(patient: Patient) -> list[tuple[dt.date | None, dt.date | None, int]]:
+    """The patient's stays as (started_on, ended_on, site id), for ``site_on`` over many days."""
+    return list(SiteStay.objects.filter(patient=patient).values_list("started_on", "ended_on", "site_id"))
+
+
+def site_on(patient: Patient, day: dt.date, stays: list | None = None) -> int:
     """The id of the site the patient was cared for at on ``day`` (their current site by default)."""
-    stay = (
-        SiteStay.objects.filter(patient=patient)
-        .filter(Q(started_on__isnull=True) | Q(started_on__lte=day), Q(ended_on__isnull=True) | Q(ended_on__gt=day))
-        .values_list("site_id", flat=True)
-        .first()
-    )
-    return stay or patient.site_id
+    for started_on, ended_on, site_id in site_stays(patient) if stays is None else stays:
+        if (started_on is None or started_on <= day) and (ended_on is None or ended_on > day):
+            return site_id
+    return patient.site_id

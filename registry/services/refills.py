@@ -69,11 +69,36 @@ def previous_refill(pump: Pump, before: dt.datetime) -> Refill | None:
     return previous
 
 
-def cycle_closed_by(previous: Refill | None, performed_on: dt.date, site: Site) -> tuple[dt.date | None, str]:
+class StoredRecords:
+    """What the refill rules read of a patient's pump records: here from the database, one query a
+    question (``registry.services.refill_batches`` answers the same questions from memory)."""
+
+    def __init__(self, site: Site):
+        self.site = site
+
+    def latest_at(self, pump: Pump) -> dt.datetime | None:
+        return Refill.objects.filter(pump=pump).order_by("-performed_at").values_list("performed_at", flat=True).first()
+
+    def previous(self, pump: Pump, before: dt.datetime) -> Refill | None:
+        return previous_refill(pump, before)
+
+    def cycle_schedule(self, refill: Refill) -> scheduling.RefillSchedule:
+        return schedule_for_refill(refill, refill.pump, site_rules(self.site))
+
+    def site_on(self, patient, day: dt.date) -> int:
+        return site_on(patient, day)
+
+    def site(self, site_id: int) -> Site:
+        return self.site if site_id == self.site.pk else Site.objects.get(pk=site_id)
+
+
+def cycle_closed_by(
+    previous: Refill | None, performed_on: dt.date, site: Site, *, records: StoredRecords | None = None
+) -> tuple[dt.date | None, str]:
     """The due date of the cycle ``previous`` began and how timely a refill on ``performed_on`` closed it."""
     if previous is None:
         return None, Refill.Timeliness.FIRST
-    closed = schedule_for_refill(previous, previous.pump, site_rules(site))
+    closed = (records or StoredRecords(site)).cycle_schedule(previous)
     timeliness = scheduling.refill_timeliness(
         performed_on, due_date=closed.next_refill_due, alarm_date=closed.alarm_date
     )
@@ -106,6 +131,7 @@ def unusual_refill_values(
     volume_after_ml: Decimal | None,
     concentration_mcg_per_ml: Decimal | None,
     daily_dose_mcg: Decimal | None,
+    records: StoredRecords | None = None,
 ) -> dict[str, str]:
     """The refill's values that are saved only once the user confirms them, with why, by field."""
     site = pump.patient.site
@@ -125,13 +151,76 @@ def unusual_refill_values(
             f"{volume_after_ml} mL is at or below this pump's alarm volume ({pump.alarm_volume_ml} mL): "
             "the pump would alarm at once. Check it and confirm."
         )
-    latest = Refill.objects.filter(pump=pump).order_by("-performed_at").values_list("performed_at", flat=True).first()
+    latest = (records or StoredRecords(site)).latest_at(pump)
     if latest is not None and performed_at < latest:
         unusual["performed_at"] = (
             f"This is before the latest refill of this pump ({latest.astimezone(site.zone):%d %b %Y %H:%M}): "
             "the schedule stays on the latest refill. Check the date and confirm."
         )
     return unusual
+
+
+def checked_refill(
+    pump: Pump,
+    records: StoredRecords,
+    *,
+    performed_at: dt.datetime,
+    volume_after_ml: Decimal,
+    concentration_mcg_per_ml: Decimal,
+    daily_dose_mcg: Decimal,
+    volume_removed_ml: Decimal = Decimal("0"),
+    expected_residual_ml: Decimal | None = None,
+    programmer_alarm_date: dt.date | None = None,
+    manual_due_date: dt.date | None = None,
+    notes: str = "",
+    confirmed: bool = False,
+    by=None,
+) -> Refill:
+    """The refill's rules before it is saved, reading the pump's records from ``records``: refused
+    with a field error, or the unsaved refill with its facts (site, date, interval, timeliness)."""
+    site = pump.patient.site
+    _check_implanted(pump)
+    _check_instant("performed_at", performed_at, pump)
+    unusual = unusual_refill_values(
+        pump=pump,
+        performed_at=performed_at,
+        volume_after_ml=volume_after_ml,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        daily_dose_mcg=daily_dose_mcg,
+        records=records,
+    )
+    _refuse_unconfirmed(unusual, confirmed)
+    performed_on = performed_at.astimezone(site.zone).date()
+    if programmer_alarm_date is not None and programmer_alarm_date < performed_on:
+        fail("programmer_alarm_date", "The programmer's alarm date cannot be before the refill.")
+    if manual_due_date is not None and manual_due_date <= performed_on:
+        fail("manual_due_date", "The next refill date must be after this refill.")
+    refill = Refill(
+        pump=pump,
+        performed_at=performed_at,
+        volume_after_ml=volume_after_ml,
+        volume_removed_ml=volume_removed_ml,
+        expected_residual_ml=expected_residual_ml,
+        concentration_mcg_per_ml=concentration_mcg_per_ml,
+        daily_dose_mcg=daily_dose_mcg,
+        programmer_alarm_date=programmer_alarm_date,
+        manual_due_date=manual_due_date,
+        notes=notes,
+        performed_by=by if getattr(by, "pk", None) else None,
+        site_id=records.site_on(pump.patient, performed_on),
+    )
+    refill.residual_discrepancy = scheduling.residual_discrepancy(
+        volume_removed_ml=volume_removed_ml,
+        expected_residual_ml=expected_residual_ml,
+        tolerance_ml=site.residual_tolerance_ml,
+    )
+    previous = records.previous(pump, performed_at)
+    # Its date where it was done: a refill recorded after a move may have been done at the old site.
+    done_at = site if refill.site_id in (None, site.pk) else records.site(refill.site_id)
+    refill.performed_on = performed_at.astimezone(done_at.zone).date()
+    refill.interval_days = _interval_days(refill, previous)
+    refill.due_date_at_refill, refill.timeliness = cycle_closed_by(previous, performed_on, site, records=records)
+    return refill
 
 
 @transaction.atomic
@@ -156,47 +245,21 @@ def record_refill(
     cycle this refill closes (on time, late, after the alarm date) for reporting.
     """
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
-    site = pump.patient.site
-    _check_implanted(pump)
-    _check_instant("performed_at", performed_at, pump)
-    unusual = unusual_refill_values(
-        pump=pump,
+    refill = checked_refill(
+        pump,
+        StoredRecords(pump.patient.site),
         performed_at=performed_at,
         volume_after_ml=volume_after_ml,
         concentration_mcg_per_ml=concentration_mcg_per_ml,
         daily_dose_mcg=daily_dose_mcg,
-    )
-    _refuse_unconfirmed(unusual, confirmed)
-    performed_on = performed_at.astimezone(site.zone).date()
-    if programmer_alarm_date is not None and programmer_alarm_date < performed_on:
-        fail("programmer_alarm_date", "The programmer's alarm date cannot be before the refill.")
-    if manual_due_date is not None and manual_due_date <= performed_on:
-        fail("manual_due_date", "The next refill date must be after this refill.")
-    refill = Refill(
-        pump=pump,
-        performed_at=performed_at,
-        volume_after_ml=volume_after_ml,
         volume_removed_ml=volume_removed_ml,
         expected_residual_ml=expected_residual_ml,
-        concentration_mcg_per_ml=concentration_mcg_per_ml,
-        daily_dose_mcg=daily_dose_mcg,
         programmer_alarm_date=programmer_alarm_date,
         manual_due_date=manual_due_date,
         notes=notes,
-        performed_by=by if getattr(by, "pk", None) else None,
-        site_id=site_on(pump.patient, performed_on),
+        confirmed=confirmed,
+        by=by,
     )
-    refill.residual_discrepancy = scheduling.residual_discrepancy(
-        volume_removed_ml=volume_removed_ml,
-        expected_residual_ml=expected_residual_ml,
-        tolerance_ml=site.residual_tolerance_ml,
-    )
-    previous = previous_refill(pump, performed_at)
-    # Its date where it was done: a refill recorded after a move may have been done at the old site.
-    done_at = site if refill.site_id in (None, site.pk) else Site.objects.get(pk=refill.site_id)
-    refill.performed_on = performed_at.astimezone(done_at.zone).date()
-    refill.interval_days = _interval_days(refill, previous)
-    refill.due_date_at_refill, refill.timeliness = cycle_closed_by(previous, performed_on, site)
     validated_save(refill, by=by)
     # Recorded late, between two refills: the next one's interval now starts at this one.
     restate_refill_facts(pump.patient, since=performed_at)
@@ -238,22 +301,31 @@ def preview_refill(
         return schedule_for_refill(latest, pump, site_rules(pump.patient.site))
 
 
+def checked_dose_change(
+    pump: Pump, *, effective_at: dt.datetime, daily_dose_mcg: Decimal, notes: str = "", confirmed: bool = False, by=None
+) -> DoseChange:
+    """The dose change's rules before it is saved: refused with a field error, or the unsaved change."""
+    _check_implanted(pump)
+    _check_instant("effective_at", effective_at, pump)
+    unusual = _unusual_dose(daily_dose_mcg, pump.patient.site)
+    _refuse_unconfirmed({"daily_dose_mcg": unusual} if unusual else {}, confirmed)
+    return DoseChange(
+        pump=pump,
+        effective_at=effective_at,
+        daily_dose_mcg=daily_dose_mcg,
+        notes=notes,
+        documented_by=by if getattr(by, "pk", None) else None,
+    )
+
+
 @transaction.atomic
 def record_dose_change(
     *, pump: Pump, effective_at: dt.datetime, daily_dose_mcg: Decimal, notes: str = "", confirmed: bool = False, by=None
 ) -> DoseChange:
     """A documented dose change between refills moves the projected alarm and due dates."""
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
-    _check_implanted(pump)
-    _check_instant("effective_at", effective_at, pump)
-    unusual = _unusual_dose(daily_dose_mcg, pump.patient.site)
-    _refuse_unconfirmed({"daily_dose_mcg": unusual} if unusual else {}, confirmed)
-    change = DoseChange(
-        pump=pump,
-        effective_at=effective_at,
-        daily_dose_mcg=daily_dose_mcg,
-        notes=notes,
-        documented_by=by if getattr(by, "pk", None) else None,
+    change = checked_dose_change(
+        pump, effective_at=effective_at, daily_dose_mcg=daily_dose_mcg, notes=notes, confirmed=confirmed, by=by
     )
     validated_save(change, by=by)
     with projection_refused_on("daily_dose_mcg"):

@@ -53,6 +53,11 @@ def schedule_for_refill(refill: Refill, pump: Pump, rules: scheduling.SiteRules)
         .first()
     )
     changes = DoseChange.objects.filter(pump=pump).in_cycle(refill.performed_at, next_refill_at)
+    return cycle_schedule(refill, pump, rules, changes)
+
+
+def cycle_schedule(refill: Refill, pump: Pump, rules: scheduling.SiteRules, changes) -> scheduling.RefillSchedule:
+    """The schedule of the cycle begun by ``refill``, given that cycle's dose changes in time order."""
     steps = [scheduling.DoseStep(c.effective_at, c.daily_dose_mcg) for c in changes]
     return scheduling.refill_schedule(
         fill_state(refill),
