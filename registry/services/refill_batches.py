@@ -80,7 +80,7 @@ class KeptRecords(StoredRecords):
     def site_on(self, patient: Patient, day: dt.date) -> int:
         return site_on(patient, day, self.stays)
 
-    def site(self, site_id: int) -> Site:
+    def site_by_id(self, site_id: int) -> Site:
         if site_id not in self.sites:
             self.sites[site_id] = Site.objects.get(pk=site_id)
         return self.sites[site_id]

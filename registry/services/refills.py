@@ -88,7 +88,7 @@ class StoredRecords:
     def site_on(self, patient, day: dt.date) -> int:
         return site_on(patient, day)
 
-    def site(self, site_id: int) -> Site:
+    def site_by_id(self, site_id: int) -> Site:
         return self.site if site_id == self.site.pk else Site.objects.get(pk=site_id)
 
 
@@ -216,7 +216,7 @@ def checked_refill(
     )
     previous = records.previous(pump, performed_at)
     # Its date where it was done: a refill recorded after a move may have been done at the old site.
-    done_at = site if refill.site_id in (None, site.pk) else records.site(refill.site_id)
+    done_at = site if refill.site_id in (None, site.pk) else records.site_by_id(refill.site_id)
     refill.performed_on = performed_at.astimezone(done_at.zone).date()
     refill.interval_days = _interval_days(refill, previous)
     refill.due_date_at_refill, refill.timeliness = cycle_closed_by(previous, performed_on, site, records=records)
