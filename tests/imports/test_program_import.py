@@ -10,12 +10,13 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from registry.imports import import_program, template_workbook
+from registry import services
+from registry.imports import import_program, specs, template_workbook
 from registry.imports.cells import CellError, date
 from registry.models import FollowUp, GoalReview, Patient, Pump, Refill, StatusChange
 from reporting import reports
 from tests.factories import SiteFactory
-from tests.imports.program_files import D, broken_sheets, clean_sheets, write_xlsx
+from tests.imports.program_files import D, broken_sheets, clean_sheets, row, write_xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +183,50 @@ def test_dates_as_spreadsheets_hold_them(value, order, expected):
 def test_dates_that_cannot_be_read_surely_are_refused(value, order):
     with pytest.raises(CellError):
         date(value, order)
+
+
+def _refill_row(day: str, **values) -> list:
+    plain = {"volume_after_ml": 40, "concentration_mcg_per_ml": 500, "daily_dose_mcg": 100}
+    return row(specs.REFILLS, mrn="000101", pump_serial="S-1", performed_on=day, **{**plain, **values})
+
+
+def test_a_pump_history_imports_in_time_order_with_the_schedule_a_recompute_gives(site, tmp_path):
+    sheets = clean_sheets()
+    sheets[specs.REFILLS.name] += [_refill_row(day) for day in ("2026-06-01", "2026-03-01", "2025-12-01")]
+    sheets[specs.DOSE_CHANGES.name].append(
+        row(specs.DOSE_CHANGES, mrn="000101", pump_serial="S-1", effective_on="2026-04-01", daily_dose_mcg=150)
+    )
+    result = import_program(write_xlsx(tmp_path / "program.xlsx", sheets), site, dry_run=False)
+    assert result.clean, [str(p) for p in result.problems]
+
+    nora = Patient.objects.get(mrn="000101")
+    facts = Refill.objects.filter(pump__patient=nora).order_by("performed_at")
+    assert list(facts.values_list("performed_on", "interval_days", "timeliness")) == [
+        (D(2025, 12, 1), None, "first"),
+        (D(2026, 3, 1), 90, "on_time"),
+        (D(2026, 6, 1), 92, "on_time"),
+        (D(2026, 9, 1), 92, "on_time"),
+    ]
+    assert all(r.history.count() == 1 for r in facts)
+    fields = ("next_refill_due", "alarm_date", "empty_date", "refill_due_basis", "last_refill_at")
+    stored = {f: getattr(nora, f) for f in fields}
+    assert stored["next_refill_due"] is not None
+    services.recompute_schedule(nora)
+    nora.refresh_from_db()
+    assert {f: getattr(nora, f) for f in fields} == stored
+
+
+def test_a_pump_history_with_mistakes_is_refused_row_by_row(site, tmp_path):
+    sheets = clean_sheets()
+    sheets[specs.REFILLS.name].append(_refill_row("2026-09-01", performed_time="10:00"))
+    sheets[specs.DOSE_CHANGES.name].append(
+        row(specs.DOSE_CHANGES, mrn="000101", pump_serial="S-1", effective_on="2026-09-15", daily_dose_mcg=1800)
+    )
+    before = counts()
+    for dry_run in (True, False):
+        result = import_program(write_xlsx(tmp_path / "program.xlsx", sheets), site, dry_run=dry_run)
+        found = sorted((p.sheet, p.row, p.message) for p in result.problems)
+        assert [f[:2] for f in found] == [(specs.DOSE_CHANGES.name, 3), (specs.REFILLS.name, 4)], found
+        assert "unusual: check it and confirm" in found[0][2]
+        assert "already recorded at this date and time" in found[1][2]
+        assert counts() == before
