@@ -12,6 +12,7 @@ twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import pickle
@@ -24,7 +25,7 @@ from functools import partial
 from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from registry import services
 from registry.imports import cells, specs
@@ -153,6 +154,7 @@ class _PatientImport:
     def __init__(self, site: Site, rows: list[Parsed], result: ImportResult, *, by, careful: bool, serials: set):
         self.site, self.rows, self.result, self.by, self.careful = site, rows, result, by, careful
         self.serials = serials  # (manufacturer, serial) of the pumps of the file's earlier patients
+        self.new_serials: set = set()  # this patient's, added to ``serials`` by the caller
         self.failed = False
         self.patient: Patient | None = None
         self.pumps: dict[str, object] = {}
@@ -293,7 +295,7 @@ class _PatientImport:
             if v[k] is not None
         }
         key = (v["manufacturer"] or "Medtronic", serial)
-        if key in self.serials:
+        if key in self.serials or key in self.new_serials:
             return self.problem(row, "serial_number", "This serial number is already on another patient's row.")
         replaced = v["replaces_serial"]
         if replaced:
@@ -325,7 +327,7 @@ class _PatientImport:
             )
         if pump is not None:
             self.pumps[serial] = pump
-            self.serials.add(key)
+            self.new_serials.add(key)
 
     def explant(self, row: Parsed) -> None:
         pump = self.pumps.get(row.values["serial_number"])
@@ -463,18 +465,51 @@ def _pass(site: Site, spool, total: int, result: ImportResult, *, by, write: boo
             if mrn in registered:
                 result.already_registered += 0 if write else 1
                 continue
-            one = _PatientImport(site, rows, result, by=by, careful=not write, serials=serials)
-            try:
-                with transaction.atomic(), deferred_schedules():
-                    one.run()
-                    if one.failed or not write:
-                        raise _Rollback
-            except _Rollback:
-                pass
+            # Most patients are clean: tried at once, and only a refused one again, row by row, for its report.
+            scratch = ImportResult(dry_run=not write)
+            one = _attempt(site, rows, scratch, by=by, careful=False, keep=write, serials=serials)
+            if one.failed:
+                one = _attempt(site, rows, result, by=by, careful=True, keep=write, serials=serials)
+            serials |= one.new_serials
             if write and not one.failed:
                 result.written += 1
         if progress:
             progress(phase, done, total)
+
+
+def _attempt(site: Site, rows: list[Parsed], result: ImportResult, *, by, careful: bool, keep: bool, serials: set):
+    """One patient's rows in one transaction, kept only when ``keep`` and nothing was refused.
+
+    Not ``careful``: the first refusal rolls the whole patient back, so the services' own savepoints
+    would undo nothing more and their atomic blocks run without them.
+    """
+    one = _PatientImport(site, rows, result, by=by, careful=careful, serials=serials)
+    try:
+        with transaction.atomic():
+            with contextlib.nullcontext() if careful else _without_savepoints(), deferred_schedules():
+                one.run()
+            if connection.needs_rollback:  # a query failed inside a block that went on: nothing is kept
+                one.failed = True
+            if one.failed or not keep:
+                raise _Rollback
+    except _Rollback:
+        pass
+    except DatabaseError:
+        if careful:
+            raise
+        one.failed = True
+    return one
+
+
+@contextlib.contextmanager
+def _without_savepoints():
+    features = connection.features
+    saved = features.uses_savepoints
+    features.uses_savepoints = False
+    try:
+        yield
+    finally:
+        features.uses_savepoints = saved
 
 
 def _chunks(items, size):
