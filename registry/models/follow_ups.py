@@ -68,6 +68,10 @@ class FollowUp(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx"),
+            # The report's visits due in a period, counted from the index alone (PostgreSQL).
+            models.Index(
+                fields=["due_date"], include=["patient", "status", "completed_on"], name="follow_up_due_cover_idx"
+            ),
             # The triggers' "superseded by a later visit of the same kind" test.
             models.Index(fields=["patient", "kind", "due_date"], name="follow_up_patient_kind_idx"),
             # The worklist's and the sweep's open visits: program-wide by date, and one clinic's

@@ -258,6 +258,10 @@ class StatusChange(models.Model):
     reason = models.TextField(blank=True)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # The date of the patient's next status change (by date, then id); empty on the latest. Kept
+    # by database triggers (migration 0026) on every insert, change and removal, so "the status
+    # on a day" is one filter on each row, not a comparison of every row with its patient's others.
+    superseded_on = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["changed_on", "id"]
@@ -269,7 +273,14 @@ class StatusChange(models.Model):
                 violation_error_message="This program status cannot follow the current one.",
             ),
         ]
-        indexes = [models.Index(fields=["patient", "changed_on"], name="status_change_patient_idx")]
+        indexes = [
+            models.Index(fields=["patient", "changed_on"], name="status_change_patient_idx"),
+            # The report's referrals in a period, and pump time's dates of death.
+            models.Index(fields=["changed_on"], name="status_change_day_idx"),
+            models.Index(
+                fields=["patient", "changed_on"], condition=Q(to_status="deceased"), name="status_change_death_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status or '—'} → {self.to_status} on {self.changed_on}"

@@ -20,7 +20,7 @@ from registry.models import (
     ScreeningTrial,
     StatusChange,
 )
-from reporting.reports.scope import ACTIVE_STATUSES, NOT_RECORDED, Scope, _happened_at, _latest, _rate
+from reporting.reports.scope import ACTIVE_STATUSES, NOT_RECORDED, Scope, _happened_at, _rate
 
 
 def indications_at(scope: Scope, end: dt.date) -> dict[int, tuple[str, int | None]]:
@@ -67,7 +67,9 @@ def _census(scope: Scope, end: dt.date) -> dict:
     evaluating, screening, candidate or implanted (explanted, not a candidate, discontinued,
     transferred and deceased patients are not); **with a pump** are the implanted.
     """
-    latest = _latest(StatusChange.objects.filter(changed_on__lte=end), "patient_id", "changed_on")
+    # Each patient's one status change dated by ``end`` and not superseded by then (the stored
+    # date of the next one, kept by triggers): the latest by date, then id.
+    latest = StatusChange.objects.filter(Q(superseded_on__isnull=True) | Q(superseded_on__gt=end), changed_on__lte=end)
     latest = latest.filter(_happened_at(scope, "patient_id", end))
     groups = (
         latest.annotate(
