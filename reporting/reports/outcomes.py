@@ -84,18 +84,24 @@ def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
         .annotate(goals=Count("id"))
         .order_by()
     )
-    scores = {
-        r["category"]: r
-        for r in _latest_reviews(scope, start, end)
-        .values(category=F("goal__category"))
+    # One pass over each goal's latest review, by patient and category: the category figures
+    # and each patient's T-score sums are both sums over these groups.
+    scores: dict[str, Counter] = {}
+    patients: dict[int, Counter] = {}
+    for patient, category, reviewed, at_or_above, swx, sw2, sw in (
+        _latest_reviews(scope, start, end)
+        .values_list("goal__patient_id", "goal__category")
         .annotate(
             reviewed=Count("id"),
             at_or_above=Count("id", filter=Q(score__gte=0)),
             swx=Sum(F("goal__weight") * F("score")),
+            sw2=Sum(F("goal__weight") * F("goal__weight")),
             sw=Sum("goal__weight"),
         )
         .order_by()
-    }
+    ):
+        scores.setdefault(category, Counter()).update(reviewed=reviewed, at_or_above=at_or_above, swx=swx, sw=sw)
+        patients.setdefault(patient, Counter()).update(swx=swx, sw2=sw2, sw=sw, n=reviewed)
     no_reviews = {"reviewed": 0, "at_or_above": 0, "swx": None, "sw": None}
     categories = {c["category"]: {**c, **scores.get(c["category"], no_reviews)} for c in goal_counts}
     by_category = []
@@ -115,7 +121,7 @@ def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
             }
         )
     several, single = [], []
-    for r in _reviewed_goal_sums(scope, start, end):
+    for r in patients.values():
         (several if r["n"] > 1 else single).append(gas_t_score_from_sums(r["swx"], r["sw2"], r["sw"]))
     goals = sum(c["goals"] for c in by_category)
     reviewed = sum(c["reviewed"] for c in by_category)
@@ -149,17 +155,20 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> d
     site_filter = {} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}
     grace = F("patient__stays__site__follow_up_grace_days")
     due = DayNumber("due_date")
+    # Counted by the due date, not the id: the id is not in the covering index on the due date.
     rows = (
         FollowUp.objects.filter(due_date__gte=start, due_date__lte=end)
         .filter(_stay_holds("patient__stays", "due_date"), **site_filter)
         .annotate(due_day=due, grace=grace, done_day=DayNumber("completed_on"))
         .aggregate(
-            due=Count("id"),
-            completed=Count("id", filter=Q(completed_on__isnull=False)),
-            completed_late=Count("id", filter=Q(completed_on__isnull=False, done_day__gt=F("due_day") + F("grace"))),
-            cancelled=Count("id", filter=Q(status=S.CANCELLED)),
+            due=Count("*"),
+            completed=Count("due_date", filter=Q(completed_on__isnull=False)),
+            completed_late=Count(
+                "due_date", filter=Q(completed_on__isnull=False, done_day__gt=F("due_day") + F("grace"))
+            ),
+            cancelled=Count("due_date", filter=Q(status=S.CANCELLED)),
             missed=Count(
-                "id",
+                "due_date",
                 filter=Q(completed_on__isnull=True)
                 & ~Q(status=S.CANCELLED)
                 & Q(due_day__lt=_day_number(today) - F("grace")),
