@@ -144,7 +144,10 @@ class GoalReview(models.Model):
     reviewed_on = models.DateField()
     score = models.SmallIntegerField(validators=GAS_SCORE, help_text="Goal Attainment Scaling, -2 to +2.")
     notes = models.TextField(blank=True)
-    history = HistoricalRecords()
+    # The date of the goal's next review (by date, then id); empty on the latest. Kept by database
+    # triggers (migration 0026), so "each goal's latest review in a period" is one filter per row.
+    superseded_on = models.DateField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["superseded_on"])
 
     class Meta:
         ordering = ["reviewed_on", "id"]

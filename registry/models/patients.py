@@ -258,9 +258,9 @@ class StatusChange(models.Model):
     reason = models.TextField(blank=True)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     recorded_at = models.DateTimeField(auto_now_add=True)
-    # The date of the patient's next status change (by date, then id); empty on the latest. Kept
-    # by database triggers (migration 0026) on every insert, change and removal, so "the status
-    # on a day" is one filter on each row, not a comparison of every row with its patient's others.
+    # The date of the patient's next status change (by date, then id); empty on the latest. Kept by
+    # database triggers (migration 0026), so "the status on a day" is one filter on each row, not a
+    # comparison of every row with the patient's others.
     superseded_on = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:

@@ -31,7 +31,6 @@ from reporting.reports.scope import (
     _day_number,
     _happened_at,
     _in_sites,
-    _latest,
     _median,
     _rate,
     _stay_holds,
@@ -41,9 +40,10 @@ from reporting.reports.scope import (
 
 def _latest_reviews(scope: Scope, start: dt.date, end: dt.date) -> QuerySet[GoalReview]:
     """Each goal's score: its latest review in the period, for goals set on or before ``end``."""
-    in_period = GoalReview.objects.filter(reviewed_on__gte=start, reviewed_on__lte=end)
+    # Not superseded by ``end``: the stored date of the goal's next review (kept by triggers).
     return (
-        _latest(in_period, "goal_id", "reviewed_on")
+        GoalReview.objects.filter(reviewed_on__gte=start, reviewed_on__lte=end)
+        .filter(Q(superseded_on__isnull=True) | Q(superseded_on__gt=end))
         .filter(goal__set_on__lte=end)
         .filter(_happened_at(scope, "goal__patient_id", "reviewed_on"))
     )

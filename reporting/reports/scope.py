@@ -207,19 +207,6 @@ def _overlapping_pumps(start: dt.date, end: dt.date) -> Q:
     return Q(implant_date__lte=end) & (Q(explant_date__isnull=True) | Q(explant_date__gt=start))
 
 
-def _latest(qs: QuerySet, group: str, day: str) -> QuerySet:
-    """The rows of ``qs`` with no later row (by ``day``, then id) in ``qs`` for the same ``group``.
-
-    "The latest row per group" as an anti-join (``NOT EXISTS``): PostgreSQL hashes the rows once,
-    where a correlated ``ORDER BY … LIMIT 1`` subquery per group ran once per group and per use.
-    Portable, unlike ``DISTINCT ON``.
-    """
-    later = qs.filter(**{group: OuterRef(group)}).filter(
-        Q(**{f"{day}__gt": OuterRef(day)}) | Q(**{day: OuterRef(day), "id__gt": OuterRef("id")})
-    )
-    return qs.filter(~Exists(later))
-
-
 def _status_at(end: dt.date):
     return Subquery(
         StatusChange.objects.filter(patient=OuterRef("pk"), changed_on__lte=end)
