@@ -290,123 +290,393 @@ def sweep(today: dt.date) -> tuple[list, list, list]:
 
 # --- The program summary -----------------------------------------------------------------------
 
-# The headline figures of registry.reports.summary for the whole program, by the report's own
-# definitions, each in the fewest passes found on the schema as it is: the census from one
-# DISTINCT ON walk of status_change_patient_idx; the activity figures from one pass per table;
-# the refills and their intervals from one LAG window over the period's refills and the 200
-# days before it (each refill dated in the zone of the site where it was done); pump-years
-# from one pass over the pumps that overlap the period; complications and follow-ups one
-# aggregate each.
+# Every figure of ``reporting.reports.summary`` for the whole program, by the report's own
+# definitions, on the schema as it stood before the report's stored status dates (migration
+# 0026): the floor reads each patient's status at the end with DISTINCT ON, not the stored date.
+# Seven statements, one per group of figures; Python only assembles the few aggregated rows (the
+# Poisson intervals, the T-scores' sums). Plans at 100,000 patients are summed up above each.
 SUMMARY_SQL = {
+    # An index-only walk of status_change_patient_idx in (patient, date) order feeding DISTINCT ON
+    # (456,768 rows), hash-joined to the primary indications; the audit history of the
+    # indications edited after the period (none in the generated registry) replaces theirs.
     "census": """
-        SELECT count(*), count(*) FILTER (WHERE to_status NOT IN ('discontinued', 'transferred', 'deceased'))
-          FROM (SELECT DISTINCT ON (patient_id) to_status FROM registry_statuschange WHERE changed_on <= %(end)s
-                 ORDER BY patient_id, changed_on DESC, id DESC) latest
+        WITH latest AS (
+          SELECT DISTINCT ON (patient_id) patient_id, to_status FROM registry_statuschange
+           WHERE changed_on <= %(end)s ORDER BY patient_id, changed_on DESC, id DESC),
+        touched AS (SELECT DISTINCT patient_id FROM registry_historicalindication WHERE history_date >= %(cutoff)s),
+        version AS (
+          SELECT DISTINCT ON (h.id) h.id, h.patient_id, h.diagnosis, h.gmfcs_level, h.is_primary, h.history_type
+            FROM registry_historicalindication h WHERE h.patient_id IN (SELECT patient_id FROM touched)
+           ORDER BY h.id, (h.history_date < %(cutoff)s) DESC,
+                    CASE WHEN h.history_date < %(cutoff)s THEN h.history_date END DESC,
+                    CASE WHEN h.history_date < %(cutoff)s THEN h.history_id END DESC, h.history_date, h.history_id),
+        in_force AS (
+          SELECT DISTINCT ON (patient_id) patient_id, diagnosis, gmfcs_level FROM version
+           WHERE is_primary AND history_type <> '-' ORDER BY patient_id, id DESC)
+        SELECT l.to_status,
+               CASE WHEN t.patient_id IS NULL THEN i.diagnosis ELSE coalesce(f.diagnosis, '') END,
+               CASE WHEN t.patient_id IS NULL THEN i.gmfcs_level ELSE f.gmfcs_level END, count(*)
+          FROM latest l LEFT JOIN touched t ON t.patient_id = l.patient_id
+          LEFT JOIN registry_indication i ON i.patient_id = l.patient_id AND i.is_primary AND t.patient_id IS NULL
+          LEFT JOIN in_force f ON f.patient_id = l.patient_id
+         GROUP BY 1, 2, 3
     """,
+    # One range scan per table (status_change_day_idx, the pumps' implant and explant dates, the
+    # trials), each grouped by year; the trials' whole-period patients as year 0.
     "activity": """
-        SELECT (SELECT count(*) FROM registry_statuschange WHERE changed_on BETWEEN %(start)s AND %(end)s
-                   AND (from_status = '' OR to_status = 'referred')),
-               (SELECT count(*) FROM registry_screeningtrial WHERE performed_on BETWEEN %(start)s AND %(end)s),
-               (SELECT count(*) FILTER (WHERE replaces_id IS NULL) FROM registry_pump
-                 WHERE implant_date BETWEEN %(start)s AND %(end)s),
-               (SELECT count(*) FILTER (WHERE replaces_id IS NOT NULL) FROM registry_pump
-                 WHERE implant_date BETWEEN %(start)s AND %(end)s),
-               (SELECT count(*) FROM registry_pump pu WHERE pu.explant_date BETWEEN %(start)s AND %(end)s
-                   AND NOT EXISTS (SELECT 1 FROM registry_pump n WHERE n.replaces_id = pu.id))
+        SELECT 'referrals', extract(year FROM changed_on)::int, count(*), 0, 0 FROM registry_statuschange
+         WHERE changed_on BETWEEN %(start)s AND %(end)s AND (from_status = '' OR to_status = 'referred') GROUP BY 2
+        UNION ALL
+        SELECT 'trials', coalesce(extract(year FROM performed_on)::int, 0), count(*), count(DISTINCT patient_id),
+               count(DISTINCT patient_id) FILTER (WHERE response = 'positive')
+          FROM registry_screeningtrial WHERE performed_on BETWEEN %(start)s AND %(end)s
+         GROUP BY GROUPING SETS ((extract(year FROM performed_on)::int), ())
+        UNION ALL
+        SELECT 'implants', extract(year FROM implant_date)::int, count(*) FILTER (WHERE replaces_id IS NULL),
+               count(*) FILTER (WHERE replaces_id IS NOT NULL), 0
+          FROM registry_pump WHERE implant_date BETWEEN %(start)s AND %(end)s GROUP BY 2
+        UNION ALL
+        SELECT 'explants', extract(year FROM explant_date)::int, count(*), 0, 0 FROM registry_pump pu
+         WHERE explant_date BETWEEN %(start)s AND %(end)s
+           AND NOT EXISTS (SELECT 1 FROM registry_pump n WHERE n.replaces_id = pu.id) GROUP BY 2
     """,
+    # An index-only scan of refill_performed_on_cover_idx (a year's 249,462 refills), hashed twice
+    # in the one pass: by (site, timeliness) and by interval.
     "refills": """
-        WITH dated AS (
-          SELECT r.id, r.performed_at, r.timeliness, r.pump_id, pu.replaces_id, pu.patient_id, st.time_zone,
-                 pu.replaces_id IS NOT NULL OR pu.implant_date < %(history_from_day)s AS may_reach_back,
-                 (r.performed_at AT TIME ZONE st.time_zone)::date AS day,
-                 lag((r.performed_at AT TIME ZONE st.time_zone)::date)
-                   OVER (PARTITION BY pu.patient_id ORDER BY r.performed_at, r.id) AS prev_day,
-                 lag(r.pump_id) OVER (PARTITION BY pu.patient_id ORDER BY r.performed_at, r.id) AS prev_pump
-            FROM registry_refill r JOIN registry_pump pu ON pu.id = r.pump_id JOIN registry_site st ON st.id = r.site_id
-           WHERE r.performed_at >= %(history_from)s AND r.performed_at < %(instant_after)s),
-        closed AS (
-          SELECT d.timeliness, d.pump_id, d.replaces_id, d.day, coalesce(d.prev_day, e.day) AS prev_day,
-                 coalesce(d.prev_pump, e.pump_id) AS prev_pump
-            FROM dated d
-            LEFT JOIN LATERAL (
-              SELECT (r2.performed_at AT TIME ZONE d.time_zone)::date AS day, r2.pump_id
-                FROM registry_refill r2 JOIN registry_pump p2 ON p2.id = r2.pump_id
-               WHERE d.prev_day IS NULL AND d.may_reach_back AND p2.patient_id = d.patient_id
-                 AND (r2.performed_at, r2.id) < (d.performed_at, d.id)
-               ORDER BY r2.performed_at DESC, r2.id DESC LIMIT 1) e ON true
-           WHERE d.day BETWEEN %(start)s AND %(end)s)
-        SELECT count(*), count(*) FILTER (WHERE timeliness = 'on_time'),
-               count(*) FILTER (WHERE timeliness IN ('on_time', 'late', 'after_alarm')),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY day - prev_day)
-                 FILTER (WHERE prev_pump = pump_id OR prev_pump = replaces_id),
-               count(*) FILTER (WHERE prev_pump = pump_id OR prev_pump = replaces_id)
-          FROM closed
+        SELECT site_id, timeliness, interval_days, count(*) FROM registry_refill
+         WHERE performed_on BETWEEN %(start)s AND %(end)s AND NOT entered_in_error
+         GROUP BY GROUPING SETS ((site_id, timeliness), (interval_days))
     """,
-    "pump_years": """
-        SELECT coalesce(sum(greatest(least(coalesce(pu.explant_date, %(after_end)s), coalesce(d.died, %(after_end)s),
-                                          %(after_end)s),
-                                    greatest(pu.implant_date, %(start)s))
-                            - greatest(pu.implant_date, %(start)s)), 0) / 365.25
-          FROM registry_pump pu
+    # The pumps that overlap the period (81,524) hash-joined to the patients' stays and to the
+    # dates of death (the partial status_change_death_idx), summed per site.
+    "pump_days": """
+        SELECT st.site_id, sum(greatest(least(coalesce(pu.explant_date, %(after_end)s), %(after_end)s,
+                                              coalesce(d.died, %(after_end)s), coalesce(st.ended_on, %(after_end)s)),
+                                        greatest(pu.implant_date, %(start)s, coalesce(st.started_on, %(start)s)))
+                               - greatest(pu.implant_date, %(start)s, coalesce(st.started_on, %(start)s)))
+          FROM registry_pump pu JOIN registry_sitestay st ON st.patient_id = pu.patient_id
           LEFT JOIN (SELECT patient_id, min(changed_on) AS died FROM registry_statuschange
                       WHERE to_status = 'deceased' GROUP BY patient_id) d ON d.patient_id = pu.patient_id
          WHERE pu.implant_date <= %(end)s AND (pu.explant_date IS NULL OR pu.explant_date > %(start)s)
+           AND (st.started_on IS NULL OR st.started_on <= %(end)s) AND (st.ended_on IS NULL OR st.ended_on > %(start)s)
+         GROUP BY 1
     """,
-    "complications": "SELECT count(*) FROM registry_complication WHERE occurred_on BETWEEN %(start)s AND %(end)s",
+    # complication_date_kind_idx for the period's complications, each with its stay on the day.
+    "complications": """
+        SELECT c.kind, st.site_id, count(*),
+               count(*) FILTER (WHERE c.pump_id IS NOT NULL OR EXISTS (
+                 SELECT 1 FROM registry_pump pu WHERE pu.patient_id = c.patient_id AND pu.implant_date <= c.occurred_on
+                    AND (pu.explant_date IS NULL OR pu.explant_date >= c.occurred_on))),
+               count(*) FILTER (WHERE c.needed_surgery)
+          FROM registry_complication c JOIN registry_sitestay st ON st.patient_id = c.patient_id
+           AND (st.started_on IS NULL OR st.started_on <= c.occurred_on)
+           AND (st.ended_on IS NULL OR st.ended_on > c.occurred_on)
+         WHERE c.occurred_on BETWEEN %(start)s AND %(end)s GROUP BY 1, 2
+    """,
+    # The goals by category (a pass over 153,787 goals), and each goal's latest review in the
+    # period by DISTINCT ON over the period's reviews, summed by category and by patient in one
+    # pass (GROUPING SETS), the patients' T-scores averaged in SQL.
+    "goals": """
+        WITH latest AS (
+          SELECT DISTINCT ON (r.goal_id) r.goal_id, r.score FROM registry_goalreview r
+           WHERE r.reviewed_on BETWEEN %(start)s AND %(end)s ORDER BY r.goal_id, r.reviewed_on DESC, r.id DESC),
+        scored AS (
+          SELECT g.patient_id, g.category, g.weight AS w, l.score AS x
+            FROM latest l JOIN registry_goal g ON g.id = l.goal_id WHERE g.set_on <= %(end)s),
+        sums AS (
+          SELECT category, patient_id, count(*) AS n, count(*) FILTER (WHERE x >= 0) AS above,
+                 sum(w * x) AS swx, sum(w * w) AS sw2, sum(w) AS sw
+            FROM scored GROUP BY GROUPING SETS ((category), (patient_id)))
+        SELECT 'category', category, n, above, swx, sw FROM sums WHERE category IS NOT NULL
+        UNION ALL
+        SELECT 'goals', category, count(*), 0, 0, 0 FROM registry_goal WHERE set_on <= %(end)s GROUP BY category
+        UNION ALL
+        SELECT CASE WHEN n > 1 THEN 'several' ELSE 'single' END, '', count(*), 0,
+               avg(50 + 10 * swx / sqrt(0.7 * sw2 + 0.3 * sw * sw)), 0
+          FROM sums WHERE patient_id IS NOT NULL GROUP BY 1
+    """,
+    # follow_up_due_cover_idx (85,386 visits), each with its stay on the due date and that
+    # site's grace days.
     "follow_ups": """
-        SELECT count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status IN ('completed', 'missed'))
-          FROM registry_followup WHERE due_date BETWEEN %(start)s AND %(end)s
+        SELECT count(*), count(*) FILTER (WHERE f.completed_on IS NOT NULL),
+               count(*) FILTER (WHERE f.completed_on > f.due_date + s.follow_up_grace_days),
+               count(*) FILTER (WHERE f.status = 'cancelled'),
+               count(*) FILTER (WHERE f.completed_on IS NULL AND f.status <> 'cancelled'
+                                  AND f.due_date + s.follow_up_grace_days < %(today)s)
+          FROM registry_followup f JOIN registry_sitestay st ON st.patient_id = f.patient_id
+           AND (st.started_on IS NULL OR st.started_on <= f.due_date)
+           AND (st.ended_on IS NULL OR st.ended_on > f.due_date)
+          JOIN registry_site s ON s.id = st.site_id
+         WHERE f.due_date BETWEEN %(start)s AND %(end)s
+    """,
+    # One pass over the period's reminders per grouping: by channel, and by event.
+    "reminders": """
+        WITH m AS (
+          SELECT channel, kind, target_type, target_id, due_date, created_at, acknowledged_at,
+                 sent_at IS NOT NULL AS delivered,
+                 sent_at IS NULL AND (status = 'failed' OR (status = 'acknowledged' AND last_error <> '')) AS failed,
+                 sent_at IS NULL AND status = 'cancelled' AS cancelled
+            FROM registry_reminder WHERE due_date BETWEEN %(start)s AND %(end)s),
+        e AS (
+          SELECT bool_or(delivered) AS reached, bool_or(failed) AS failed, bool_and(cancelled) AS cancelled,
+                 extract(epoch FROM min(acknowledged_at) - min(created_at)) / 3600 AS hours
+            FROM m GROUP BY kind, target_type, target_id, due_date)
+        SELECT channel, count(*), count(*) FILTER (WHERE delivered), count(*) FILTER (WHERE failed),
+               count(*) FILTER (WHERE cancelled), count(*) FILTER (WHERE acknowledged_at IS NOT NULL), NULL
+          FROM m GROUP BY channel
+        UNION ALL
+        SELECT NULL, count(*), count(*) FILTER (WHERE reached), count(*) FILTER (WHERE NOT reached AND failed),
+               count(*) FILTER (WHERE NOT reached AND NOT failed AND cancelled), count(hours),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY hours)
+          FROM e
     """,
 }
 
 
-def summary(start: dt.date, end: dt.date) -> dict:
-    """The summary's headline figures (``headline(report)`` of the report gives the same dict)."""
+def summary(start: dt.date, end: dt.date, today: dt.date | None = None) -> dict:
+    """Every section of ``reporting.reports.summary(sites=None, ...)`` but the period and site names
+    (``today``, as the report's: the current local date by default)."""
+    from collections import Counter
+
+    from django.utils import timezone
+
+    from registry.models import Complication, Goal, Indication, PatientStatus, Refill, Reminder
+    from reporting import rates
+    from reporting.reports.safety import LITERATURE, _rate_fields, _verdict
+    from reporting.reports.scope import ACTIVE_STATUSES, DAYS_PER_YEAR, NOT_RECORDED, _median, _rate
+
     params = {
         "start": start,
         "end": end,
+        "today": today or timezone.localdate(),
         "after_end": end + dt.timedelta(days=1),
-        # The report's window: refills from 200 days before the period, instants two days wide of it.
-        "history_from": dt.datetime.combine(start - dt.timedelta(days=202), dt.time(), tzinfo=dt.UTC),
-        "history_from_day": start - dt.timedelta(days=200),
-        "instant_after": dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC),
+        "cutoff": dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC),
     }
-    ((patients, active),) = _rows(SUMMARY_SQL["census"], params)
-    ((referrals, trials, implants, replacements, explants),) = _rows(SUMMARY_SQL["activity"], params)
-    ((performed, on_time, closed, median, intervals),) = _rows(SUMMARY_SQL["refills"], params)
-    ((years,),) = _rows(SUMMARY_SQL["pump_years"], params)
-    ((complications,),) = _rows(SUMMARY_SQL["complications"], params)
-    ((completed, decided),) = _rows(SUMMARY_SQL["follow_ups"], params)
+    rows = {name: _rows(sql, params) for name, sql in SUMMARY_SQL.items()}
+    sites = dict(_rows("SELECT id, name FROM registry_site ORDER BY name"))
+
+    by_status = dict.fromkeys(PatientStatus.values, 0)
+    by_indication: dict[str, dict] = {}
+    by_gmfcs: dict[str, dict] = {}
+    for status, dx, gmfcs, n in rows["census"]:
+        by_status[status] += n
+        for table, key in ((by_indication, dx or NOT_RECORDED), (by_gmfcs, str(gmfcs) if gmfcs else NOT_RECORDED)):
+            row = table.setdefault(key, {"patients": 0, "implanted": 0})
+            row["patients"] += n
+            row["implanted"] += n if status == PatientStatus.IMPLANTED else 0
+    census = {
+        "as_of": end.isoformat(),
+        "patients": sum(by_status.values()),
+        "active": sum(by_status[s] for s in ACTIVE_STATUSES),
+        "with_pump": by_status[PatientStatus.IMPLANTED],
+        "by_status": by_status,
+        "by_indication": [
+            {"indication": k, **by_indication[k]}
+            for k in [*Indication.Diagnosis.values, NOT_RECORDED]
+            if k in by_indication
+        ],
+        "by_gmfcs": [
+            {"gmfcs_level": k, **by_gmfcs[k]} for k in ["1", "2", "3", "4", "5", NOT_RECORDED] if k in by_gmfcs
+        ],
+    }
+
+    keys = ("referrals", "trials", "implants", "replacements", "explants")
+    years = {
+        y: {"year": y, **dict.fromkeys(keys[:2], 0), "patients_trialled": 0, "patients_positive": 0}
+        | {"positive_rate": None, **dict.fromkeys(keys[2:], 0)}
+        for y in range(start.year, end.year + 1)
+    }
+    whole = (0, 0)
+    for what, year, a, b, c in rows["activity"]:
+        if what == "trials" and year == 0:
+            whole = (b, c)
+        elif what == "trials":
+            years[year].update(trials=a, patients_trialled=b, patients_positive=c)
+        elif what == "implants":
+            years[year].update(implants=a, replacements=b)
+        else:
+            years[year][what] = a
+    for row in years.values():
+        row["positive_rate"] = _rate(row["patients_positive"], row["patients_trialled"])
+    totals = {k: sum(r[k] for r in years.values()) for k in keys}
+    totals.update(patients_trialled=whole[0], patients_positive=whole[1], positive_rate=_rate(whole[1], whole[0]))
+
+    T = Refill.Timeliness
+    by_site_kind, intervals = Counter(), Counter()
+    for site, kind, days, n in rows["refills"]:
+        if site is not None:
+            by_site_kind[(site, kind)] += n
+        elif days is not None:
+            intervals[days] += n
+    kinds = Counter()
+    for (_, kind), n in by_site_kind.items():
+        kinds[kind] += n
+    closed = kinds[T.ON_TIME] + kinds[T.LATE] + kinds[T.AFTER_ALARM]
+    refills = {
+        "performed": sum(kinds.values()),
+        "first": kinds[T.FIRST],
+        "on_time": kinds[T.ON_TIME],
+        "late": kinds[T.LATE],
+        "after_alarm": kinds[T.AFTER_ALARM],
+        "closed": closed,
+        "on_time_rate": _rate(kinds[T.ON_TIME], closed),
+        "late_share": _rate(kinds[T.LATE] + kinds[T.AFTER_ALARM], closed),
+        "intervals": sum(intervals.values()),
+        "median_interval_days": _median(sorted(intervals.elements())),
+    }
+
+    site_days = {site: max(days or 0, 0) for site, days in rows["pump_days"]}
+    pump_years = sum(site_days.values()) / DAYS_PER_YEAR
+    per_kind: dict[str, Counter] = {k: Counter() for k in Complication.Kind.values}
+    site_complications = Counter()
+    for kind, site, n, with_pump, surgery in rows["complications"]:
+        per_kind[kind].update(n=n, with_pump=with_pump, surgery=surgery)
+        site_complications[site] += with_pump
+    by_kind = [
+        {
+            "kind": k,
+            "count": c["n"],
+            "without_pump_time": c["n"] - c["with_pump"],
+            "needed_surgery": c["surgery"],
+            **_rate_fields(rates.rate(c["with_pump"], pump_years)),
+        }
+        for k, c in per_kind.items()
+    ]
+    total = sum(c["n"] for c in per_kind.values())
+    with_pump_total = sum(c["with_pump"] for c in per_kind.values())
+    overall = rates.rate(with_pump_total, pump_years)
+    named = {r["kind"]: r for r in by_kind}
+    safety = {
+        "pump_years": round(pump_years, 3),
+        "complications": total,
+        "with_pump_time": with_pump_total,
+        "without_pump_time": total - with_pump_total,
+        "needed_surgery": sum(c["surgery"] for c in per_kind.values()),
+        "complications_per_100_pump_years": overall["rate"],
+        "ci_low": overall["ci_low"],
+        "ci_high": overall["ci_high"],
+        "infections": named["infection"]["count"],
+        "infections_per_100_pump_years": named["infection"]["per_100_pump_years"],
+        "by_kind": by_kind,
+        "literature": [
+            {
+                **ref,
+                "rate": named[ref["figure"]]["per_100_pump_years"],
+                "ci_low": named[ref["figure"]]["ci_low"],
+                "ci_high": named[ref["figure"]]["ci_high"],
+                "verdict": _verdict(
+                    named[ref["figure"]]["ci_low"], named[ref["figure"]]["ci_high"], ref["low"], ref["high"]
+                ),
+            }
+            for ref in LITERATURE
+        ],
+    }
+    by_site = []
+    for pk in sites:
+        site_closed = sum(n for (s, k), n in by_site_kind.items() if s == pk and k != T.FIRST)
+        site_late = sum(n for (s, k), n in by_site_kind.items() if s == pk and k in (T.LATE, T.AFTER_ALARM))
+        r = rates.rate(site_complications.get(pk, 0), site_days.get(pk, 0) / DAYS_PER_YEAR)
+        by_site.append(
+            {
+                "site": sites[pk],
+                "pump_years": r["pump_years"],
+                "complications": r["count"],
+                **_rate_fields(r),
+                "refills_closed": site_closed,
+                "refills_late": site_late,
+                "late_share": _rate(site_late, site_closed),
+            }
+        )
+
+    counts, scored, t_scores = {}, {}, {}
+    for what, category, n, above, swx, sw in rows["goals"]:
+        if what == "goals":
+            counts[category] = n
+        elif what == "category":
+            scored[category] = (n, above, int(swx), int(sw))
+        else:
+            t_scores[what] = (n, round(float(swx), 2) if n else None)
+    by_category = []
+    for cat in Goal.Category.values:
+        if cat not in counts:
+            continue
+        n, above, swx, sw = scored.get(cat, (0, 0, None, None))
+        by_category.append(
+            {
+                "category": cat,
+                "goals": counts[cat],
+                "reviewed": n,
+                "not_reviewed": counts[cat] - n,
+                "at_or_above_expected": above,
+                "share_at_or_above_expected": _rate(above, n),
+                "mean_score": round(swx / sw, 2) if sw else None,
+            }
+        )
+    reviewed = sum(c["reviewed"] for c in by_category)
+    above = sum(c["at_or_above_expected"] for c in by_category)
+    goals = {
+        "goals": sum(counts.values()),
+        "reviewed": reviewed,
+        "not_reviewed": sum(counts.values()) - reviewed,
+        "at_or_above_expected": above,
+        "share_at_or_above_expected": _rate(above, reviewed),
+        "patients_with_t_score": t_scores.get("several", (0, None))[0],
+        "mean_t_score": t_scores.get("several", (0, None))[1],
+        "single_goal_patients": t_scores.get("single", (0, None))[0],
+        "single_goal_mean_t_score": t_scores.get("single", (0, None))[1],
+        "by_category": by_category,
+    }
+
+    ((due, completed, completed_late, cancelled, missed),) = rows["follow_ups"]
+    follow_ups = {
+        "due": due,
+        "completed": completed,
+        "completed_late": completed_late,
+        "missed": missed,
+        "open": due - completed - cancelled - missed,
+        "cancelled": cancelled,
+        "adherence": _rate(completed, completed + missed),
+    }
+
+    channels = {r[0]: r for r in rows["reminders"] if r[0] is not None}
+    ((_, events, reached, failed, cancelled_events, acknowledged, hours),) = [
+        r for r in rows["reminders"] if r[0] is None
+    ]
+    reminders = {
+        "events": events,
+        "reached": reached,
+        "failed": failed,
+        "cancelled": cancelled_events,
+        "not_sent": events - reached - failed - cancelled_events,
+        "acknowledged": acknowledged,
+        "reached_share": _rate(reached, events - cancelled_events),
+        "median_hours_to_acknowledgement": round(hours, 1) if hours is not None else None,
+        "by_channel": [
+            dict(
+                zip(
+                    ("channel", "messages", "delivered", "failed", "cancelled", "acknowledged"),
+                    channels[c][:6],
+                    strict=True,
+                )
+            )
+            for c in Reminder.Channel.values
+            if c in channels
+        ],
+    }
     return {
-        "patients": patients,
-        "active": active,
-        "referrals": referrals,
-        "trials": trials,
-        "implants": implants,
-        "replacements": replacements,
-        "explants": explants,
-        "refills": performed,
-        "on_time_rate": round(on_time / closed, 3) if closed else None,
-        "intervals": intervals,
-        "median_interval_days": round(median, 1) if median is not None else None,
-        "pump_years": round(float(years), 3),
-        "complications": complications,
-        "follow_up_adherence": round(completed / decided, 3) if decided else None,
+        "census": census,
+        "activity": {"by_year": list(years.values()), "totals": totals},
+        "refills": refills,
+        "safety": safety,
+        "by_site": by_site,
+        "goals": goals,
+        "follow_ups": follow_ups,
+        "reminders": reminders,
     }
 
 
-def headline(report: dict) -> dict:
-    """The same figures picked out of ``registry.reports.summary``'s answer."""
-    totals, refills = report["activity"]["totals"], report["refills"]
+def figures(report: dict) -> dict:
+    """The report's sections the floor computes (all but the period and the site names)."""
     return {
-        "patients": report["census"]["patients"],
-        "active": report["census"]["active"],
-        **{k: totals[k] for k in ("referrals", "trials", "implants", "replacements", "explants")},
-        "refills": refills["performed"],
-        "on_time_rate": refills["on_time_rate"],
-        "intervals": refills["intervals"],
-        "median_interval_days": refills["median_interval_days"],
-        "pump_years": report["safety"]["pump_years"],
-        "complications": report["safety"]["complications"],
-        "follow_up_adherence": report["follow_ups"]["adherence"],
+        k: report[k] for k in ("census", "activity", "refills", "safety", "by_site", "goals", "follow_ups", "reminders")
     }

@@ -351,11 +351,12 @@ def _core_patient(answer, row) -> tuple:
 
 
 def _summary(report, figures) -> tuple:
-    return floors.headline(report), figures
+    return floors.figures(report), figures
 
 
 def _api_summary(content, figures) -> tuple:
-    return floors.headline(json.loads(content)), figures
+    # Through JSON, as the API's answer is: tuples become lists, keys strings.
+    return floors.figures(json.loads(content)), json.loads(json.dumps(figures))
 
 
 _SECTION = re.compile(r'<table class="worklist" data-section="([a-z_]+)-([a-z]+)">(.*?)</table>', re.S)
@@ -454,7 +455,9 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         fn = _optional("reporting.reports", "summary")
         start = ctx.today - dt.timedelta(days=365)
         return Target(
-            lambda: fn(sites=None, start=start, end=ctx.today), lambda: floors.summary(start, ctx.today), same=_summary
+            lambda: fn(sites=None, start=start, end=ctx.today),
+            lambda: floors.summary(start, ctx.today),
+            same=_summary,
         )
 
     def dashboard_floor():
