@@ -6,6 +6,7 @@ import datetime as dt
 import statistics
 from collections import Counter
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -64,6 +65,18 @@ def _reviewed_goal_sums(scope: Scope, start: dt.date, end: dt.date) -> QuerySet:
     )
 
 
+def _t_score_groups(scope: Scope, start: dt.date, end: dt.date) -> list[tuple]:
+    """The patients' T-score sums (Σwx, Σw², Σw, goals), each with how many patients share them.
+
+    Patients with the same sums have the same T-score: a few hundred rows come back, not one per
+    patient.
+    """
+    sql, params = _reviewed_goal_sums(scope, start, end).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT swx, sw2, sw, n, COUNT(*) FROM ({sql}) sums GROUP BY swx, sw2, sw, n", params)  # noqa: S608
+        return cursor.fetchall()
+
+
 def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
     """**Goal attainment** (Goal Attainment Scaling).
 
@@ -84,24 +97,18 @@ def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
         .annotate(goals=Count("id"))
         .order_by()
     )
-    # One pass over each goal's latest review, by patient and category: the category figures
-    # and each patient's T-score sums are both sums over these groups.
-    scores: dict[str, Counter] = {}
-    patients: dict[int, Counter] = {}
-    for patient, category, reviewed, at_or_above, swx, sw2, sw in (
-        _latest_reviews(scope, start, end)
-        .values_list("goal__patient_id", "goal__category")
+    scores = {
+        r["category"]: r
+        for r in _latest_reviews(scope, start, end)
+        .values(category=F("goal__category"))
         .annotate(
             reviewed=Count("id"),
             at_or_above=Count("id", filter=Q(score__gte=0)),
             swx=Sum(F("goal__weight") * F("score")),
-            sw2=Sum(F("goal__weight") * F("goal__weight")),
             sw=Sum("goal__weight"),
         )
         .order_by()
-    ):
-        scores.setdefault(category, Counter()).update(reviewed=reviewed, at_or_above=at_or_above, swx=swx, sw=sw)
-        patients.setdefault(patient, Counter()).update(swx=swx, sw2=sw2, sw=sw, n=reviewed)
+    }
     no_reviews = {"reviewed": 0, "at_or_above": 0, "swx": None, "sw": None}
     categories = {c["category"]: {**c, **scores.get(c["category"], no_reviews)} for c in goal_counts}
     by_category = []
@@ -121,8 +128,8 @@ def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
             }
         )
     several, single = [], []
-    for r in patients.values():
-        (several if r["n"] > 1 else single).append(gas_t_score_from_sums(r["swx"], r["sw2"], r["sw"]))
+    for swx, sw2, sw, n, patients in _t_score_groups(scope, start, end):
+        (several if n > 1 else single).extend([gas_t_score_from_sums(swx, sw2, sw)] * patients)
     goals = sum(c["goals"] for c in by_category)
     reviewed = sum(c["reviewed"] for c in by_category)
     at_or_above = sum(c["at_or_above_expected"] for c in by_category)
