@@ -291,14 +291,14 @@ def sweep(today: dt.date) -> tuple[list, list, list]:
 # --- The program summary -----------------------------------------------------------------------
 
 # Every figure of ``reporting.reports.summary`` for the whole program, by the report's own
-# definitions, on the schema as it stood before the report's stored status dates (migration
-# 0026): the floor reads each patient's status at the end with DISTINCT ON, not the stored date.
-# Seven statements, one per group of figures; Python only assembles the few aggregated rows (the
-# Poisson intervals, the T-scores' sums). Plans at 100,000 patients are summed up above each.
+# definitions, from the facts stored before migration 0026 (the refills' local dates, intervals and
+# timeliness): the status at the end and each goal's latest review come from DISTINCT ON, not from
+# the stored next dates. Eight statements, one per group of figures; Python only assembles the
+# aggregated rows (Poisson intervals, medians). Plans at 100,000 patients are summed up above each.
 SUMMARY_SQL = {
-    # An index-only walk of status_change_patient_idx in (patient, date) order feeding DISTINCT ON
-    # (456,768 rows), hash-joined to the primary indications; the audit history of the
-    # indications edited after the period (none in the generated registry) replaces theirs.
+    # A sequential scan of the status changes dated by the end (456,768), sorted for DISTINCT ON
+    # (patient, date, id), merge-joined by patient to indication_one_primary_per_patient; the audit
+    # history of the indications edited after the period (none here) replaces theirs.
     "census": """
         WITH latest AS (
           SELECT DISTINCT ON (patient_id) patient_id, to_status FROM registry_statuschange
@@ -321,8 +321,9 @@ SUMMARY_SQL = {
           LEFT JOIN in_force f ON f.patient_id = l.patient_id
          GROUP BY 1, 2, 3
     """,
-    # One range scan per table (status_change_day_idx, the pumps' implant and explant dates, the
-    # trials), each grouped by year; the trials' whole-period patients as year 0.
+    # A bitmap scan of status_change_day_idx for the referrals, one pass over the trials and two
+    # over the pumps (implants; explants anti-joined to registry_pump_replaces_id_key), each
+    # grouped by year; the trials' whole-period patients as year 0 (GROUPING SETS).
     "activity": """
         SELECT 'referrals', extract(year FROM changed_on)::int, count(*), 0, 0 FROM registry_statuschange
          WHERE changed_on BETWEEN %(start)s AND %(end)s AND (from_status = '' OR to_status = 'referred') GROUP BY 2
@@ -347,8 +348,8 @@ SUMMARY_SQL = {
          WHERE performed_on BETWEEN %(start)s AND %(end)s AND NOT entered_in_error
          GROUP BY GROUPING SETS ((site_id, timeliness), (interval_days))
     """,
-    # The pumps that overlap the period (81,524) hash-joined to the patients' stays and to the
-    # dates of death (the partial status_change_death_idx), summed per site.
+    # Sequential scans of the pumps that overlap the period and of the stays, hash-joined, and
+    # the dates of death from the partial status_change_death_idx (index-only), summed per site.
     "pump_days": """
         SELECT st.site_id, sum(greatest(least(coalesce(pu.explant_date, %(after_end)s), %(after_end)s,
                                               coalesce(d.died, %(after_end)s), coalesce(st.ended_on, %(after_end)s)),
@@ -361,7 +362,8 @@ SUMMARY_SQL = {
            AND (st.started_on IS NULL OR st.started_on <= %(end)s) AND (st.ended_on IS NULL OR st.ended_on > %(start)s)
          GROUP BY 1
     """,
-    # complication_date_kind_idx for the period's complications, each with its stay on the day.
+    # The period's complications (a few thousand) hash-joined to the stays; "a pump in place" is
+    # a look-up of registry_pump's patient index for those recorded without a pump.
     "complications": """
         SELECT c.kind, st.site_id, count(*),
                count(*) FILTER (WHERE c.pump_id IS NOT NULL OR EXISTS (
@@ -373,9 +375,9 @@ SUMMARY_SQL = {
            AND (st.ended_on IS NULL OR st.ended_on > c.occurred_on)
          WHERE c.occurred_on BETWEEN %(start)s AND %(end)s GROUP BY 1, 2
     """,
-    # The goals by category (a pass over 153,787 goals), and each goal's latest review in the
-    # period by DISTINCT ON over the period's reviews, summed by category and by patient in one
-    # pass (GROUPING SETS), the patients' T-scores averaged in SQL.
+    # The goals by category (a pass over 153,787 goals); each goal's latest review in the period
+    # by DISTINCT ON over the period's reviews (sorted by goal, date, id), hash-joined to the
+    # goals, summed by category and by patient in one pass (GROUPING SETS), T-scores averaged in SQL.
     "goals": """
         WITH latest AS (
           SELECT DISTINCT ON (r.goal_id) r.goal_id, r.score FROM registry_goalreview r
@@ -395,8 +397,8 @@ SUMMARY_SQL = {
                avg(50 + 10 * swx / sqrt(0.7 * sw2 + 0.3 * sw * sw)), 0
           FROM sums WHERE patient_id IS NOT NULL GROUP BY 1
     """,
-    # follow_up_due_cover_idx (85,386 visits), each with its stay on the due date and that
-    # site's grace days.
+    # An index-only scan of follow_up_due_cover_idx (a year's 85,000 visits), hash-joined to the
+    # stays (the stay on the due date) and to the sites (their grace days).
     "follow_ups": """
         SELECT count(*), count(*) FILTER (WHERE f.completed_on IS NOT NULL),
                count(*) FILTER (WHERE f.completed_on > f.due_date + s.follow_up_grace_days),
