@@ -99,6 +99,22 @@ def test_refill_timeliness_is_what_record_refill_would_keep():
     assert checked > 200
 
 
+def test_the_stored_next_dates_equal_a_recompute_after_bulk_writes():
+    _generate(patients=80)
+    _generate(patients=40)  # a second run: new batches beside the rows already there
+    for model, group, day in ((StatusChange, "patient_id", "changed_on"), (GoalReview, "goal_id", "reviewed_on")):
+        rows: dict = {}
+        for pk, key, on, stored in model.objects.values_list("pk", group, day, "superseded_on"):
+            rows.setdefault(key, []).append((on, pk, stored))
+        superseded = 0
+        for group_rows in rows.values():
+            group_rows.sort()
+            for (_, pk, stored), following in zip(group_rows, [*group_rows[1:], None], strict=True):
+                assert stored == (following[0] if following else None), (model.__name__, pk)
+                superseded += following is not None
+        assert superseded > 50, model.__name__
+
+
 def test_every_generated_row_passes_model_validation():
     _generate(patients=15)
     for model in (Patient, StatusChange, Indication, ScreeningTrial, Pump, FollowUp, Goal, GoalReview, Complication):
