@@ -162,7 +162,7 @@ class ExportView(ReportView):
         form = self.params(request)
         if isinstance(form, Response):
             return form
-        return zip_response(research_export(self.kind, form))
+        return zip_response(request, research_export(self.kind, form))
 
 
 class PatientExportView(ExportView):

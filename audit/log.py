@@ -1,4 +1,4 @@
-"""Record that a user viewed a patient (dashboard page, API detail, FHIR read or export)."""
+"""Record that a user viewed a patient (dashboard page, API detail, FHIR read) or carried it off in a file."""
 
 from __future__ import annotations
 
@@ -23,8 +23,16 @@ def record_view(request, patient_id: int, channel: str) -> None:
     )
 
 
-def record_export(user, patient_ids: Sequence[int], *, path: str, client_ip: str | None, batch: int = 1000) -> None:
-    """One row per exported patient, one INSERT per ``batch`` rows (a bulk export reads a program)."""
+def record_export(
+    user,
+    patient_ids: Sequence[int],
+    *,
+    path: str,
+    client_ip: str | None,
+    channel: str = PatientAccess.Channel.EXPORT,
+    batch: int = 1000,
+) -> None:
+    """One row per patient in a file, one INSERT per ``batch`` rows (a bulk export reads a program)."""
     at = timezone.now()
     for start in range(0, len(patient_ids), batch):
         PatientAccess.objects.bulk_create(
@@ -33,12 +41,24 @@ def record_export(user, patient_ids: Sequence[int], *, path: str, client_ip: str
                 user_id=user.pk,
                 username=user.get_username(),
                 patient_id=patient_id,
-                channel=PatientAccess.Channel.EXPORT,
+                channel=channel,
                 path=path[:500],
                 client_ip=client_ip,
             )
             for patient_id in patient_ids[start : start + batch]
         )
+
+
+def record_download(request, patient_ids: Sequence[int], channel: str, *, user=None, path: str | None = None) -> None:
+    """``record_export`` for a file served to ``request``: ``user`` when it is not the request's
+    (a calendar link's owner), ``path`` when the address holds a secret to leave out."""
+    record_export(
+        user or request.user,
+        patient_ids,
+        path=request.get_full_path() if path is None else path,
+        client_ip=client_ip(request) or None,
+        channel=channel,
+    )
 
 
 def recent_viewers(patient_id: int, limit: int = 10) -> list[PatientAccess]:

@@ -1,4 +1,4 @@
-"""The access log: who viewed which patient, when, from where and through what (page, API, FHIR).
+"""The access log: who viewed which patient, when, from where and through what (page, API, FHIR, a file).
 
 Append-only: a row is never changed (the model refuses, and a database trigger refuses an UPDATE
 from anywhere), and rows go only when older than ``ACCESS_LOG_RETENTION_DAYS`` (``purge``).
@@ -38,6 +38,9 @@ class PatientAccess(models.Model):
         API = "api", "API detail"
         FHIR = "fhir", "FHIR read"
         EXPORT = "export", "Export"
+        CALENDAR = "calendar", "Calendar feed"
+        PRINT = "print", "Printed worklist"
+        RESEARCH = "research", "Research export"
 
     at = models.DateTimeField(default=timezone.now, editable=False)
     user = models.ForeignKey(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 
+from audit.log import record_download
+from audit.models import PatientAccess
 from registry.roles import is_clinical, is_reporting
 from reporting import reports
 
@@ -31,8 +33,11 @@ def research_export(kind: str, form) -> reports.ResearchExport:
     return make(sites=form.scope(), start=data["start"], end=data["end"], k=data["k"])
 
 
-def zip_response(export: reports.ResearchExport) -> HttpResponse:
-    """The export with its data dictionary and README (k requested and achieved) in one zip."""
+def zip_response(request, export: reports.ResearchExport) -> HttpResponse:
+    """The export with its data dictionary and README (k requested and achieved) in one zip.
+
+    Each patient in it is logged: study ids are pseudonyms the registry can link back."""
+    record_download(request, export.patient_ids, PatientAccess.Channel.RESEARCH)
     response = HttpResponse(export.bundle(), content_type="application/zip")
     name = f"itb-{export.kind}-{export.start:%Y%m%d}-{export.end:%Y%m%d}.zip"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

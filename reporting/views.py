@@ -191,4 +191,4 @@ def report_export_zip(request, kind: str):
     form = _params(request)
     if not form.is_valid():
         return _invalid(form)
-    return zip_response(research_export(kind, form))
+    return zip_response(request, research_export(kind, form))

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from icalendar import Calendar, Event
 
+from audit.log import record_download
+from audit.models import PatientAccess
 from registry import services
 from registry.models import CalendarFeed
 from registry.roles import is_clinical, patient_site_ids, sites_for
@@ -94,6 +96,10 @@ def calendar_feed(request, token: str):
     stamp = timezone.now().replace(microsecond=0)
     for visit in visits:
         calendar.add_component(_event(visit, stamp))
+    # Each fetch is a copy of these patients' initials and MRNs in someone's calendar; never the secret.
+    path = reverse("calendar_feed", args=["…"]) + (f"?site={wanted}" if wanted else "")
+    patients = list(dict.fromkeys(v.patient_id for v in visits))
+    record_download(request, patients, PatientAccess.Channel.CALENDAR, user=user, path=path)
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="itb-visits.ics"'
     response["Cache-Control"] = "private, no-store"

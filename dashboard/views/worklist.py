@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from api.caching import cached_page
+from audit.log import record_download
+from audit.models import PatientAccess
 from dashboard import forms
 from dashboard.views.shared import STATUS_LABELS
 from registry import scheduling, selectors
@@ -25,6 +28,8 @@ WORKLIST_DAYS = 30
 WORKLIST_ROWS = 200
 # The page says "of more than 1,000 items" rather than counting tens of thousands.
 WORKLIST_COUNT_LIMIT = 1000
+# Each row of the sections names its patient: a printout logs exactly the patients it shows.
+_ROW_PATIENT = re.compile(r'data-patient="(\d+)"')
 SECTION_TITLES = {
     (WorkKind.REFILL, "critical"): "Critical: past the low-reservoir alarm date",
     (WorkKind.REFILL, "needs_attention"): "Needs attention: no refill date could be projected",
@@ -61,6 +66,8 @@ def worklist(request):
         return HttpResponse(sections)
     context = {"form": form, "sections": sections, "today": today, "zone": zone}
     if request.resolver_match.url_name == "worklist_print":
+        printed = list(dict.fromkeys(int(pk) for pk in _ROW_PATIENT.findall(html)))
+        record_download(request, printed, PatientAccess.Channel.PRINT)
         context.update(printed_at=timezone.now().astimezone(zoneinfo.ZoneInfo(zone)), filters=_filter_labels(form))
         return render(request, "dashboard/worklist_print.html", context)
     return render(request, "dashboard/worklist.html", context)

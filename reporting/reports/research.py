@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import (
     Count,
@@ -116,6 +116,8 @@ class ResearchExport:
     k_achieved: int | None
     suppressed: int
     generalised: dict[str, int]
+    # The registry's ids of the patients in the file, for the access log; never written into it.
+    patient_ids: list[int] = field(default_factory=list)
 
     def dictionary_rows(self) -> list[list[str]]:
         return [[c, DATA_DICTIONARY[c]] for c in self.header]
@@ -215,6 +217,7 @@ def _patient_rows(scope: Scope, start: dt.date, end: dt.date) -> list[dict]:
         t_score, reviewed = goals.get(pk, (None, 0))
         rows.append(
             {
+                "patient_id": pk,
                 "study_id": study_id,
                 "site": site,
                 "sex": sex,
@@ -261,6 +264,7 @@ def patient_export(*, sites: QuerySet[Site] | None, start: dt.date, end: dt.date
         result.k_achieved,
         result.suppressed,
         result.generalised,
+        [r["patient_id"] for r in result.rows],
     )
 
 
@@ -300,7 +304,7 @@ def pump_year_export(*, sites: QuerySet[Site] | None, start: dt.date, end: dt.da
     same period and sites are left out here too.
     """
     patients = patient_export(sites=sites, start=start, end=end, k=k)
-    released = {r[0] for r in patients.rows}
+    released = {r[0]: pk for r, pk in zip(patients.rows, patients.patient_ids, strict=True)}
     scope = Scope.of(sites)
     ordinal = Window(RowNumber(), partition_by=[F("patient_id")], order_by=[F("implant_date").asc(), F("id").asc()])
     pumps = (
@@ -352,4 +356,5 @@ def pump_year_export(*, sites: QuerySet[Site] | None, start: dt.date, end: dt.da
         patients.k_achieved,
         patients.suppressed,
         patients.generalised,
+        list(dict.fromkeys(released[r[0]] for r in rows)),
     )
