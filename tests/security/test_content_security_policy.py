@@ -84,3 +84,14 @@ def test_the_admin_history_pages_render_with_nothing_inline(client, site, admin_
         assert response.status_code == 200, url
         assert "unsafe-inline" not in response["Content-Security-Policy"], url
         _assert_nothing_inline(response.content.decode(), url)
+
+
+def test_the_api_docs_page_keeps_the_strict_policy_and_nothing_inline(client, coordinator):
+    client.force_login(coordinator)
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    assert _policy(response)["style-src"] == "style-src 'self'"
+    html = response.content.decode()
+    _assert_nothing_inline(html, "/api/v1/docs/")
+    assert "swagger-ui-dist/swagger-ui.css" in html and "api/swagger.css" in html
