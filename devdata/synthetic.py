@@ -22,11 +22,11 @@ id, its pumps' and goals' ids and its study id follow from ``i``; the other tabl
 from the database sequence in write order. So the data does not depend on how many processes
 built it.
 
-Speed (100,000 patients, ~4.6 million rows, in a few minutes on two cores): building rows in
-Python and PostgreSQL's inserts each take about half the work, so worker processes build the next
-chunks as COPY text while the main process streams the current one (``_chunks``), the per-row
-trigger look-ups of migration 0002 are replaced by one check per batch (``GUARD_CHECK``), and
-each refill cycle calls ``refill_schedule`` once.
+Speed: building rows in Python and PostgreSQL's inserts each take about half the work, so worker
+processes build the next chunks as COPY text while the main process streams the current one
+(``_chunks``), the per-row trigger look-ups of migration 0002 are replaced by one check per batch
+(``devdata.bulk.GUARD_CHECK``), and each refill cycle calls ``refill_schedule`` once. Writing the
+rows (COPY, the write order, the trigger switch, wiping) is ``devdata.bulk``.
 """
 
 from __future__ import annotations
@@ -42,12 +42,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from devdata.bulk import (
+    GUARD_CHECK,
+    ORDER,
+    Table,
+    clear_registry,  # noqa: F401 - the commands and the bench wipe through this module
+    copy_text,
+    switch_guards,
+    write_rows,
+)
 from registry import scheduling
 from registry.models import (
     ClosedDay,
@@ -69,7 +77,6 @@ from registry.models import (
 )
 from registry.services.schedule import EMPTY_SCHEDULE, site_rules
 
-S = PatientStatus
 CONCENTRATIONS = (Decimal(500), Decimal(1000), Decimal(2000))  # mcg/mL as supplied (docs/clinical-facts.md, "Drug")
 DAY = dt.timedelta(days=1)
 
@@ -89,31 +96,48 @@ CITIES = [
 ]
 # Final status of a patient today, with its share of the program (about 70 % implanted).
 STATUS_WEIGHTS = [
-    (S.IMPLANTED, 70),
-    (S.EXPLANTED, 4),
-    (S.DECEASED, 3),
-    (S.DISCONTINUED, 4),
-    (S.TRANSFERRED, 3),
-    (S.REFERRED, 3),
-    (S.EVALUATING, 4),
-    (S.SCREENING, 3),
-    (S.CANDIDATE, 3),
-    (S.NOT_CANDIDATE, 3),
+    (PatientStatus.IMPLANTED, 70),
+    (PatientStatus.EXPLANTED, 4),
+    (PatientStatus.DECEASED, 3),
+    (PatientStatus.DISCONTINUED, 4),
+    (PatientStatus.TRANSFERRED, 3),
+    (PatientStatus.REFERRED, 3),
+    (PatientStatus.EVALUATING, 4),
+    (PatientStatus.SCREENING, 3),
+    (PatientStatus.CANDIDATE, 3),
+    (PatientStatus.NOT_CANDIDATE, 3),
 ]
 # The allowed path after "referred" to each final status (ALLOWED_TRANSITIONS).
 PATHS = {
-    S.REFERRED: [],
-    S.EVALUATING: [S.EVALUATING],
-    S.SCREENING: [S.EVALUATING, S.SCREENING],
-    S.CANDIDATE: [S.EVALUATING, S.SCREENING, S.CANDIDATE],
-    S.NOT_CANDIDATE: [S.EVALUATING, S.SCREENING, S.NOT_CANDIDATE],
-    S.DISCONTINUED: [S.EVALUATING, S.DISCONTINUED],
-    S.TRANSFERRED: [S.EVALUATING, S.TRANSFERRED],
-    S.IMPLANTED: [S.EVALUATING, S.SCREENING, S.CANDIDATE, S.IMPLANTED],
-    S.EXPLANTED: [S.EVALUATING, S.SCREENING, S.CANDIDATE, S.IMPLANTED, S.EXPLANTED],
-    S.DECEASED: [S.EVALUATING, S.SCREENING, S.CANDIDATE, S.IMPLANTED, S.DECEASED],
+    PatientStatus.REFERRED: [],
+    PatientStatus.EVALUATING: [PatientStatus.EVALUATING],
+    PatientStatus.SCREENING: [PatientStatus.EVALUATING, PatientStatus.SCREENING],
+    PatientStatus.CANDIDATE: [PatientStatus.EVALUATING, PatientStatus.SCREENING, PatientStatus.CANDIDATE],
+    PatientStatus.NOT_CANDIDATE: [PatientStatus.EVALUATING, PatientStatus.SCREENING, PatientStatus.NOT_CANDIDATE],
+    PatientStatus.DISCONTINUED: [PatientStatus.EVALUATING, PatientStatus.DISCONTINUED],
+    PatientStatus.TRANSFERRED: [PatientStatus.EVALUATING, PatientStatus.TRANSFERRED],
+    PatientStatus.IMPLANTED: [
+        PatientStatus.EVALUATING,
+        PatientStatus.SCREENING,
+        PatientStatus.CANDIDATE,
+        PatientStatus.IMPLANTED,
+    ],
+    PatientStatus.EXPLANTED: [
+        PatientStatus.EVALUATING,
+        PatientStatus.SCREENING,
+        PatientStatus.CANDIDATE,
+        PatientStatus.IMPLANTED,
+        PatientStatus.EXPLANTED,
+    ],
+    PatientStatus.DECEASED: [
+        PatientStatus.EVALUATING,
+        PatientStatus.SCREENING,
+        PatientStatus.CANDIDATE,
+        PatientStatus.IMPLANTED,
+        PatientStatus.DECEASED,
+    ],
 }
-IMPLANTED_EVER = {S.IMPLANTED, S.EXPLANTED, S.DECEASED}
+IMPLANTED_EVER = {PatientStatus.IMPLANTED, PatientStatus.EXPLANTED, PatientStatus.DECEASED}
 DIAGNOSIS_WEIGHTS = [
     ("cerebral_palsy", 45),
     ("spinal_cord_injury", 12),
@@ -144,78 +168,11 @@ def _weighted(rng: random.Random, table):
     return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
 
 
-# Parents before children: the refill trigger reads its pump's row.
-ORDER = [Patient, StatusChange, Indication, ScreeningTrial, Pump, Refill, DoseChange, FollowUp, Goal, GoalReview]
-ORDER.append(Complication)
 # Ids reserved per patient: pump and goal ids follow from the patient's index, so children can
 # point at them before the chunks ahead are written. A pump lasts at least 5.5 years and implants
 # go back at most 20, so a patient has at most 4 pumps; goals are 1-3.
 PUMP_IDS, GOAL_IDS = 4, 3
-EXPLICIT_IDS = {Patient, Pump, Goal}
 STUDY_ID_FACTOR = 0x9E3779B97F4B  # odd, so multiplying modulo 2**48 is one-to-one
-
-
-class Table:
-    """Rows of one model collected as tuples in column order, with each field's default.
-
-    Patients, pumps and goals carry their ids (children point at them); the other tables leave
-    the id to the database sequence, so a chunk of patients can be built without knowing how
-    many rows the chunks before it had (see ``generate``).
-    """
-
-    def __init__(self, model: type[models.Model], now: dt.datetime):
-        self.model = model
-        fields = [f for f in model._meta.concrete_fields if model in EXPLICIT_IDS or not f.primary_key]
-        self.columns = [f.column for f in fields]
-        self.attnames = [f.attname for f in fields]
-        self.defaults = {}
-        for f in fields:
-            auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-            self.defaults[f.attname] = now if auto else f.get_default()
-        self.rows: list[tuple] = []
-
-    def add(self, **values) -> None:
-        row = {**self.defaults, **values}
-        if len(row) != len(self.defaults):
-            raise TypeError(f"unknown {self.model.__name__} fields: {sorted(set(row) - set(self.defaults))}")
-        self.rows.append(tuple(row.values()))
-
-    def take(self) -> list[tuple]:
-        rows, self.rows = self.rows, []
-        return rows
-
-
-# COPY's text format: tab-separated, \N for NULL; backslash, tab and line breaks escaped.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def copy_text(rows: list[tuple]) -> bytes:
-    """The rows in COPY's text format: built in the worker, so the main process only streams bytes.
-
-    ``str`` gives what PostgreSQL reads for the other values: int, Decimal, date, an aware
-    datetime (ISO with its offset), bool ("True"). Inline, as this runs for every value.
-    """
-    escapes = _COPY_ESCAPES
-    lines = [
-        "\t".join(["\\N" if v is None else v.translate(escapes) if v.__class__ is str else str(v) for v in row])
-        for row in rows
-    ]
-    lines.append("")
-    return "\n".join(lines).encode()
-
-
-def write_rows(table: Table, payload) -> None:
-    """COPY ``payload`` (bytes from ``copy_text``) on PostgreSQL; ``bulk_create`` the row tuples elsewhere."""
-    model = table.model
-    if connection.vendor == "postgresql":
-        columns = ", ".join(connection.ops.quote_name(c) for c in table.columns)
-        with connection.cursor() as cursor:
-            sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
-                copy.write(payload)
-    else:
-        objs = [model(**dict(zip(table.attnames, row, strict=True))) for row in payload]
-        model.objects.bulk_create(objs, batch_size=500)
 
 
 @dataclass
@@ -232,27 +189,6 @@ class Result:
     patients: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def clear_registry() -> None:
-    """Wipe every clinical table and the sites (staff profiles and users stay)."""
-    registry_models = [
-        m for m in apps.get_app_config("registry").get_models(include_auto_created=True) if m is not StaffProfile
-    ]
-    tables = [m._meta.db_table for m in registry_models]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Deferred foreign-key checks of rows inserted earlier in this transaction must fire
-            # before a TRUNCATE (PostgreSQL refuses to truncate with trigger events pending).
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        else:
-            others = [m for m in registry_models if m not in ORDER and m is not Site]
-            for model in [*others, *reversed(ORDER), Site]:
-                cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - table names from models
-            for table in tables:
-                cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
 
 
 def make_sites(count: int, now: dt.datetime) -> list[SiteCtx]:
@@ -355,7 +291,7 @@ class Generator:
         age_years = rng.randint(4, 17) if child else rng.randint(18, 75)
         dob = anchor - dt.timedelta(days=age_years * 365 + rng.randint(0, 364))
         end = None  # the day an explanted or deceased patient's care ended
-        if status in (S.EXPLANTED, S.DECEASED):
+        if status in (PatientStatus.EXPLANTED, PatientStatus.DECEASED):
             span = max((today - implant).days, 2)
             end = implant + dt.timedelta(days=rng.randint(1, span - 1))
         history = self._status_path(rng, status, registered, implant, end, today)
@@ -386,17 +322,17 @@ class Generator:
             **EMPTY_SCHEDULE,
         )
         self._indications(rng, patient_id)
-        if final_status in (S.CANDIDATE, S.NOT_CANDIDATE) or implanted_ever:
+        if final_status in (PatientStatus.CANDIDATE, PatientStatus.NOT_CANDIDATE) or implanted_ever:
             on = (implant - dt.timedelta(days=60)) if implant else registered + dt.timedelta(days=40)
-            self._trials(rng, patient_id, on, positive=final_status != S.NOT_CANDIDATE)
+            self._trials(rng, patient_id, on, positive=final_status != PatientStatus.NOT_CANDIDATE)
         if implanted_ever:
             first_pump = self.ids.pump + PUMP_IDS * index + 1
             schedule = self._pumps(rng, ctx, patient_id, first_pump, implant, final_status, end, child)
-            if final_status == S.IMPLANTED:
+            if final_status == PatientStatus.IMPLANTED:
                 patient_values.update(schedule)
             first_goal = self.ids.goal + GOAL_IDS * index + 1
             self._care(rng, ctx, patient_id, first_goal, implant, end or today, final_status, schedule)
-        elif final_status in (S.EVALUATING, S.SCREENING, S.CANDIDATE):
+        elif final_status in (PatientStatus.EVALUATING, PatientStatus.SCREENING, PatientStatus.CANDIDATE):
             self._follow_up(patient_id, "clinic_review", today + dt.timedelta(days=rng.randint(2, 60)), today, rng)
         patients.add(id=patient_id, **patient_values)
         for from_status, to_status, on in history:
@@ -405,13 +341,13 @@ class Generator:
             )
 
     def _status_path(self, rng, status, registered, implant, end, today):
-        steps = [("", S.REFERRED, registered)]
+        steps = [("", PatientStatus.REFERRED, registered)]
         day = registered
-        previous = S.REFERRED
+        previous = PatientStatus.REFERRED
         for step in PATHS[status]:
-            if step == S.IMPLANTED:
+            if step == PatientStatus.IMPLANTED:
                 day = implant
-            elif step in (S.EXPLANTED, S.DECEASED):
+            elif step in (PatientStatus.EXPLANTED, PatientStatus.DECEASED):
                 day = end
             elif implant is not None:
                 day = min(day + dt.timedelta(days=rng.randint(10, 40)), implant - dt.timedelta(days=30))
@@ -469,14 +405,14 @@ class Generator:
     def _pumps(self, rng, ctx, patient_id, first_pump, implant, final_status, end, child) -> dict:
         """Pump chain and its refill cycles; returns the stored schedule of the active pump."""
         today = ctx.today
-        stop = end if final_status in (S.EXPLANTED, S.DECEASED) else today + DAY
+        stop = end if final_status in (PatientStatus.EXPLANTED, PatientStatus.DECEASED) else today + DAY
         reservoir = Decimal("20") if rng.random() < 0.3 else Decimal("40")
         alarm = ctx.site.default_alarm_volume_ml
         dose = Decimal(rng.randrange(60, 400, 10) if child else rng.randrange(150, 900, 10))
         # Each refill's concentration is chosen to give this patient refills every 2-6 months.
         interval = rng.randint(60, 180)
         # The lapsed few skip their last refill: today's overdue and critical patients.
-        lapsed = final_status == S.IMPLANTED and rng.random() < 0.05
+        lapsed = final_status == PatientStatus.IMPLANTED and rng.random() < 0.05
         pumps = self.tables[Pump]
         previous_pump = None
         chain = []
@@ -501,10 +437,12 @@ class Generator:
                 alarm_volume_ml=alarm,
                 catheter_tip_level=rng.choice(["T10", "T8", "T6", "T4", "C5"]),
                 eri_date=documented_eri if rng.random() < 0.6 else None,
-                explant_date=None if final and final_status != S.EXPLANTED else (end if final else replace_on),
+                explant_date=None
+                if final and final_status != PatientStatus.EXPLANTED
+                else (end if final else replace_on),
                 explant_reason=(
                     ""
-                    if final and final_status != S.EXPLANTED
+                    if final and final_status != PatientStatus.EXPLANTED
                     else (
                         rng.choice(["Pocket infection", "No longer benefiting", "Patient choice"])
                         if final
@@ -533,7 +471,7 @@ class Generator:
                 break
             previous_pump = pump_id
             implant_day = replace_on
-        if final_status != S.IMPLANTED:
+        if final_status != PatientStatus.IMPLANTED:
             return dict(EMPTY_SCHEDULE)
         column = pumps.attnames.index
         values = dict(EMPTY_SCHEDULE)
@@ -673,10 +611,11 @@ class Generator:
 
     # --- follow-ups, goals, complications -------------------------------------------------
     def _follow_up(self, patient_id, kind, due, today, rng, *, outcome: str | None = None):
+        visit = FollowUp.Status
         if outcome is None:
-            outcome = "scheduled" if due >= today - dt.timedelta(days=3) else "completed"
+            outcome = visit.SCHEDULED if due >= today - dt.timedelta(days=3) else visit.COMPLETED
         completed_on = None
-        if outcome == "completed":
+        if outcome == visit.COMPLETED:
             completed_on = min(due + dt.timedelta(days=rng.randint(-3, 5)), today)
         self.tables[FollowUp].add(
             patient_id=patient_id, kind=kind, due_date=due, status=outcome, completed_on=completed_on
@@ -691,10 +630,11 @@ class Generator:
         year = 1
         while year <= 20 and (due := implant + dt.timedelta(days=365 * year)) < until:
             roll = rng.random()
-            outcome = "completed" if roll < 0.85 else ("missed" if roll < 0.93 else "cancelled")
+            visit = FollowUp.Status
+            outcome = visit.COMPLETED if roll < 0.85 else (visit.MISSED if roll < 0.93 else visit.CANCELLED)
             follow(patient_id, "annual_review", due, today, rng, outcome=outcome)
             year += 1
-        if final_status == S.IMPLANTED:
+        if final_status == PatientStatus.IMPLANTED:
             if rng.random() < 0.06:  # a review that did not happen: due or missed on the worklist
                 follow(
                     patient_id,
@@ -702,7 +642,7 @@ class Generator:
                     today - dt.timedelta(days=rng.randint(1, 30)),
                     today,
                     rng,
-                    outcome="scheduled",
+                    outcome=FollowUp.Status.SCHEDULED,
                 )
             follow(patient_id, "clinic_review", today + dt.timedelta(days=rng.randint(1, 120)), today, rng)
             eri = schedule.get("battery_eri_date")
@@ -740,38 +680,6 @@ class Generator:
                 needed_surgery=rng.random() < 0.3,
                 resolved_on=resolved if resolved <= today and rng.random() < 0.85 else None,
             )
-
-
-# The row triggers of migration 0002 that a COPY fires: each runs a three-table look-up per row
-# (about 40 us, more than the insert itself). For the generator's COPYs they are switched off
-# inside the batch's transaction, the same rules are checked once for the whole batch by
-# ``GUARD_CHECK``, and they are switched on again before the commit: no other session ever sees
-# them off, and a failure rolls back the rows and the switch together.
-GUARDED = {Refill: "registry_refill_guard", DoseChange: "registry_dose_change_guard"}
-GUARD_CHECK = """
-SELECT
-  (SELECT count(*) FROM registry_pump pu JOIN registry_refill r ON r.pump_id = pu.id
-     JOIN registry_patient pa ON pa.id = pu.patient_id JOIN registry_site s ON s.id = pa.site_id
-    WHERE pu.id BETWEEN %(low)s AND %(high)s
-      AND (r.volume_after_ml > pu.reservoir_volume_ml
-           OR (r.performed_at AT TIME ZONE s.time_zone)::date < pu.implant_date)),
-  (SELECT count(*) FROM registry_pump pu JOIN registry_dosechange d ON d.pump_id = pu.id
-     JOIN registry_patient pa ON pa.id = pu.patient_id JOIN registry_site s ON s.id = pa.site_id
-    WHERE pu.id BETWEEN %(low)s AND %(high)s
-      AND (d.effective_at AT TIME ZONE s.time_zone)::date < pu.implant_date)
-"""
-
-
-def _switch_guards(cursor, on: bool) -> None:
-    """PostgreSQL alters no table with foreign-key checks pending, so they run per statement
-    (IMMEDIATE) while the guards are off; the usual DEFERRED comes back with them."""
-    verb = "ENABLE" if on else "DISABLE"
-    if not on:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    for model, trigger in GUARDED.items():
-        cursor.execute(f"ALTER TABLE {model._meta.db_table} {verb} TRIGGER {trigger}")
-    if on:
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 _worker: Generator | None = None
@@ -840,7 +748,7 @@ def generate(
         with transaction.atomic(), connection.cursor() as cursor:
             if postgres:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-                _switch_guards(cursor, on=False)
+                switch_guards(cursor, on=False)
             for model, payload, count in chunk:
                 if count:
                     write_rows(generator.tables[model], payload)
@@ -853,7 +761,7 @@ def generate(
                     raise AssertionError(
                         f"{bad_refills} refills and {bad_changes} dose changes break the rules of migration 0002"
                     )
-                _switch_guards(cursor, on=True)
+                switch_guards(cursor, on=True)
         result.patients = stop
         if progress is not None:
             progress(stop, patients, sum(result.rows.values()), time.monotonic() - started)
