@@ -1,4 +1,4 @@
-"""Measure one registry size, in-process, run by ``bench/run.py`` once per size: one file, so one run is one process.
+"""Measure one registry size, in-process, run by ``bench/run.py`` once per size (over 500 lines: one run, one process).
 
 Why a subprocess per size: Django reads ``DATABASE_URL`` once, at import, so each bench database
 needs its own interpreter. This script migrates the database, generates the registry unless a

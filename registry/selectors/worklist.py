@@ -1,4 +1,7 @@
-"""The worklist: everything due for a set of patients, most urgent first, one page at a time."""
+"""The worklist, most urgent first, a page at a time (over 500 lines: its rule table, SQL and rows change together).
+
+Everything due for a set of patients: refills, batteries and follow-up visits.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from django.utils import timezone
 
 from registry import scheduling
 from registry.models import ContactAttempt, FollowUp, Patient, PatientStatus, RefillAppointment, Site
+from registry.scheduling import RefillStatus, WorkStatus
 from registry.selectors.rules import (
     _site_today,
     no_show_q,
@@ -74,7 +78,7 @@ class WorkItem:
     patient: Patient
     kind: str  # a WorkKind
     due_date: dt.date
-    status: str  # refill: critical/overdue/due/upcoming; battery: due/overdue; follow_up: due/missed
+    status: str  # a WorkStatus: which ones each kind has is ``WORK_URGENCY``
     reason: str
     target_id: int | None = None
 
@@ -127,17 +131,17 @@ WORK_URGENCY = {
     key: n
     for n, key in enumerate(
         [
-            (WorkKind.REFILL, "critical"),
-            (WorkKind.REFILL, "needs_attention"),
+            (WorkKind.REFILL, WorkStatus.CRITICAL),
+            (WorkKind.REFILL, WorkStatus.NEEDS_ATTENTION),
             # A booked refill visit whose day passed without a refill: back at the top.
-            (WorkKind.REFILL, "no_show"),
-            (WorkKind.REFILL, "overdue"),
-            (WorkKind.BATTERY, "overdue"),
-            (WorkKind.REFILL, "due"),
-            (WorkKind.FOLLOW_UP, "missed"),
-            (WorkKind.BATTERY, "due"),
-            (WorkKind.FOLLOW_UP, "due"),
-            (WorkKind.REFILL, "upcoming"),
+            (WorkKind.REFILL, WorkStatus.NO_SHOW),
+            (WorkKind.REFILL, WorkStatus.OVERDUE),
+            (WorkKind.BATTERY, WorkStatus.OVERDUE),
+            (WorkKind.REFILL, WorkStatus.DUE),
+            (WorkKind.FOLLOW_UP, WorkStatus.MISSED),
+            (WorkKind.BATTERY, WorkStatus.DUE),
+            (WorkKind.FOLLOW_UP, WorkStatus.DUE),
+            (WorkKind.REFILL, WorkStatus.UPCOMING),
         ]
     )
 }
@@ -145,7 +149,9 @@ WORK_STATUSES = tuple(dict.fromkeys(status for _, status in WORK_URGENCY))
 WORK_KINDS = tuple(WorkKind)
 # Refill statuses ranked ahead of a no-show: a patient with one keeps it when a booking also passed.
 _AHEAD_OF_NO_SHOW = tuple(
-    s for (k, s), n in WORK_URGENCY.items() if k == WorkKind.REFILL and n < WORK_URGENCY[(WorkKind.REFILL, "no_show")]
+    s
+    for (k, s), n in WORK_URGENCY.items()
+    if k == WorkKind.REFILL and n < WORK_URGENCY[(WorkKind.REFILL, WorkStatus.NO_SHOW)]
 )
 
 
@@ -205,9 +211,9 @@ def with_booking(qs: QuerySet[Patient]) -> QuerySet[Patient]:
 
 
 def _refill_item(p: Patient, status: str) -> WorkItem:
-    if status == "needs_attention":
+    if status == WorkStatus.NEEDS_ATTENTION:
         return WorkItem(p, WorkKind.REFILL, p.next_refill_due, status, p.schedule_attention)
-    if status == "no_show":
+    if status == WorkStatus.NO_SHOW:
         missed = p.booking_at.astimezone(zoneinfo.ZoneInfo(p.booking_zone))
         return WorkItem(
             p,
@@ -218,10 +224,10 @@ def _refill_item(p: Patient, status: str) -> WorkItem:
             p.booking_id,
         )
     reason = {
-        "critical": f"Alarm date {p.alarm_date:%d %b %Y} reached: refill now",
-        "overdue": f"Refill was due {p.next_refill_due:%d %b %Y}",
-        "due": f"Refill due {p.next_refill_due:%d %b %Y}",
-        "upcoming": f"Refill due {p.next_refill_due:%d %b %Y}",
+        WorkStatus.CRITICAL: f"Alarm date {p.alarm_date:%d %b %Y} reached: refill now",
+        WorkStatus.OVERDUE: f"Refill was due {p.next_refill_due:%d %b %Y}",
+        WorkStatus.DUE: f"Refill due {p.next_refill_due:%d %b %Y}",
+        WorkStatus.UPCOMING: f"Refill due {p.next_refill_due:%d %b %Y}",
     }[status]
     return WorkItem(p, WorkKind.REFILL, p.next_refill_due, status, reason)
 
@@ -238,7 +244,7 @@ def _battery_item(p: Patient, status: str) -> WorkItem:
 
 def _follow_up_item(v: FollowUp, patient: Patient, status: str) -> WorkItem:
     label = v.get_kind_display()
-    reason = f"{label} missed (due {v.due_date:%d %b %Y})" if status == "missed" else f"{label} due"
+    reason = f"{label} missed (due {v.due_date:%d %b %Y})" if status == WorkStatus.MISSED else f"{label} due"
     return WorkItem(patient, WorkKind.FOLLOW_UP, v.due_date, status, reason, v.pk)
 
 
@@ -321,7 +327,7 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
         ranked = with_refill_status(qs, groups=groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):
             # Only then can an upcoming refill fall before ``start`` (it is past its lead window).
-            early = refill_status_q("upcoming", groups) & Q(next_refill_due__lt=start) & ~no_show
+            early = refill_status_q(RefillStatus.UPCOMING, groups) & Q(next_refill_due__lt=start) & ~no_show
             qs = qs.exclude(early)
             ranked = ranked.exclude(early) if ranked is not None else None
         # Counted in two parts so that neither reads every patient: those due by ``end`` along the
@@ -345,17 +351,19 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
             if start is not None:
                 hints[scheduling.REFILL_STATUS_OTHERWISE] &= Q(next_refill_due__gte=start)
             # The statuses ranked ahead of a no-show keep theirs: the no-show member leaves them out.
-            hints["no_show"] = no_show
+            hints[WorkStatus.NO_SHOW] = no_show
             for status in _AHEAD_OF_NO_SHOW:
                 hints[status] = Q()
-                hints["no_show"] &= ~refill_status_q(status, groups)
+                hints[WorkStatus.NO_SHOW] &= ~refill_status_q(status, groups)
             members += [
                 (
                     WORK_URGENCY[(WorkKind.REFILL, status)],
                     cut(
-                        qs.filter(hint, refill_status_q(status, groups) if status != "no_show" else Q()).annotate(
+                        qs.filter(
+                            hint, refill_status_q(status, groups) if status != WorkStatus.NO_SHOW else Q()
+                        ).annotate(
                             **item,
-                            item_status=Value(status),
+                            item_status=Value(str(status)),
                             work_urgency=Value(WORK_URGENCY[(WorkKind.REFILL, status)]),
                         ),
                         "item_due",
@@ -366,7 +374,7 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
         elif window:
             status = Case(
                 When(Q(refill_status__in=_AHEAD_OF_NO_SHOW), then=F("refill_status")),
-                When(no_show, then=Value("no_show")),
+                When(no_show, then=Value(WorkStatus.NO_SHOW.value)),
                 default=F("refill_status"),
                 output_field=CharField(),
             )
@@ -379,8 +387,8 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
         qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon, status__in=_STAYING)
         counted.append(qs.order_by().values_list("pk"))
         status = Case(
-            When(battery_eri_date__lte=F("site_today"), then=Value("overdue")),
-            default=Value("due"),
+            When(battery_eri_date__lte=F("site_today"), then=Value(WorkStatus.OVERDUE.value)),
+            default=Value(WorkStatus.DUE.value),
             output_field=CharField(),
         )
         rows = qs.order_by().annotate(
@@ -394,7 +402,10 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
         )
         if window and per_urgency:
             # Overdue and due batteries rank apart (other items between them): a member each.
-            hints = {"overdue": Q(battery_eri_date__lte=max(days)), "due": Q(battery_eri_date__gt=min(days))}
+            hints = {
+                WorkStatus.OVERDUE: Q(battery_eri_date__lte=max(days)),
+                WorkStatus.DUE: Q(battery_eri_date__gt=min(days)),
+            }
             members += [
                 (WORK_URGENCY[(WorkKind.BATTERY, status)], cut(rows.filter(hint, item_status=status), "item_due"))
                 for status, hint in hints.items()
@@ -419,8 +430,8 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
         )
         missed = Q(status=FollowUp.Status.MISSED) | Q(due_date__lt=earliest) | band
         # ``scheduling.visit_work_status``: a later visit of the kind supersedes a missed one only.
-        buckets = {"missed": missed & Q(superseded=False), "due": ~missed}
-        visits = visits.filter(buckets["missed"] | buckets["due"])
+        buckets = {WorkStatus.MISSED: missed & Q(superseded=False), WorkStatus.DUE: ~missed}
+        visits = visits.filter(buckets[WorkStatus.MISSED] | buckets[WorkStatus.DUE])
         counted.append(visits.order_by().values_list("pk"))
         visits = visits.annotate(
             item_kind=Value(WorkKind.FOLLOW_UP.value),
@@ -429,14 +440,14 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
             item_target=F("pk"),
         ).order_by()
         if window and per_urgency:
-            # "due" is the rest of the open visits, with the date range it implies for the index.
-            buckets["due"] = Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band
+            # Due is the rest of the open visits, with the date range it implies for the index.
+            buckets[WorkStatus.DUE] = Q(status=FollowUp.Status.SCHEDULED, due_date__gte=earliest) & ~band
             members += [
                 (
                     WORK_URGENCY[(WorkKind.FOLLOW_UP, label)],
                     cut(
                         visits.filter(rule).annotate(
-                            item_status=Value(label), work_urgency=Value(WORK_URGENCY[(WorkKind.FOLLOW_UP, label)])
+                            item_status=Value(str(label)), work_urgency=Value(WORK_URGENCY[(WorkKind.FOLLOW_UP, label)])
                         ),
                         "item_due",
                     ),
@@ -444,7 +455,11 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
                 for label, rule in buckets.items()
             ]
         elif window:
-            status = Case(When(missed, then=Value("missed")), default=Value("due"), output_field=CharField())
+            status = Case(
+                When(missed, then=Value(WorkStatus.MISSED.value)),
+                default=Value(WorkStatus.DUE.value),
+                output_field=CharField(),
+            )
             rows = visits.annotate(item_status=status, work_urgency=_urgency_case(WorkKind.FOLLOW_UP, "item_status"))
             members.append((0, rows.values_list(*columns)))
     if not counted:

@@ -1,4 +1,6 @@
-"""Program reporting against a program computed by hand (tests/reporting/program.py).
+"""Program reporting against a program computed by hand (over 500 lines: one program, every figure checked on it).
+
+The program is tests/reporting/program.py.
 
 Every expected number below is derived in the comments from the fixture, not from the code.
 Period: 2026-01-01..2026-12-31 unless said otherwise.
