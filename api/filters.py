@@ -37,7 +37,7 @@ class PatientFilter(df.FilterSet):
     site = IdFilter(field_name="site_id")
     status = df.MultipleChoiceFilter(choices=PatientStatus.choices)
     refill_status = df.MultipleChoiceFilter(
-        choices=[(s, s) for s in scheduling.REFILL_STATUSES],
+        choices=[(s.value, s.value) for s in scheduling.REFILL_STATUSES],
         help_text="Today's refill status at the patient's site.",
     )
     next_refill_due_before = df.DateFilter(field_name="next_refill_due", lookup_expr="lte")

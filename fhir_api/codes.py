@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from registry.models import FollowUp, RefillAppointment
+
 FHIR_VERSION = "4.0.1"  # FHIR R4 (hl7.org/fhir/R4)
 
 # --- Code systems ---------------------------------------------------------------------------
@@ -114,6 +116,13 @@ CATHETER_TIP = {
 
 # --- Appointments ---------------------------------------------------------------------------
 # FollowUp.Status -> FHIR R4 appointmentstatus; a visit not yet given a time is only proposed.
-APPOINTMENT_STATUS = {"completed": "fulfilled", "missed": "noshow", "cancelled": "cancelled"}
+_VISIT = FollowUp.Status
+APPOINTMENT_STATUS = {_VISIT.COMPLETED: "fulfilled", _VISIT.MISSED: "noshow", _VISIT.CANCELLED: "cancelled"}
 # RefillAppointment.Status -> FHIR R4 appointmentstatus; an open booking whose day has passed is a no-show.
-REFILL_VISIT_STATUS = {"booked": "booked", "attended": "fulfilled", "no_show": "noshow", "cancelled": "cancelled"}
+_BOOKING = RefillAppointment.Status
+REFILL_VISIT_STATUS = {
+    _BOOKING.BOOKED: "booked",
+    _BOOKING.ATTENDED: "fulfilled",
+    _BOOKING.NO_SHOW: "noshow",
+    _BOOKING.CANCELLED: "cancelled",
+}

@@ -21,6 +21,7 @@ from registry.models import (
     GoalReview,
     Indication,
     Patient,
+    PatientStatus,
     Pump,
     Refill,
     RefillAppointment,
@@ -64,7 +65,7 @@ def compact(resource: dict) -> dict:
 
 
 def patient(p: Patient) -> dict:
-    deceased = p.status == "deceased"
+    deceased = p.status == PatientStatus.DECEASED
     return compact(
         {
             "resourceType": "Patient",

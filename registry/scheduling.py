@@ -29,6 +29,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 _SECONDS_PER_DAY = Decimal(86400)
 
@@ -224,6 +225,29 @@ def refill_schedule(
     )
 
 
+class RefillStatus(StrEnum):
+    """A patient's refill status on a day, as ``REFILL_STATUS_RULES`` decides it (stored nowhere)."""
+
+    NONE = "none"
+    NEEDS_ATTENTION = "needs_attention"
+    CRITICAL = "critical"
+    OVERDUE = "overdue"
+    DUE = "due"
+    UPCOMING = "upcoming"
+
+
+class WorkStatus(StrEnum):
+    """Why an item is on the worklist: a refill's status or a no-show, a battery's, a visit's."""
+
+    CRITICAL = RefillStatus.CRITICAL.value
+    NEEDS_ATTENTION = RefillStatus.NEEDS_ATTENTION.value
+    NO_SHOW = "no_show"
+    OVERDUE = RefillStatus.OVERDUE.value
+    DUE = RefillStatus.DUE.value
+    MISSED = "missed"
+    UPCOMING = RefillStatus.UPCOMING.value
+
+
 # The day a status test compares with: the site's today, or the end of its lead window.
 TODAY, LEAD_WINDOW_END = "today", "today + lead window"
 
@@ -237,7 +261,7 @@ class StatusTest:
     SQL are all read from these rows.
     """
 
-    status: str
+    status: RefillStatus
     column: str
     comparison: str  # "eq", "lt" or "lte"
     operand: str
@@ -256,18 +280,18 @@ COMPARISONS: dict[str, Callable[[object, object], bool]] = {
     "lte": lambda a, b: a <= b,
 }
 
-# The refill status, in precedence order: the first row that holds decides; "upcoming" otherwise,
-# "none" when nothing is due. A schedule that could not be projected needs attention before all;
+# The refill status, in precedence order: the first row that holds decides; upcoming otherwise,
+# none when nothing is due. A schedule that could not be projected needs attention before all;
 # critical from the alarm date on (the pump is alarming); overdue after the due date; due within
 # the lead window.
 REFILL_STATUS_RULES = (
-    StatusTest("needs_attention", "refill_due_basis", "eq", NEEDS_ATTENTION),
-    StatusTest("critical", "alarm_date", "lte", TODAY),
-    StatusTest("overdue", "next_refill_due", "lt", TODAY),
-    StatusTest("due", "next_refill_due", "lte", LEAD_WINDOW_END),
+    StatusTest(RefillStatus.NEEDS_ATTENTION, "refill_due_basis", "eq", NEEDS_ATTENTION),
+    StatusTest(RefillStatus.CRITICAL, "alarm_date", "lte", TODAY),
+    StatusTest(RefillStatus.OVERDUE, "next_refill_due", "lt", TODAY),
+    StatusTest(RefillStatus.DUE, "next_refill_due", "lte", LEAD_WINDOW_END),
 )
-REFILL_STATUS_OTHERWISE = "upcoming"
-REFILL_STATUSES = ("none", *(r.status for r in REFILL_STATUS_RULES), REFILL_STATUS_OTHERWISE)
+REFILL_STATUS_OTHERWISE = RefillStatus.UPCOMING
+REFILL_STATUSES = (RefillStatus.NONE, *(r.status for r in REFILL_STATUS_RULES), REFILL_STATUS_OTHERWISE)
 
 
 def refill_status(
@@ -277,10 +301,10 @@ def refill_status(
     alarm_date: dt.date | None,
     lead_window_days: int,
     basis: str = "",
-) -> str:
+) -> RefillStatus:
     """One of ``REFILL_STATUSES`` on ``today`` (site's zone), by ``REFILL_STATUS_RULES``."""
     if due_date is None:
-        return "none"
+        return RefillStatus.NONE
     stored = {"next_refill_due": due_date, "alarm_date": alarm_date, "refill_due_basis": basis}
     for rule in REFILL_STATUS_RULES:
         value = stored[rule.column]
@@ -347,8 +371,8 @@ def superseded(visit, visits: Iterable) -> bool:
 
 def visit_work_status(
     today: dt.date, *, status: str, visit_date: dt.date, grace_days: int, rebooked: bool
-) -> str | None:
-    """A visit's worklist status: ``due``, ``missed``, or None (not on the worklist).
+) -> WorkStatus | None:
+    """A visit's worklist status: due, missed, or None (not on the worklist).
 
     A visit stays on the worklist until it is completed or cancelled; once missed (marked, or past
     its grace period) it stays until the patient has a later visit of its kind (``rebooked``: the
@@ -358,8 +382,8 @@ def visit_work_status(
     if status not in OPEN_VISIT_STATUSES:
         return None
     if status == "missed" or follow_up_missed(today, visit_date=visit_date, grace_days=grace_days):
-        return None if rebooked else "missed"
-    return "due"
+        return None if rebooked else WorkStatus.MISSED
+    return WorkStatus.DUE
 
 
 def residual_discrepancy(

@@ -16,18 +16,19 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from dashboard import forms
-from registry.models import Patient, Pump
+from registry.models import Patient, Pump, RefillStatus, WorkStatus
 from registry.roles import is_clinical, patients_for
 
+# A worklist row's or a patient's refill status, in words (the patient list shows "none" too).
 STATUS_LABELS = {
-    "critical": "Critical",
-    "needs_attention": "Needs attention",
-    "overdue": "Overdue",
-    "due": "Due",
-    "upcoming": "Upcoming",
-    "missed": "Missed",
-    "no_show": "No-show",
-    "none": "Nothing due",
+    WorkStatus.CRITICAL: "Critical",
+    WorkStatus.NEEDS_ATTENTION: "Needs attention",
+    WorkStatus.OVERDUE: "Overdue",
+    WorkStatus.DUE: "Due",
+    WorkStatus.UPCOMING: "Upcoming",
+    WorkStatus.MISSED: "Missed",
+    WorkStatus.NO_SHOW: "No-show",
+    RefillStatus.NONE: "Nothing due",
 }
 
 

@@ -19,7 +19,7 @@ from audit.models import PatientAccess
 from dashboard import forms
 from dashboard.views.shared import STATUS_LABELS
 from registry import scheduling, selectors
-from registry.models import Patient
+from registry.models import Patient, WorkStatus
 from registry.roles import is_clinical, patient_site_ids
 from registry.selectors import WorkKind
 
@@ -31,16 +31,16 @@ WORKLIST_COUNT_LIMIT = 1000
 # Each row of the sections names its patient: a printout logs exactly the patients it shows.
 _ROW_PATIENT = re.compile(r'data-patient="(\d+)"')
 SECTION_TITLES = {
-    (WorkKind.REFILL, "critical"): "Critical: past the low-reservoir alarm date",
-    (WorkKind.REFILL, "needs_attention"): "Needs attention: no refill date could be projected",
-    (WorkKind.REFILL, "no_show"): "Did not come to a booked refill visit",
-    (WorkKind.REFILL, "overdue"): "Refill overdue",
-    (WorkKind.BATTERY, "overdue"): "Battery past its ERI date",
-    (WorkKind.REFILL, "due"): "Refill due within the reminder window",
-    (WorkKind.FOLLOW_UP, "missed"): "Follow-ups missed",
-    (WorkKind.BATTERY, "due"): "Battery / ERI approaching",
-    (WorkKind.FOLLOW_UP, "due"): "Follow-ups due",
-    (WorkKind.REFILL, "upcoming"): f"Refills upcoming in the next {WORKLIST_DAYS} days",
+    (WorkKind.REFILL, WorkStatus.CRITICAL): "Critical: past the low-reservoir alarm date",
+    (WorkKind.REFILL, WorkStatus.NEEDS_ATTENTION): "Needs attention: no refill date could be projected",
+    (WorkKind.REFILL, WorkStatus.NO_SHOW): "Did not come to a booked refill visit",
+    (WorkKind.REFILL, WorkStatus.OVERDUE): "Refill overdue",
+    (WorkKind.BATTERY, WorkStatus.OVERDUE): "Battery past its ERI date",
+    (WorkKind.REFILL, WorkStatus.DUE): "Refill due within the reminder window",
+    (WorkKind.FOLLOW_UP, WorkStatus.MISSED): "Follow-ups missed",
+    (WorkKind.BATTERY, WorkStatus.DUE): "Battery / ERI approaching",
+    (WorkKind.FOLLOW_UP, WorkStatus.DUE): "Follow-ups due",
+    (WorkKind.REFILL, WorkStatus.UPCOMING): f"Refills upcoming in the next {WORKLIST_DAYS} days",
 }
 
 

@@ -19,7 +19,6 @@ from registry.models.patients import (
     Indication,
     Patient,
     PatientStatus,
-    RefillStatus,
     ScreeningTrial,
     SiteStay,
     StatusChange,
@@ -60,6 +59,7 @@ from registry.models.validators import (
     validate_weekdays,
 )
 from registry.models.visits import ContactAttempt, RefillAppointment
+from registry.scheduling import RefillStatus, WorkStatus  # the day's statuses: rules, not columns
 
 __all__ = [
     "PATIENT_DETAIL_FIELDS",
@@ -96,6 +96,7 @@ __all__ = [
     "Refill",
     "RefillAppointment",
     "RefillStatus",
+    "WorkStatus",
     "Reminder",
     "ScreeningTrial",
     "Site",

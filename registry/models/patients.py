@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from registry import scheduling
 from registry.models.sites import Site
 from registry.models.validators import ICD10_VALIDATOR, POSITIVE
 
@@ -69,20 +70,11 @@ TRANSITION_PAIRS: list[tuple[str, str]] = sorted(
 )
 
 
-class RefillStatus(models.TextChoices):
-    NONE = "none", "Nothing due"
-    NEEDS_ATTENTION = "needs_attention", "Needs attention (no due date could be projected)"
-    UPCOMING = "upcoming", "Upcoming"
-    DUE = "due", "Due"
-    OVERDUE = "overdue", "Overdue"
-    CRITICAL = "critical", "Critical (alarm date reached)"
-
-
 class DueBasis(models.TextChoices):
     ALARM_MARGIN = "alarm_margin", "Alarm date minus safety margin"
     MAX_INTERVAL = "max_interval", "Maximum refill interval"
     MANUAL = "manual", "Set manually"
-    NEEDS_ATTENTION = "needs_attention", "No projection: needs attention"
+    NEEDS_ATTENTION = scheduling.NEEDS_ATTENTION, "No projection: needs attention"
 
 
 # A patient's own details as staff edit them (site, status and schedule change through services).

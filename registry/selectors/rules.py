@@ -30,7 +30,7 @@ from registry import scheduling
 from registry.models import Patient, RefillAppointment, Site, site_today
 
 # A patient's refill status, most urgent first (0): the order of ``scheduling.REFILL_STATUS_RULES``.
-URGENCY = {status: n for n, status in enumerate([*scheduling.REFILL_STATUSES[1:], "none"])}
+URGENCY = {status: n for n, status in enumerate([*scheduling.REFILL_STATUSES[1:], scheduling.RefillStatus.NONE])}
 
 
 class SiteDay(NamedTuple):
@@ -152,7 +152,7 @@ def _refill_case(label):
     """The branch of ``_BySiteGroup``: ``scheduling.REFILL_STATUS_RULES`` as one CASE, statuses mapped by ``label``."""
 
     def branch(day, lead, columns, connection):
-        sql, params = [f"CASE WHEN {columns['next_refill_due']} IS NULL THEN %s"], [label("none")]
+        sql, params = [f"CASE WHEN {columns['next_refill_due']} IS NULL THEN %s"], [label(scheduling.RefillStatus.NONE)]
         for rule in scheduling.REFILL_STATUS_RULES:
             sql.append(f"WHEN {_test(rule, columns)} THEN %s")
             params += [_operand(rule, day, lead, connection), label(rule.status)]
@@ -271,7 +271,8 @@ def refill_status_sql(columns: dict[str, str], today: str, lead: str, status: st
     if status is None:
         whens = " ".join(f"WHEN {test(r)} THEN '{r.status}'" for r in rules)
         otherwise = scheduling.REFILL_STATUS_OTHERWISE
-        return f"CASE WHEN {columns['next_refill_due']} IS NULL THEN 'none' {whens} ELSE '{otherwise}' END"
+        none = scheduling.RefillStatus.NONE
+        return f"CASE WHEN {columns['next_refill_due']} IS NULL THEN '{none}' {whens} ELSE '{otherwise}' END"
     parts = [f"{columns['next_refill_due']} IS NOT NULL"]
     for rule in rules:
         if rule.status == status:
@@ -281,7 +282,7 @@ def refill_status_sql(columns: dict[str, str], today: str, lead: str, status: st
     return "(" + " AND ".join(parts) + ")"
 
 
-def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> str:
+def patient_refill_status(patient: Patient, now: dt.datetime | None = None) -> scheduling.RefillStatus:
     """The same rule for one loaded patient (no query beyond its site)."""
     site = patient.site
     today = site_today(site, now)

@@ -158,7 +158,6 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> d
     "missed" makes no difference. Adherence = completed / (completed + missed); cancelled and
     open visits are reported but left out.
     """
-    S = FollowUp.Status
     site_filter = {} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}
     grace = F("patient__stays__site__follow_up_grace_days")
     due = DayNumber("due_date")
@@ -173,11 +172,11 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> d
             completed_late=Count(
                 "due_date", filter=Q(completed_on__isnull=False, done_day__gt=F("due_day") + F("grace"))
             ),
-            cancelled=Count("due_date", filter=Q(status=S.CANCELLED)),
+            cancelled=Count("due_date", filter=Q(status=FollowUp.Status.CANCELLED)),
             missed=Count(
                 "due_date",
                 filter=Q(completed_on__isnull=True)
-                & ~Q(status=S.CANCELLED)
+                & ~Q(status=FollowUp.Status.CANCELLED)
                 & Q(due_day__lt=_day_number(today) - F("grace")),
             ),
         )

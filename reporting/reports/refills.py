@@ -49,13 +49,12 @@ def _refills(scope: Scope, start: dt.date, end: dt.date) -> dict:
     by_timeliness = Counter()
     for (_, kind), n in by_site.items():
         by_timeliness[kind] += n
-    T = Refill.Timeliness
     counts = {
         "performed": sum(by_timeliness.values()),
-        "first": by_timeliness[T.FIRST],
-        "on_time": by_timeliness[T.ON_TIME],
-        "late": by_timeliness[T.LATE],
-        "after_alarm": by_timeliness[T.AFTER_ALARM],
+        "first": by_timeliness[Refill.Timeliness.FIRST],
+        "on_time": by_timeliness[Refill.Timeliness.ON_TIME],
+        "late": by_timeliness[Refill.Timeliness.LATE],
+        "after_alarm": by_timeliness[Refill.Timeliness.AFTER_ALARM],
     }
     closed = counts["on_time"] + counts["late"] + counts["after_alarm"]
     values = sorted(intervals.elements())

@@ -153,7 +153,6 @@ class ResearchExport:
 
 def _patient_rows(scope: Scope, start: dt.date, end: dt.date) -> list[dict]:
     """One dict per patient registered by ``end`` and at a site in scope on ``end``."""
-    T = Refill.Timeliness
     refills = {
         r["pump__patient_id"]: r
         for r in Refill.objects.filter(_in_sites(scope, "site_id"))
@@ -162,9 +161,9 @@ def _patient_rows(scope: Scope, start: dt.date, end: dt.date) -> list[dict]:
         .values("pump__patient_id")
         .annotate(
             n=Count("id"),
-            on_time=Count("id", filter=Q(timeliness=T.ON_TIME)),
-            late=Count("id", filter=Q(timeliness=T.LATE)),
-            after_alarm=Count("id", filter=Q(timeliness=T.AFTER_ALARM)),
+            on_time=Count("id", filter=Q(timeliness=Refill.Timeliness.ON_TIME)),
+            late=Count("id", filter=Q(timeliness=Refill.Timeliness.LATE)),
+            after_alarm=Count("id", filter=Q(timeliness=Refill.Timeliness.AFTER_ALARM)),
         )
         .order_by()
     }

@@ -15,7 +15,6 @@ from tests.factories import UserFactory, make_patient
 from tests.security.conftest import token_client
 
 pytestmark = pytest.mark.django_db
-C = PatientAccess.Channel
 
 
 def test_every_view_of_a_patient_is_recorded_with_who_when_where_and_how(client, site, coordinator):
@@ -27,7 +26,12 @@ def test_every_view_of_a_patient_is_recorded_with_who_when_where_and_how(client,
     assert api.get(f"/fhir/Patient/{patient.pk}", REMOTE_ADDR="192.0.2.12").status_code == 200
     assert api.get(f"/fhir/Patient/{patient.pk}/$everything").status_code == 200
     rows = list(PatientAccess.objects.filter(patient=patient).order_by("id"))
-    assert [r.channel for r in rows] == [C.PAGE, C.API, C.FHIR, C.EXPORT]
+    assert [r.channel for r in rows] == [
+        PatientAccess.Channel.PAGE,
+        PatientAccess.Channel.API,
+        PatientAccess.Channel.FHIR,
+        PatientAccess.Channel.EXPORT,
+    ]
     assert {r.username for r in rows} == {"coord"} and {r.user_id for r in rows} == {coordinator.pk}
     assert [r.client_ip for r in rows[:3]] == ["192.0.2.10", "192.0.2.11", "192.0.2.12"]
     assert rows[0].path == f"/patients/{patient.pk}/"
@@ -43,7 +47,9 @@ def test_a_refused_view_records_nothing(client, site, other_site, coordinator):
 
 def test_the_log_is_append_only(site, coordinator):
     patient = make_patient(site)
-    row = PatientAccess.objects.create(user=coordinator, username="coord", patient=patient, channel=C.PAGE, path="/")
+    row = PatientAccess.objects.create(
+        user=coordinator, username="coord", patient=patient, channel=PatientAccess.Channel.PAGE, path="/"
+    )
     row.username = "someone else"
     with pytest.raises(AppendOnlyError):
         row.save()
@@ -68,7 +74,7 @@ def test_rows_older_than_the_retention_are_purged_and_no_others(site, coordinato
             user=coordinator,
             username="coord",
             patient=patient,
-            channel=C.PAGE,
+            channel=PatientAccess.Channel.PAGE,
             path="/",
             at=now - dt.timedelta(days=days),
         )
@@ -94,7 +100,7 @@ def test_beat_purges_the_access_log_nightly_through_a_real_task(site, coordinato
             user=coordinator,
             username="coord",
             patient=patient,
-            channel=C.PAGE,
+            channel=PatientAccess.Channel.PAGE,
             path="/",
             at=now - dt.timedelta(days=days),
         )
@@ -107,7 +113,9 @@ def test_administrators_search_the_log_by_patient_and_by_user(client, site, coor
     other = make_patient(site, family_name="Otherone", mrn="MRN-LOG-2")
     colleague = UserFactory(username="colleague", role="coordinator", role__sites=[site])
     for user, patient in ((coordinator, mine), (colleague, other)):
-        PatientAccess.objects.create(user=user, username=user.username, patient=patient, channel=C.PAGE, path="/")
+        PatientAccess.objects.create(
+            user=user, username=user.username, patient=patient, channel=PatientAccess.Channel.PAGE, path="/"
+        )
     client.force_login(admin_user)
     by_patient = client.get("/admin/audit/patientaccess/", {"q": "MRN-LOG-1"}).content.decode()
     assert "coord" in by_patient and "colleague" not in by_patient
@@ -143,7 +151,9 @@ def test_the_patient_page_query_count_does_not_grow_with_the_log(client, site, a
     with CaptureQueriesContext(connection) as few:
         client.get(f"/patients/{patient.pk}/")
     for _ in range(30):
-        PatientAccess.objects.create(user=admin_user, username="root", patient=patient, channel=C.API, path="/")
+        PatientAccess.objects.create(
+            user=admin_user, username="root", patient=patient, channel=PatientAccess.Channel.API, path="/"
+        )
     with CaptureQueriesContext(connection) as many:
         client.get(f"/patients/{patient.pk}/")
     assert len(many.captured_queries) == len(few.captured_queries)

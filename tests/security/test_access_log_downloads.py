@@ -15,7 +15,6 @@ from tests.factories import at
 from tests.security.conftest import token_client
 
 pytestmark = pytest.mark.django_db
-C = PatientAccess.Channel
 # The dashboard's program (one patient of each worklist section, one at another site), on its frozen day.
 frozen, program = dashboard.frozen, dashboard.program
 
@@ -33,8 +32,8 @@ def test_each_fetch_of_the_calendar_feed_logs_its_patients_without_the_secret(cl
     for fetch in (1, 2):
         response = client.get(f"/calendar/{token}.ics", REMOTE_ADDR="198.51.100.7")
         assert response.status_code == 200
-        assert logged(C.CALENDAR) == sorted([(pk, "coord") for pk in shown] * fetch)
-    row = PatientAccess.objects.filter(channel=C.CALENDAR).first()
+        assert logged(PatientAccess.Channel.CALENDAR) == sorted([(pk, "coord") for pk in shown] * fetch)
+    row = PatientAccess.objects.filter(channel=PatientAccess.Channel.CALENDAR).first()
     assert token not in row.path and row.path.startswith("/calendar/") and row.client_ip == "198.51.100.7"
     assert row.user_id == coordinator.pk
 
@@ -53,12 +52,12 @@ def test_the_worklist_print_view_logs_each_printed_patient_and_the_screen_does_n
     response = client.get("/print/", {"kind": "refill"})
     assert response.status_code == 200
     printed = {p.pk for key, p in program.items() if key in {"critical", "overdue", "due", "upcoming"}}
-    assert {pk for pk, _ in logged(C.PRINT)} == printed
-    assert len(logged(C.PRINT)) == len(printed)
-    assert PatientAccess.objects.filter(channel=C.PRINT).first().path == "/print/?kind=refill"
+    assert {pk for pk, _ in logged(PatientAccess.Channel.PRINT)} == printed
+    assert len(logged(PatientAccess.Channel.PRINT)) == len(printed)
+    assert PatientAccess.objects.filter(channel=PatientAccess.Channel.PRINT).first().path == "/print/?kind=refill"
     # A second print, served from the page cache, is a second printout: logged again.
     client.get("/print/", {"kind": "refill"})
-    assert len(logged(C.PRINT)) == 2 * len(printed)
+    assert len(logged(PatientAccess.Channel.PRINT)) == 2 * len(printed)
 
 
 def _zip_study_ids(content: bytes, name: str) -> set[str]:
@@ -80,7 +79,7 @@ def test_a_research_export_logs_each_released_patient(client, coordinator, progr
     released = _zip_study_ids(response.content, "patients.csv")
     site_patients = [p for key, p in program.items() if key not in {"outsider", "doctor"}]
     assert released == {p.study_id for p in site_patients}
-    assert logged(C.RESEARCH) == sorted((p.pk, "coord") for p in site_patients)
+    assert logged(PatientAccess.Channel.RESEARCH) == sorted((p.pk, "coord") for p in site_patients)
 
 
 def test_a_pump_year_export_logs_the_patients_it_carries(client, coordinator, program, settings):
@@ -91,7 +90,7 @@ def test_a_pump_year_export_logs_the_patients_it_carries(client, coordinator, pr
     carried = _zip_study_ids(response.content, "pump-years.csv")
     assert carried
     by_study = {p.study_id: p.pk for key, p in program.items() if key != "doctor"}
-    assert logged(C.RESEARCH) == sorted((by_study[s], "coord") for s in carried)
+    assert logged(PatientAccess.Channel.RESEARCH) == sorted((by_study[s], "coord") for s in carried)
 
 
 def test_the_reports_pdf_and_csv_tables_are_aggregates_and_log_nothing(client, coordinator, program):

@@ -77,19 +77,18 @@ FAMILY = [
     "Zhang",
 ]
 DIAGNOSES = [d for d, _ in Indication.Diagnosis.choices]
-S = PatientStatus
 # (status, how many) per clinic; implanted patients get a refill plan below.
 STATUS_PLAN = [
-    (S.REFERRED, 2),
-    (S.EVALUATING, 2),
-    (S.SCREENING, 2),
-    (S.CANDIDATE, 2),
-    (S.NOT_CANDIDATE, 1),
-    (S.IMPLANTED, 20),
-    (S.EXPLANTED, 1),
-    (S.DISCONTINUED, 1),
-    (S.TRANSFERRED, 1),
-    (S.DECEASED, 1),
+    (PatientStatus.REFERRED, 2),
+    (PatientStatus.EVALUATING, 2),
+    (PatientStatus.SCREENING, 2),
+    (PatientStatus.CANDIDATE, 2),
+    (PatientStatus.NOT_CANDIDATE, 1),
+    (PatientStatus.IMPLANTED, 20),
+    (PatientStatus.EXPLANTED, 1),
+    (PatientStatus.DISCONTINUED, 1),
+    (PatientStatus.TRANSFERRED, 1),
+    (PatientStatus.DECEASED, 1),
 ]
 
 
@@ -187,7 +186,7 @@ class Command(BaseCommand):
         child = "Children" in site.name
         age_years = rng.randint(4, 17) if child else rng.randint(19, 70)
         dob = today - dt.timedelta(days=age_years * 365 + rng.randint(0, 364))
-        implanted = status in {S.IMPLANTED, S.EXPLANTED, S.DECEASED}
+        implanted = status in {PatientStatus.IMPLANTED, PatientStatus.EXPLANTED, PatientStatus.DECEASED}
         start = today - dt.timedelta(days=rng.randint(1, 9) * 365 + rng.randint(30, 200))
         registered = start - dt.timedelta(days=100) if implanted else today - dt.timedelta(days=rng.randint(20, 60))
         dob = min(dob, registered - dt.timedelta(days=3 * 365))
@@ -200,7 +199,7 @@ class Command(BaseCommand):
             family_name=family,
             date_of_birth=dob,
             sex=rng.choice(["female", "male"]),
-            status=S.REFERRED,
+            status=PatientStatus.REFERRED,
             status_on=registered,
             guardian_name=f"{rng.choice(GIVEN)} {family}" if child else "",
             contact_phone=f"+44 7700 9{number:05d}" if child else f"+1 312 555 {number:04d}",
@@ -223,17 +222,17 @@ class Command(BaseCommand):
             self._implanted_history(rng, patient, number, today, start, final=status)
         else:
             for step in PATHS[status]:
-                if step in (S.CANDIDATE, S.NOT_CANDIDATE):
+                if step in (PatientStatus.CANDIDATE, PatientStatus.NOT_CANDIDATE):
                     services.record_screening_trial(
                         patient=patient,
                         performed_on=registered + dt.timedelta(days=5),
                         test_dose_mcg=Decimal("50"),
-                        response="positive" if step == S.CANDIDATE else "negative",
+                        response="positive" if step == PatientStatus.CANDIDATE else "negative",
                         ashworth_before="3",
-                        ashworth_after="1+" if step == S.CANDIDATE else "3",
+                        ashworth_after="1+" if step == PatientStatus.CANDIDATE else "3",
                     )
                 services.change_status(patient=patient, to_status=step, on=registered + dt.timedelta(days=5))
-            if status in (S.EVALUATING, S.SCREENING, S.CANDIDATE):
+            if status in (PatientStatus.EVALUATING, PatientStatus.SCREENING, PatientStatus.CANDIDATE):
                 services.schedule_follow_up(
                     patient=patient, kind="clinic_review", due_date=today + dt.timedelta(days=rng.randint(3, 40))
                 )
@@ -241,7 +240,7 @@ class Command(BaseCommand):
 
     def _implanted_history(self, rng, patient, number, today, start, final):
         """Years of care ending on a last refill placed to give the wanted status today."""
-        for step in [S.EVALUATING, S.SCREENING]:
+        for step in [PatientStatus.EVALUATING, PatientStatus.SCREENING]:
             services.change_status(patient=patient, to_status=step, on=start - dt.timedelta(days=80))
         services.record_screening_trial(
             patient=patient,
@@ -251,7 +250,7 @@ class Command(BaseCommand):
             ashworth_before="3",
             ashworth_after="1",
         )
-        services.change_status(patient=patient, to_status=S.CANDIDATE, on=start - dt.timedelta(days=55))
+        services.change_status(patient=patient, to_status=PatientStatus.CANDIDATE, on=start - dt.timedelta(days=55))
         reservoir = Decimal("20") if number % 5 == 4 else Decimal("40")
         pump = services.implant_pump(
             patient=patient,
@@ -337,7 +336,7 @@ class Command(BaseCommand):
                 severity="moderate",
                 resolved_on=start + dt.timedelta(days=40),
             )
-        if final == S.EXPLANTED:
+        if final == PatientStatus.EXPLANTED:
             services.explant_pump(pump=pump, explant_date=today - dt.timedelta(days=10), reason="Pocket infection")
-        elif final == S.DECEASED:
-            services.change_status(patient=patient, to_status=S.DECEASED, on=today - dt.timedelta(days=3))
+        elif final == PatientStatus.DECEASED:
+            services.change_status(patient=patient, to_status=PatientStatus.DECEASED, on=today - dt.timedelta(days=3))

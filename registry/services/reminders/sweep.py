@@ -49,13 +49,16 @@ from registry import scheduling
 from registry.models import FollowUp, Patient, PatientStatus, Refill, Reminder, Site, StaffProfile, site_today
 from registry.services.clinical import mark_missed_follow_ups
 
-K = Reminder.Kind
-C = Reminder.Channel
 St = Reminder.Status
 
-REFILL_KINDS = (K.REFILL_DUE, K.REFILL_OVERDUE, K.REFILL_CRITICAL, K.REFILL_ATTENTION)
-FAMILY_KINDS = (K.REFILL_DUE, K.FOLLOW_UP_DUE)
-DELIVERED_CHANNELS = (C.EMAIL, C.FAMILY_EMAIL, C.FAMILY_SMS)
+REFILL_KINDS = (
+    Reminder.Kind.REFILL_DUE,
+    Reminder.Kind.REFILL_OVERDUE,
+    Reminder.Kind.REFILL_CRITICAL,
+    Reminder.Kind.REFILL_ATTENTION,
+)
+FAMILY_KINDS = (Reminder.Kind.REFILL_DUE, Reminder.Kind.FOLLOW_UP_DUE)
+DELIVERED_CHANNELS = (Reminder.Channel.EMAIL, Reminder.Channel.FAMILY_EMAIL, Reminder.Channel.FAMILY_SMS)
 # A missed visit or a discrepancy is reported once; a sweep that did not run for up to this many
 # days still catches up. Older ones are on the worklist, not re-announced.
 CATCH_UP_DAYS = 14
@@ -187,15 +190,22 @@ class _Rows:
             lead_days=lead,
         )
         for user_id in sd.inbox_users:
-            self._put(base, f"user:{user_id}", C.INBOX, recipient_user_id=user_id, status=St.SENT, sent_at=self.now)
+            self._put(
+                base,
+                f"user:{user_id}",
+                Reminder.Channel.INBOX,
+                recipient_user_id=user_id,
+                status=St.SENT,
+                sent_at=self.now,
+            )
         for email in {*sd.coordinator_emails, *(e.lower() for e in emails if e)}:
-            self._put(base, email, C.EMAIL)
+            self._put(base, email, Reminder.Channel.EMAIL)
         if family and kind in FAMILY_KINDS:
             if family["consent_email"] and family["contact_email"]:
                 # As stored: cancel_obsolete compares it with the patient's contact address.
-                self._put(base, family["contact_email"], C.FAMILY_EMAIL)
+                self._put(base, family["contact_email"], Reminder.Channel.FAMILY_EMAIL)
             if family["consent_sms"] and family["contact_phone"]:
-                self._put(base, family["contact_phone"], C.FAMILY_SMS)
+                self._put(base, family["contact_phone"], Reminder.Channel.FAMILY_SMS)
 
     def _put(self, base: dict, recipient: str, channel: str, **extra) -> None:
         key = (
@@ -223,7 +233,7 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
     for p in needing_attention.values(*_PATIENT_FIELDS):
         sd = by_site[p["site_id"]]
         lead = (p["next_refill_due"] - sd.today).days
-        rows.add(sd, K.REFILL_ATTENTION, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead)
+        rows.add(sd, Reminder.Kind.REFILL_ATTENTION, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead)
 
     projected = implanted.exclude(attention)
     due = projected.filter(
@@ -232,7 +242,7 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
     for p in due.values(*_PATIENT_FIELDS):
         sd = by_site[p["site_id"]]
         lead = (p["next_refill_due"] - sd.today).days
-        rows.add(sd, K.REFILL_DUE, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead, family=p)
+        rows.add(sd, Reminder.Kind.REFILL_DUE, p["id"], ("pump", p["pumps__id"]), p["next_refill_due"], lead, family=p)
 
     late = projected.filter(
         _any(
@@ -247,10 +257,10 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
         if p["alarm_date"] is not None and p["alarm_date"] <= sd.today:
             escalate = [p["primary_clinician__email"] or "", sd.site.escalation_email]
             lead = (p["alarm_date"] - sd.today).days
-            rows.add(sd, K.REFILL_CRITICAL, p["id"], target, p["alarm_date"], lead, emails=escalate)
+            rows.add(sd, Reminder.Kind.REFILL_CRITICAL, p["id"], target, p["alarm_date"], lead, emails=escalate)
         else:
             lead = (p["next_refill_due"] - sd.today).days
-            rows.add(sd, K.REFILL_OVERDUE, p["id"], target, p["next_refill_due"], lead)
+            rows.add(sd, Reminder.Kind.REFILL_OVERDUE, p["id"], target, p["next_refill_due"], lead)
 
     battery = implanted.filter(
         _any(
@@ -263,7 +273,7 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
         days_left = (p["battery_eri_date"] - sd.today).days
         # The latest stage reached: a date first seen inside a lead, or already past, is still announced.
         lead = min(stage for stage in _battery_stages(sd.site) if stage >= days_left)
-        rows.add(sd, K.BATTERY, p["id"], ("pump", p["pumps__id"]), p["battery_eri_date"], lead)
+        rows.add(sd, Reminder.Kind.BATTERY, p["id"], ("pump", p["pumps__id"]), p["battery_eri_date"], lead)
 
     visit_fields = ("id", "due_date", "status", *(f"patient__{f}" for f in _PATIENT_FIELDS[:-1]))
     visits = FollowUp.objects.exclude(patient__status__in=LEFT_PROGRAM).filter(
@@ -286,11 +296,19 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
         family = {k: v[f"patient__{k}"] for k in ("consent_email", "consent_sms", "contact_email", "contact_phone")}
         if v["status"] == FollowUp.Status.SCHEDULED:
             lead = (v["due_date"] - sd.today).days
-            rows.add(sd, K.FOLLOW_UP_DUE, v["patient__id"], ("follow_up", v["id"]), v["due_date"], lead, family=family)
+            rows.add(
+                sd,
+                Reminder.Kind.FOLLOW_UP_DUE,
+                v["patient__id"],
+                ("follow_up", v["id"]),
+                v["due_date"],
+                lead,
+                family=family,
+            )
         else:
             # A fixed lead (the day it became missed) keeps one reminder per missed visit.
             lead = -(sd.site.follow_up_grace_days + 1)
-            rows.add(sd, K.FOLLOW_UP_MISSED, v["patient__id"], ("follow_up", v["id"]), v["due_date"], lead)
+            rows.add(sd, Reminder.Kind.FOLLOW_UP_MISSED, v["patient__id"], ("follow_up", v["id"]), v["due_date"], lead)
 
     flagged = Refill.objects.filter(residual_discrepancy=True, performed_at__gte=now - dt.timedelta(days=CATCH_UP_DAYS))
     for r in flagged.values(
@@ -300,7 +318,7 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
         day = scheduling.local_date(r["performed_at"], sd.site.zone)
         rows.add(
             sd,
-            K.RESIDUAL_DISCREPANCY,
+            Reminder.Kind.RESIDUAL_DISCREPANCY,
             r["pump__patient_id"],
             ("refill", r["id"]),
             day,
@@ -312,7 +330,7 @@ def _collect(sweep_sites: list[_SweepSite], now: dt.datetime, token: str) -> _Ro
 
 def _cancellable() -> Q:
     """Undelivered reminders: pending ones, and inbox rows nobody has acknowledged yet."""
-    return Q(status=St.PENDING) | Q(status=St.SENT, channel=C.INBOX)
+    return Q(status=St.PENDING) | Q(status=St.SENT, channel=Reminder.Channel.INBOX)
 
 
 def cancel_obsolete(*, patient: Patient | None = None) -> int:
@@ -332,35 +350,37 @@ def cancel_obsolete(*, patient: Patient | None = None) -> int:
             return 0
     not_implanted = ~Q(patient__status=PatientStatus.IMPLANTED)
     voids = [
-        qs.filter(kind__in=[K.REFILL_DUE, K.REFILL_OVERDUE]).filter(
+        qs.filter(kind__in=[Reminder.Kind.REFILL_DUE, Reminder.Kind.REFILL_OVERDUE]).filter(
             not_implanted | Q(patient__next_refill_due__isnull=True) | ~Q(due_date=F("patient__next_refill_due"))
         ),
-        qs.filter(kind=K.REFILL_ATTENTION).filter(
+        qs.filter(kind=Reminder.Kind.REFILL_ATTENTION).filter(
             not_implanted
             | ~Q(patient__refill_due_basis=scheduling.NEEDS_ATTENTION)
             | ~Q(due_date=F("patient__next_refill_due"))
         ),
-        qs.filter(kind=K.REFILL_CRITICAL).filter(
+        qs.filter(kind=Reminder.Kind.REFILL_CRITICAL).filter(
             not_implanted | Q(patient__alarm_date__isnull=True) | ~Q(due_date=F("patient__alarm_date"))
         ),
-        qs.filter(kind=K.BATTERY).filter(
+        qs.filter(kind=Reminder.Kind.BATTERY).filter(
             not_implanted | Q(patient__battery_eri_date__isnull=True) | ~Q(due_date=F("patient__battery_eri_date"))
         ),
-        qs.filter(kind__in=[K.FOLLOW_UP_DUE, K.FOLLOW_UP_MISSED], patient__status__in=LEFT_PROGRAM),
-        qs.filter(kind=K.FOLLOW_UP_DUE).filter(
+        qs.filter(
+            kind__in=[Reminder.Kind.FOLLOW_UP_DUE, Reminder.Kind.FOLLOW_UP_MISSED], patient__status__in=LEFT_PROGRAM
+        ),
+        qs.filter(kind=Reminder.Kind.FOLLOW_UP_DUE).filter(
             ~Exists(
                 FollowUp.objects.filter(
                     pk=OuterRef("target_id"), status=FollowUp.Status.SCHEDULED, due_date=OuterRef("due_date")
                 )
             )
         ),
-        qs.filter(kind=K.FOLLOW_UP_MISSED).filter(
+        qs.filter(kind=Reminder.Kind.FOLLOW_UP_MISSED).filter(
             ~Exists(FollowUp.objects.filter(pk=OuterRef("target_id"), status=FollowUp.Status.MISSED))
         ),
-        qs.filter(channel=C.FAMILY_EMAIL).filter(
+        qs.filter(channel=Reminder.Channel.FAMILY_EMAIL).filter(
             Q(patient__consent_email=False) | ~Q(recipient=F("patient__contact_email"))
         ),
-        qs.filter(channel=C.FAMILY_SMS).filter(
+        qs.filter(channel=Reminder.Channel.FAMILY_SMS).filter(
             Q(patient__consent_sms=False) | ~Q(recipient=F("patient__contact_phone"))
         ),
     ]
