@@ -255,3 +255,17 @@ def test_filled_below_the_alarm_volume_alarms_at_once():
         fill(dt.date(2026, 1, 5), volume="1.5"), [], alarm_volume_ml=D("2"), zone=zoneinfo.ZoneInfo("UTC")
     )
     assert projection.alarm_date == dt.date(2026, 1, 5)
+
+
+def test_the_pure_rules_name_only_values_of_the_models_enums():
+    """``scheduling`` imports no model, so it spells the stored values it reads; each is the model's."""
+    from registry.models import FollowUp, PatientStatus, Refill
+
+    assert s.LEFT_WORKLIST_STATUSES < set(PatientStatus.values)
+    assert set(s.OPEN_VISIT_STATUSES) < set(FollowUp.Status.values)
+    day = dt.date(2026, 5, 1)
+    outcomes = {
+        s.refill_timeliness(day, due_date=due, alarm_date=alarm)
+        for due, alarm in [(None, None), (day, day), (day - dt.timedelta(days=1), None), (day, None)]
+    }
+    assert outcomes == set(Refill.Timeliness.values)
