@@ -75,7 +75,7 @@ from registry.models import (
     StatusChange,
     site_today,
 )
-from registry.services.schedule import EMPTY_SCHEDULE, site_rules
+from registry.services.schedule import EMPTY_SCHEDULE, site_rules, stored_schedule
 
 CONCENTRATIONS = (Decimal(500), Decimal(1000), Decimal(2000))  # mcg/mL as supplied (docs/clinical-facts.md, "Drug")
 DAY = dt.timedelta(days=1)
@@ -482,15 +482,7 @@ class Generator:
         )
         if last is not None:
             performed_at, schedule = last
-            values.update(
-                next_refill_due=schedule.next_refill_due,
-                alarm_date=schedule.alarm_date,
-                empty_date=schedule.empty_date,
-                refill_due_basis=schedule.basis,
-                projected_alarm_date=schedule.projected_alarm_date,
-                alarm_date_disagrees=schedule.alarm_date_disagrees,
-                last_refill_at=performed_at,
-            )
+            values.update(stored_schedule(schedule, performed_at))
         return values
 
     def _refills(

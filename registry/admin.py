@@ -13,8 +13,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from registry import models, services
 
 
-class ReadOnlyRecordAdmin(SimpleHistoryAdmin):
-    """A clinical record: list, view and history; no add, edit, delete or revert."""
+class NoWrites:
+    """Admin permissions of a record the admin only shows: no add, change or delete."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -24,6 +24,10 @@ class ReadOnlyRecordAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyRecordAdmin(NoWrites, SimpleHistoryAdmin):
+    """A clinical record: list, view and history; no add, edit, delete or revert."""
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # django-simple-history saves a revert with view permission alone.
@@ -32,19 +36,10 @@ class ReadOnlyRecordAdmin(SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ClosedDayInline(admin.TabularInline):
@@ -156,16 +151,8 @@ class PatientAdmin(ReadOnlyRecordAdmin):
 
 class RefillInline(ReadOnlyInline):
     model = models.Refill
-    fields = [
-        "performed_at",
-        "volume_removed_ml",
-        "expected_residual_ml",
-        "volume_after_ml",
-        "concentration_mcg_per_ml",
-        "daily_dose_mcg",
-        "programmer_alarm_date",
-        "performed_by",
-    ]
+    # What was documented, without the free text and the manual date (the patient's page shows them).
+    fields = [*(f for f in models.REFILL_RECORD_FIELDS if f not in {"manual_due_date", "notes"}), "performed_by"]
 
 
 class DoseChangeInline(ReadOnlyInline):

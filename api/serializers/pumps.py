@@ -59,17 +59,17 @@ class PumpExplantSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
+def confirmed_field(what: str) -> serializers.BooleanField:
+    """The write-only ``confirmed`` flag of a record whose unusual values a 400 asks to confirm."""
+    return serializers.BooleanField(write_only=True, required=False, default=False, help_text=f"Confirms {what}.")
+
+
 class RefillSerializer(RegistryModelSerializer):
     pump = pump_field()
     patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
-    confirmed = serializers.BooleanField(
-        write_only=True,
-        required=False,
-        default=False,
-        help_text=(
-            "Confirms the values a 400 flagged as unusual: a concentration or daily dose outside the site's "
-            "usual range, a volume at or below the pump's alarm volume, a date before the pump's latest refill."
-        ),
+    confirmed = confirmed_field(
+        "the values a 400 flagged as unusual: a concentration or daily dose outside the site's "
+        "usual range, a volume at or below the pump's alarm volume, a date before the pump's latest refill"
     )
 
     class Meta:
@@ -101,12 +101,7 @@ class RefillSerializer(RegistryModelSerializer):
 class DoseChangeSerializer(RegistryModelSerializer):
     pump = pump_field()
     patient = serializers.IntegerField(source="pump.patient_id", read_only=True)
-    confirmed = serializers.BooleanField(
-        write_only=True,
-        required=False,
-        default=False,
-        help_text="Confirms a daily dose outside the site's usual range.",
-    )
+    confirmed = confirmed_field("a daily dose outside the site's usual range")
 
     class Meta:
         model = DoseChange

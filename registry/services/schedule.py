@@ -95,6 +95,19 @@ EMPTY_SCHEDULE = {
 }
 
 
+def stored_schedule(schedule: scheduling.RefillSchedule, performed_at) -> dict:
+    """The patient's stored columns for a projected schedule after the refill at ``performed_at``."""
+    return {
+        "next_refill_due": schedule.next_refill_due,
+        "alarm_date": schedule.alarm_date,
+        "empty_date": schedule.empty_date,
+        "refill_due_basis": schedule.basis,
+        "projected_alarm_date": schedule.projected_alarm_date,
+        "alarm_date_disagrees": schedule.alarm_date_disagrees,
+        "last_refill_at": performed_at,
+    }
+
+
 # Patients whose recompute waits for the end of a ``deferred_schedules`` block (None: not deferring).
 _deferred: contextvars.ContextVar[dict[int, Patient] | None] = contextvars.ContextVar("deferred", default=None)
 
@@ -152,15 +165,7 @@ def _store_schedule(patient: Patient, refuse_unprojectable: bool) -> dict:
         if not isinstance(result, scheduling.RefillSchedule):
             values.update(_needs_attention(pump, latest, rules, result))
         else:
-            values.update(
-                next_refill_due=result.next_refill_due,
-                alarm_date=result.alarm_date,
-                empty_date=result.empty_date,
-                refill_due_basis=result.basis,
-                projected_alarm_date=result.projected_alarm_date,
-                alarm_date_disagrees=result.alarm_date_disagrees,
-                last_refill_at=latest.performed_at,
-            )
+            values.update(stored_schedule(result, latest.performed_at))
     Patient.objects.filter(pk=patient.pk).update(**values)
     for name, value in values.items():
         setattr(patient, name, value)
