@@ -29,7 +29,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
+from enum import StrEnum, nonmember
 
 _SECONDS_PER_DAY = Decimal(86400)
 
@@ -225,7 +225,13 @@ def refill_schedule(
     )
 
 
-class RefillStatus(StrEnum):
+class Named(StrEnum):
+    """A string enum templates can name (``WorkStatus.DUE``) without calling the class."""
+
+    do_not_call_in_templates = nonmember(True)
+
+
+class RefillStatus(Named):
     """A patient's refill status on a day, as ``REFILL_STATUS_RULES`` decides it (stored nowhere)."""
 
     NONE = "none"
@@ -236,7 +242,7 @@ class RefillStatus(StrEnum):
     UPCOMING = "upcoming"
 
 
-class WorkStatus(StrEnum):
+class WorkStatus(Named):
     """Why an item is on the worklist: a refill's status or a no-show, a battery's, a visit's."""
 
     CRITICAL = RefillStatus.CRITICAL.value

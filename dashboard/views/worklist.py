@@ -17,6 +17,7 @@ from api.caching import cached_page
 from audit.log import record_download
 from audit.models import PatientAccess
 from dashboard import forms
+from dashboard.context_processors import TEMPLATE_ENUMS
 from dashboard.views.shared import STATUS_LABELS
 from registry import scheduling, selectors
 from registry.models import Patient, WorkStatus
@@ -125,5 +126,6 @@ def _worklist_sections(user, form: forms.WorklistFilterForm, today: dt.date) -> 
         "count_limit": WORKLIST_COUNT_LIMIT,
         "shown": len(items),
         "status_labels": STATUS_LABELS,
+        **TEMPLATE_ENUMS,  # rendered without a request: no context processor runs
     }
     return render_to_string("dashboard/partials/worklist_sections.html", context)

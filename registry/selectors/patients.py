@@ -151,11 +151,26 @@ def patient_reservoir_curve(patient: Patient) -> ReservoirCurve | None:
     )
 
 
+class TimelineKind(scheduling.Named):
+    """What a timeline event records (the page styles each kind; refills and dose changes can be corrected)."""
+
+    STATUS = "status"
+    TRIAL = "trial"
+    PUMP = "pump"
+    REFILL = "refill"
+    DOSE = "dose"
+    FOLLOW_UP = "follow_up"
+    GOAL = "goal"
+    GOAL_REVIEW = "goal_review"
+    COMPLICATION = "complication"
+    REMINDER = "reminder"
+
+
 @dataclass(frozen=True)
 class TimelineEvent:
     on: dt.date
     at: dt.datetime | None
-    kind: str
+    kind: TimelineKind
     title: str
     detail: str = ""
     record_id: int | None = None  # a refill's or dose change's id: the page offers to correct it
@@ -180,26 +195,28 @@ def patient_timeline(patient: Patient) -> list[TimelineEvent]:
     zone = patient.site.zone
     events: list[TimelineEvent] = []
 
-    def instant(kind: str, at: dt.datetime, title: str, detail: str = "", **extra) -> None:
+    def instant(kind: TimelineKind, at: dt.datetime, title: str, detail: str = "", **extra) -> None:
         events.append(TimelineEvent(at.astimezone(zone).date(), at.astimezone(zone), kind, title, detail, **extra))
 
     for c in StatusChange.objects.filter(patient=patient).select_related("changed_by"):
         old = _status_label(c.from_status) if c.from_status else "—"
         title = f"Status: {old} → {_status_label(c.to_status)}"
-        events.append(TimelineEvent(c.changed_on, None, "status", title, c.reason))
+        events.append(TimelineEvent(c.changed_on, None, TimelineKind.STATUS, title, c.reason))
     for t in ScreeningTrial.objects.filter(patient=patient):
         detail = f"{t.get_route_display()}, {t.test_dose_mcg} mcg"
         if t.ashworth_before or t.ashworth_after:
             detail += f"; Ashworth {t.ashworth_before or '?'} → {t.ashworth_after or '?'}"
         events.append(
-            TimelineEvent(t.performed_on, None, "trial", f"Screening trial: {t.get_response_display()}", detail)
+            TimelineEvent(
+                t.performed_on, None, TimelineKind.TRIAL, f"Screening trial: {t.get_response_display()}", detail
+            )
         )
     for p in Pump.objects.filter(patient=patient):
         title = "Pump replaced" if p.replaces_id else "Pump implanted"
         detail = f"{p.manufacturer} {p.model} {p.serial_number}, {p.reservoir_volume_ml} mL".replace("  ", " ")
-        events.append(TimelineEvent(p.implant_date, None, "pump", title, detail))
+        events.append(TimelineEvent(p.implant_date, None, TimelineKind.PUMP, title, detail))
         if p.explant_date:
-            events.append(TimelineEvent(p.explant_date, None, "pump", "Pump explanted", p.explant_reason))
+            events.append(TimelineEvent(p.explant_date, None, TimelineKind.PUMP, "Pump explanted", p.explant_reason))
     # Records entered in error stay on the timeline, marked, with the reason and who marked them.
     for r in Refill.all_objects.filter(pump__patient=patient).select_related("performed_by", "error_marked_by"):
         detail = f"{r.volume_after_ml} mL at {r.concentration_mcg_per_ml} mcg/mL, {r.daily_dose_mcg} mcg/day"
@@ -213,30 +230,32 @@ def patient_timeline(patient: Patient) -> list[TimelineEvent]:
             detail = f"{_correction(r)}. {detail}"
         title = "Refill (entered in error)" if r.entered_in_error else "Refill"
         extra = {"record_id": r.pk, "entered_in_error": r.entered_in_error, "by": _name(r.performed_by)}
-        instant("refill", r.performed_at, title, detail, **extra)
+        instant(TimelineKind.REFILL, r.performed_at, title, detail, **extra)
     for d in DoseChange.all_objects.filter(pump__patient=patient).select_related("documented_by", "error_marked_by"):
         detail = f"{_correction(d)}. {d.notes}".strip() if d.entered_in_error else d.notes
         title = f"Dose change to {d.daily_dose_mcg} mcg/day" + (" (entered in error)" if d.entered_in_error else "")
         extra = {"record_id": d.pk, "entered_in_error": d.entered_in_error, "by": _name(d.documented_by)}
-        instant("dose", d.effective_at, title, detail, **extra)
+        instant(TimelineKind.DOSE, d.effective_at, title, detail, **extra)
     for f in FollowUp.objects.filter(patient=patient):
         events.append(
             TimelineEvent(
                 f.completed_on or f.due_date,
                 None,
-                "follow_up",
+                TimelineKind.FOLLOW_UP,
                 f"{f.get_kind_display()}: {f.get_status_display().lower()}",
                 f.outcome_notes,
             )
         )
     for g in patient.goals.all():
-        events.append(TimelineEvent(g.set_on, None, "goal", f"Goal set: {g.get_category_display()}", g.description))
+        events.append(
+            TimelineEvent(g.set_on, None, TimelineKind.GOAL, f"Goal set: {g.get_category_display()}", g.description)
+        )
         for review in g.reviews.all():
             events.append(
                 TimelineEvent(
                     review.reviewed_on,
                     None,
-                    "goal_review",
+                    TimelineKind.GOAL_REVIEW,
                     f"Goal review: GAS {review.score:+d}",
                     f"{g.get_category_display()}. {review.notes}".strip(),
                 )
@@ -246,11 +265,13 @@ def patient_timeline(patient: Patient) -> list[TimelineEvent]:
         if c.resolved_on:
             detail += f"; resolved {c.resolved_on:%d %b %Y}"
         events.append(
-            TimelineEvent(c.occurred_on, None, "complication", f"Complication: {c.get_kind_display()}", detail)
+            TimelineEvent(
+                c.occurred_on, None, TimelineKind.COMPLICATION, f"Complication: {c.get_kind_display()}", detail
+            )
         )
     for m in Reminder.objects.filter(patient=patient).order_by("-created_at")[:100]:
         instant(
-            "reminder",
+            TimelineKind.REMINDER,
             m.created_at,
             f"Reminder: {m.get_kind_display()}",
             f"for {m.due_date:%d %b %Y}, {m.get_channel_display().lower()} — {m.get_status_display().lower()}",
