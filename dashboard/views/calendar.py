@@ -97,7 +97,7 @@ def calendar_feed(request, token: str):
     for visit in visits:
         calendar.add_component(_event(visit, stamp))
     # Each fetch is a copy of these patients' initials and MRNs in someone's calendar; never the secret.
-    path = reverse("calendar_feed", args=["…"]) + (f"?site={wanted}" if wanted else "")
+    path = reverse("calendar_feed", args=["secret"]) + (f"?site={wanted}" if wanted else "")
     patients = list(dict.fromkeys(v.patient_id for v in visits))
     record_download(request, patients, PatientAccess.Channel.CALENDAR, user=user, path=path)
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")

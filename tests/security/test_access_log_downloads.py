@@ -34,7 +34,7 @@ def test_each_fetch_of_the_calendar_feed_logs_its_patients_without_the_secret(cl
         assert response.status_code == 200
         assert logged(PatientAccess.Channel.CALENDAR) == sorted([(pk, "coord") for pk in shown] * fetch)
     row = PatientAccess.objects.filter(channel=PatientAccess.Channel.CALENDAR).first()
-    assert token not in row.path and row.path.startswith("/calendar/") and row.client_ip == "198.51.100.7"
+    assert token not in row.path and row.path == "/calendar/secret.ics" and row.client_ip == "198.51.100.7"
     assert row.user_id == coordinator.pk
 
 
