@@ -222,13 +222,14 @@ def no_show_q(groups) -> Q:
     Worked out from the booking's date and the clinic's "today" (``site_days``), whether or not a
     sweep has run; the booking closes when the refill is recorded, moved or cancelled.
     """
-    either = Q(pk__in=[])
+    if not groups:
+        return Q(pk__in=[])
+    # One EXISTS whatever the number of site days: each is a subplan wherever the worklist tests it.
+    passed = Q(pk__in=[])
     for (day, _), ids in groups.items():
-        passed = RefillAppointment.objects.filter(
-            patient=OuterRef("pk"), status=RefillAppointment.Status.BOOKED, starts_on__lt=day
-        )
-        either |= Q(Exists(passed.filter(site_id__in=ids) if len(groups) > 1 else passed))
-    return either
+        passed |= Q(starts_on__lt=day, site_id__in=ids) if len(groups) > 1 else Q(starts_on__lt=day)
+    booked = RefillAppointment.objects.filter(passed, patient=OuterRef("pk"), status=RefillAppointment.Status.BOOKED)
+    return Q(Exists(booked))
 
 
 _NEGATED = {"lt": "gte", "lte": "gt"}

@@ -31,7 +31,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from registry import scheduling
-from registry.models import ContactAttempt, FollowUp, Patient, PatientStatus, RefillAppointment, Site
+from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment, Site
 from registry.scheduling import RefillStatus, WorkStatus
 from registry.selectors.rules import (
     _site_today,
@@ -162,8 +162,8 @@ def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None
     a missed one only until a later visit of its kind is booked (``FollowUp.superseded``, kept by
     database triggers, migration 0007). ``patients=None`` means every patient (no semi-join).
     """
-    visits = FollowUp.objects.filter(
-        due_date__lte=end, status__in=scheduling.OPEN_VISIT_STATUSES, patient__status__in=_STAYING
+    visits = FollowUp.objects.filter(due_date__lte=end, status__in=scheduling.OPEN_VISIT_STATUSES).exclude(
+        patient__status__in=_LEFT
     )
     if patients is not None:
         visits = visits.filter(patient__in=patients.values("pk"))
@@ -172,7 +172,10 @@ def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None
     return visits
 
 
-_STAYING = sorted(set(PatientStatus.values) - scheduling.LEFT_WORKLIST_STATUSES)
+# "Not one of the statuses that left" rather than "one of those that stay": a filter the planner
+# applies along the date indexes, not a bitmap of the status index ANDed with them.
+_LEFT = sorted(scheduling.LEFT_WORKLIST_STATUSES)
+_STAYING = ~Q(status__in=_LEFT)
 
 
 # What a work item shows of its patient (the API's rows, the dashboard's table, the reasons):
@@ -267,15 +270,19 @@ _STATEMENTS: dict[tuple, tuple] = {}
 _STATEMENTS_KEPT = 256
 
 
-def _compiled(qs: QuerySet | None) -> tuple[str, tuple] | QuerySet | None:
-    """A queryset's SQL and parameters on PostgreSQL; elsewhere, or when it can match nothing,
-    the queryset itself (SQLite's dates need the ORM's converters; the ORM answers an empty one)."""
+def _compiled(qs: QuerySet | None) -> tuple[str, None] | QuerySet | None:
+    """A queryset's SQL, its parameters bound, on PostgreSQL; elsewhere, or when it can match
+    nothing, the queryset itself (SQLite's dates need the ORM's converters; the ORM answers an
+    empty one)."""
     if qs is None or connection.vendor != "postgresql":
         return qs
     try:
-        return qs.query.get_compiler(using=qs.db).as_sql()
+        sql, params = qs.query.get_compiler(using=qs.db).as_sql()
     except EmptyResultSet:
         return qs
+    # The parameters bound into the SQL once (the cache key holds every value they come from): a
+    # page has about a thousand, too many to bind again on every request.
+    return connection.ops.compose_sql(sql, params), None
 
 
 def _fetch(statement) -> list[tuple]:
@@ -320,21 +327,22 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
         # The scope's own conditions (its sites), not a semi-join: the site indexes stay usable.
         # A no-show is listed whatever its due date: the family must be called now.
         no_show = no_show_q(groups)
-        qs = base.order_by().filter(
-            Q(next_refill_due__lte=end) | no_show, next_refill_due__isnull=False, status__in=_STAYING
-        )
+        # ``qs``: the refills listed (due by ``end``, or a no-show); ``staying`` where a member's own
+        # conditions already say so (each no-show test is one more subplan to plan).
+        staying = base.order_by().filter(_STAYING, next_refill_due__isnull=False)
+        qs = staying.filter(Q(next_refill_due__lte=end) | no_show)
         last_due = min((day + dt.timedelta(days=lead) for day, lead in groups), default=days[0])
         ranked = with_refill_status(qs, groups=groups) if not per_urgency else None
         if start is not None and start > last_due + dt.timedelta(days=1):
             # Only then can an upcoming refill fall before ``start`` (it is past its lead window).
             early = refill_status_q(RefillStatus.UPCOMING, groups) & Q(next_refill_due__lt=start) & ~no_show
-            qs = qs.exclude(early)
+            qs, staying = qs.exclude(early), staying.exclude(early)
             ranked = ranked.exclude(early) if ranked is not None else None
         # Counted in two parts so that neither reads every patient: those due by ``end`` along the
         # due-date index, and the no-shows due later from the open bookings whose day has passed.
         passed = RefillAppointment.objects.filter(status=RefillAppointment.Status.BOOKED, starts_on__lt=max(days))
         counted += [
-            qs.filter(next_refill_due__lte=end).order_by().values_list("pk"),
+            staying.filter(next_refill_due__lte=end).values_list("pk"),
             qs.filter(next_refill_due__gt=end, pk__in=passed.values("patient_id")).order_by().values_list("pk"),
         ]
         item = {
@@ -359,9 +367,9 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
                 (
                     WORK_URGENCY[(WorkKind.REFILL, status)],
                     cut(
-                        qs.filter(
-                            hint, refill_status_q(status, groups) if status != WorkStatus.NO_SHOW else Q()
-                        ).annotate(
+                        (qs if status in _AHEAD_OF_NO_SHOW else staying)
+                        .filter(hint, refill_status_q(status, groups) if status != WorkStatus.NO_SHOW else Q())
+                        .annotate(
                             **item,
                             item_status=Value(str(status)),
                             work_urgency=Value(WORK_URGENCY[(WorkKind.REFILL, status)]),
@@ -384,7 +392,7 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
             members.append((0, rows.order_by().values_list(*columns)))
     if WorkKind.BATTERY in kinds:
         horizon = end + dt.timedelta(days=battery_window_days)
-        qs = base.filter(battery_eri_date__isnull=False, battery_eri_date__lte=horizon, status__in=_STAYING)
+        qs = base.filter(_STAYING, battery_eri_date__isnull=False, battery_eri_date__lte=horizon)
         counted.append(qs.order_by().values_list("pk"))
         status = Case(
             When(battery_eri_date__lte=F("site_today"), then=Value(WorkStatus.OVERDUE.value)),
