@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from html import escape
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -12,8 +13,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 
 from api.caching import cached_page
 from audit.log import record_download
@@ -119,7 +119,7 @@ def _worklist_sections(user, form: forms.WorklistFilterForm, today: dt.date) -> 
         title = SECTION_TITLES[key]
         rows = [i for i in items if (i.kind, i.status) == key]
         if rows:
-            html = mark_safe("".join(_row(item, urls) for item in rows))  # noqa: S308 - escaped by format_html
+            html = mark_safe("".join(_row(item, urls) for item in rows))  # noqa: S308 - each value escaped in _row
             sections.append(
                 {
                     "key": f"{key[0]}-{key[1]}",
@@ -164,91 +164,68 @@ class _RowUrls:
         self.reschedule = pattern("follow_up_reschedule", self._ONE, self._TWO) + "?next=/"
 
 
-def _row(item, urls: _RowUrls) -> SafeString:
-    """One row of a worklist section."""
+def _row(item, urls: _RowUrls) -> str:
+    """One row of a worklist section, every value escaped (``html.escape``, as the template's)."""
     p = item.patient
-    name = f"{p.family_name}, {p.given_name}"
+    name = escape(f"{p.family_name}, {p.given_name}")
     booking = item.booking if item.kind == WorkKind.REFILL else None
     dob = p.date_of_birth
     clinician = p.primary_clinician
-    return format_html(
-        '\n      <tr class="row-{}" data-patient="{}">\n'
-        '        <td><span class="status status-{}">{}</span></td>\n'
-        '        <td><a href="{}">{}</a> <span class="mrn">{}</span> <span class="dob">born {}</span></td>\n'
-        "        <td>{}</td>\n"
-        '        <td><time datetime="{}">{}</time></td>\n'
-        '        <td class="visit">{}{}</td>\n'
-        "        <td>{}</td>\n"
-        "        <td>{}</td>\n"
-        '        <td class="row-actions">{}</td>\n'
-        "      </tr>\n    ",
-        item.status,
-        p.pk,
-        item.status,
-        STATUS_LABELS.get(item.status, item.status),
-        urls.patient.format(p.pk),
-        name,
-        p.mrn,
-        f"{dob.day} {dob:%b %Y}" if dob else "",
-        item.reason,
-        item.due_date.isoformat(),
-        item.due_label,
-        _visit(item, booking),
-        format_html('<br><span class="last-contact">Last contact {}</span>', item.last_contact)
-        if item.last_contact
-        else "",
-        p.site.name,
-        (clinician.get_full_name() or clinician.username) if clinician else "—",
-        _actions(item, booking, name, urls),
+    status, label = escape(item.status), escape(STATUS_LABELS.get(item.status, item.status))
+    contact = escape(item.last_contact)
+    contact = f'<br><span class="last-contact">Last contact {contact}</span>' if contact else ""
+    who = escape((clinician.get_full_name() or clinician.username) if clinician else "—")
+    return (
+        f'\n      <tr class="row-{status}" data-patient="{p.pk}">\n'
+        f'        <td><span class="status status-{status}">{label}</span></td>\n'
+        f'        <td><a href="{urls.patient.format(p.pk)}">{name}</a> <span class="mrn">{escape(p.mrn)}</span> '
+        f'<span class="dob">born {f"{dob.day} {dob:%b %Y}" if dob else ""}</span></td>\n'
+        f"        <td>{escape(item.reason)}</td>\n"
+        f'        <td><time datetime="{item.due_date.isoformat()}">{escape(item.due_label)}</time></td>\n'
+        f'        <td class="visit">{_visit(item, booking)}{contact}</td>\n'
+        f"        <td>{escape(p.site.name)}</td>\n"
+        f"        <td>{who}</td>\n"
+        f'        <td class="row-actions">{_actions(item, booking, name, urls)}</td>\n'
+        "      </tr>\n    "
     )
 
 
-def _visit(item, booking: dict | None) -> SafeString | str:
+def _visit(item, booking: dict | None) -> str:
     """The refill visit column: booked when and where, or not."""
     if item.kind != WorkKind.REFILL:
         return "—"
     if item.status == "no_show":
-        return mark_safe('<span class="flag">Did not attend</span>')
+        return '<span class="flag">Did not attend</span>'
     if booking is None:
-        return mark_safe('<span class="not-booked">Not booked</span>')
-    clinic = f", {booking['clinic']}" if booking["clinic"] != item.patient.site.name else ""
+        return '<span class="not-booked">Not booked</span>'
+    clinic = f", {escape(booking['clinic'])}" if booking["clinic"] != item.patient.site.name else ""
     if booking["after_alarm"]:
-        flag = mark_safe(' <span class="flag">on or after the alarm date</span>')
+        flag = ' <span class="flag">on or after the alarm date</span>'
     elif booking["after_due"]:
-        flag = mark_safe(' <span class="flag">after the due date</span>')
+        flag = ' <span class="flag">after the due date</span>'
     else:
         flag = ""
-    return format_html('<span class="booked">Booked {}</span>{}{}', booking["label"], clinic, flag)
+    return f'<span class="booked">Booked {escape(booking["label"])}</span>{clinic}{flag}'
 
 
-def _actions(item, booking: dict | None, name: str, urls: _RowUrls) -> SafeString | str:
-    """The row's links: book or move the visit, log a call, record the refill; or reschedule."""
+def _actions(item, booking: dict | None, name: str, urls: _RowUrls) -> str:
+    """The row's links: book or move the visit, log a call, record the refill; or reschedule.
+    ``name`` is escaped already."""
     pk = item.patient.pk
     if item.kind == WorkKind.FOLLOW_UP:
-        link = '<a href="{}">Reschedule<span class="visually-hidden"> {}</span></a>'
-        return format_html(link, urls.reschedule.format(pk, item.target_id), name)
+        url = urls.reschedule.format(pk, item.target_id)
+        return f'<a href="{url}">Reschedule<span class="visually-hidden"> {name}</span></a>'
     if item.kind != WorkKind.REFILL:
         return ""
     if booking and item.status != "no_show":
-        visit = format_html(
-            '<a href="{}">Move visit<span class="visually-hidden"> of {}</span></a>',
-            urls.move.format(pk, booking["id"]),
-            name,
-        )
+        url = urls.move.format(pk, booking["id"])
+        visit = f'<a href="{url}">Move visit<span class="visually-hidden"> of {name}</span></a>'
     elif booking:
-        visit = format_html(
-            '<a href="{}">Rebook<span class="visually-hidden"> {}</span></a>', urls.move.format(pk, booking["id"]), name
-        )
+        url = urls.move.format(pk, booking["id"])
+        visit = f'<a href="{url}">Rebook<span class="visually-hidden"> {name}</span></a>'
     else:
-        visit = format_html(
-            '<a href="{}">Book visit<span class="visually-hidden"> for {}</span></a>', urls.book.format(pk), name
-        )
-    return format_html(
-        '{} <a href="{}">Log call<span class="visually-hidden"> with {}</span></a> '
-        '<a href="{}">Record refill<span class="visually-hidden"> of {}</span></a>',
-        visit,
-        urls.contact.format(pk),
-        name,
-        urls.refill.format(pk),
-        name,
+        visit = f'<a href="{urls.book.format(pk)}">Book visit<span class="visually-hidden"> for {name}</span></a>'
+    return (
+        f'{visit} <a href="{urls.contact.format(pk)}">Log call<span class="visually-hidden"> with {name}</span></a> '
+        f'<a href="{urls.refill.format(pk)}">Record refill<span class="visually-hidden"> of {name}</span></a>'
     )
