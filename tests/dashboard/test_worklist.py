@@ -185,3 +185,16 @@ def test_a_long_worklist_says_more_than_without_counting_it_all(client, coordina
     monkeypatch.setattr(views, "WORKLIST_COUNT_LIMIT", 10)
     html = client.get(reverse("worklist"), {"kind": ""}).content.decode()
     assert "Showing the 2 most urgent of 6 items" in html
+
+
+def test_rows_escape_what_people_typed(client, coordinator, site, frozen):
+    """The rows are built in Python (``dashboard/views/worklist.py``): every value escaped as the
+    template escaped it, and the row's links to this patient."""
+    patient, _ = refilled(site, "O'Hara <b>", dt.date(2025, 8, 1), given_name="Ann & Co")
+    client.force_login(coordinator)
+    html = sections(client.get(reverse("worklist")))["refill-critical"]
+    assert f'<tr class="row-critical" data-patient="{patient.pk}">' in html
+    assert f'<a href="/patients/{patient.pk}/">O&#x27;Hara &lt;b&gt;, Ann &amp; Co</a>' in html
+    assert "<b>" not in html and "Ann & Co" not in html
+    assert f'href="/patients/{patient.pk}/refill-visits/new/?next=/">Book visit' in html
+    assert f'href="/patients/{patient.pk}/refills/new/">Record refill' in html
