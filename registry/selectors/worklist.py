@@ -295,6 +295,10 @@ def _fetch(statement) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _counting(sql: str) -> str:
+    return f"SELECT COUNT(*) FROM ({sql}) counted"  # noqa: S608 - the ORM's own SQL
+
+
 @dataclass(frozen=True)
 class WorklistPage:
     total: int | None
@@ -546,13 +550,19 @@ def worklist_page(
                 _STATEMENTS.clear()
             _STATEMENTS[key] = statements
     page_statement, count_statement = statements
-    rows = _fetch(page_statement)
-    total = None
-    if isinstance(count_statement, QuerySet):
-        total = count_statement.count()
-    elif count_statement is not None:
-        sql, params = count_statement
-        total = _fetch((f"SELECT COUNT(*) FROM ({sql}) counted", params))[0][0]  # noqa: S608 - the ORM's own SQL
+    if isinstance(page_statement, tuple) and isinstance(count_statement, tuple):
+        # One round trip: the total as a column of the page's rows (counted once, an InitPlan).
+        both = f"SELECT page.*, ({_counting(count_statement[0])}) FROM ({page_statement[0]}) page"  # noqa: S608
+        rows = _fetch((both, None))
+        total = rows[0][-1] if rows else _fetch((_counting(count_statement[0]), None))[0][0]
+        rows = [row[:-1] for row in rows]
+    else:
+        rows = _fetch(page_statement)
+        total = None
+        if isinstance(count_statement, QuerySet):
+            total = count_statement.count()
+        elif count_statement is not None:
+            total = _fetch((_counting(count_statement[0]), None))[0][0]
     if not rows:
         return WorklistPage(total, [])
     by_pk = {
