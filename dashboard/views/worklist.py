@@ -194,7 +194,7 @@ def _visit(item, booking: dict | None) -> str:
     """The refill visit column: booked when and where, or not."""
     if item.kind != WorkKind.REFILL:
         return "—"
-    if item.status == "no_show":
+    if item.status == WorkStatus.NO_SHOW:
         return '<span class="flag">Did not attend</span>'
     if booking is None:
         return '<span class="not-booked">Not booked</span>'
@@ -217,7 +217,7 @@ def _actions(item, booking: dict | None, name: str, urls: _RowUrls) -> str:
         return f'<a href="{url}">Reschedule<span class="visually-hidden"> {name}</span></a>'
     if item.kind != WorkKind.REFILL:
         return ""
-    if booking and item.status != "no_show":
+    if booking and item.status != WorkStatus.NO_SHOW:
         url = urls.move.format(pk, booking["id"])
         visit = f'<a href="{url}">Move visit<span class="visually-hidden"> of {name}</span></a>'
     elif booking:
