@@ -161,6 +161,7 @@ class _PatientImport:
         self.goals: dict[str, object] = {}
         self.batch: services.PumpRecordBatch | None = None  # the pump records not yet written
         self.batch_row: Parsed | None = None
+        self.records: services.PatientRecordBatch | None = None  # indications, visits, goals, reviews
 
     def of(self, sheet: specs.Sheet) -> list[Parsed]:
         return [r for r in self.rows if r.sheet == sheet.name]
@@ -218,14 +219,17 @@ class _PatientImport:
         )
         if self.patient is None:
             return
+        self.records = services.PatientRecordBatch(self.patient, by=self.by)
         for row in sorted(self.of(specs.INDICATIONS), key=lambda r: not r.values["is_primary"]):
             values = {k: v for k, v in row.values.items() if v is not None and k != "mrn"}
-            self.call(row, services.add_indication, patient=self.patient, by=self.by, **values)
+            self.call(row, self.records.indication, writes=False, **values)
         for _, _, _, step in sorted(self.events(), key=lambda e: e[:3]):
             if step.func.__name__ not in _BESIDE_PUMP_RECORDS:
                 self.flush()
             step()
         self.flush()
+        if not self.failed:  # a refused patient is rolled back: nothing to write
+            self.call(patients[0], self.records.save)
 
     def flush(self) -> None:
         """Write the refills and dose changes checked since the last implant, explant or status change."""
@@ -400,20 +404,19 @@ class _PatientImport:
         initial = FollowUp.Status.MISSED if status == FollowUp.Status.MISSED else FollowUp.Status.SCHEDULED
         visit = self.call(
             row,
-            services.schedule_follow_up,
-            patient=self.patient,
+            self.records.follow_up,
+            writes=False,
             kind=v["kind"],
             due_date=v["due_date"],
             status=initial,
             outcome_notes=v["outcome_notes"] or "",
-            by=self.by,
         )
         if visit is None:
             return
         if status == FollowUp.Status.COMPLETED:
-            self.call(row, services.complete_follow_up, follow_up=visit, completed_on=v["completed_on"], by=self.by)
+            self.call(row, self.records.complete, writes=False, follow_up=visit, completed_on=v["completed_on"])
         elif status == FollowUp.Status.CANCELLED:
-            self.call(row, services.cancel_follow_up, follow_up=visit, by=self.by)
+            self.call(row, self.records.cancel, writes=False, follow_up=visit)
 
     def goal(self, row: Parsed) -> None:
         v = row.values
@@ -422,12 +425,11 @@ class _PatientImport:
         extra = {k: v[k] for k in ("baseline_score", "expected_outcome", "weight") if v[k] is not None}
         goal = self.call(
             row,
-            services.set_goal,
-            patient=self.patient,
+            self.records.goal,
+            writes=False,
             category=v["category"],
             description=v["description"],
             set_on=v["set_on"],
-            by=self.by,
             **extra,
         )
         if goal is not None:
@@ -442,12 +444,12 @@ class _PatientImport:
             return
         self.call(
             row,
-            services.review_goal,
+            self.records.review,
+            writes=False,
             goal=goal,
             reviewed_on=v["reviewed_on"],
             score=v["score"],
             notes=v["notes"] or "",
-            by=self.by,
         )
 
 

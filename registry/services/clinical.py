@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 
 from django.db import transaction
 
@@ -47,17 +48,23 @@ def _check_bookable(patient: Patient, due_date: dt.date) -> None:
         fail("due_date", f"The clinic is closed on {day}: choose a day it is open.")
 
 
+def new_indication(*, patient: Patient, diagnosis: str, has_primary: bool, **fields) -> Indication:
+    """The indication as added: coded by default, and primary when the patient has none yet."""
+    fields.setdefault("icd10_code", Indication.DEFAULT_ICD10.get(diagnosis, ""))
+    fields.setdefault("is_primary", not has_primary)
+    return Indication(patient=patient, diagnosis=diagnosis, **fields)
+
+
 @transaction.atomic
 def add_indication(*, patient: Patient, diagnosis: str, by=None, **fields) -> Indication:
     """Add a coded diagnosis; the first becomes primary, and a new primary demotes the old one."""
-    fields.setdefault("icd10_code", Indication.DEFAULT_ICD10.get(diagnosis, ""))
-    if "is_primary" not in fields:
-        fields["is_primary"] = not patient.indications.filter(is_primary=True).exists()
-    if fields["is_primary"]:
+    has_primary = "is_primary" in fields or patient.indications.filter(is_primary=True).exists()
+    indication = new_indication(patient=patient, diagnosis=diagnosis, has_primary=has_primary, **fields)
+    if indication.is_primary:
         for old in patient.indications.filter(is_primary=True):
             old.is_primary = False
             validated_save(old, by=by)
-    return validated_save(Indication(patient=patient, diagnosis=diagnosis, **fields), by=by)
+    return validated_save(indication, by=by)
 
 
 @transaction.atomic
@@ -65,6 +72,27 @@ def record_screening_trial(*, patient: Patient, performed_on: dt.date, by=None, 
     _not_future("performed_on", performed_on, patient)
     _not_before_birth("performed_on", performed_on, patient)
     return validated_save(ScreeningTrial(patient=patient, performed_on=performed_on, **fields), by=by)
+
+
+def checked_follow_up(
+    *,
+    patient: Patient,
+    kind: str,
+    due_date: dt.date,
+    booked: Iterable[FollowUp],
+    scheduled_at: dt.datetime | None = None,
+    booking: bool = False,
+    **fields,
+) -> FollowUp:
+    """``schedule_follow_up``'s rules, the visit not saved; ``booked``: the patient's visits of this
+    kind on this day."""
+    _not_before_birth("due_date", due_date, patient)
+    if booking:
+        _check_bookable(patient, due_date)
+    if any(visit.status != FollowUp.Status.CANCELLED for visit in booked):
+        label = FollowUp.Kind(kind).label if kind in FollowUp.Kind.values else kind
+        fail("due_date", f"A {label.lower()} is already booked for this patient on {_day(due_date)}.")
+    return FollowUp(patient=patient, kind=kind, due_date=due_date, scheduled_at=scheduled_at, **fields)
 
 
 @transaction.atomic
@@ -81,21 +109,21 @@ def schedule_follow_up(
     """Add a visit, never twice the same. ``booking``: a visit booked now by a user (API, dashboard),
     due on a day to come when the clinic is open; without it, a visit of the patient's history
     (the import, which may date it in the past)."""
-    _not_before_birth("due_date", due_date, patient)
-    if booking:
-        _check_bookable(patient, due_date)
     booked = FollowUp.objects.filter(patient=patient, kind=kind, due_date=due_date)
-    if booked.exclude(status=FollowUp.Status.CANCELLED).exists():
-        label = FollowUp.Kind(kind).label if kind in FollowUp.Kind.values else kind
-        fail("due_date", f"A {label.lower()} is already booked for this patient on {_day(due_date)}.")
-    return validated_save(
-        FollowUp(patient=patient, kind=kind, due_date=due_date, scheduled_at=scheduled_at, **fields), by=by
+    visit = checked_follow_up(
+        patient=patient,
+        kind=kind,
+        due_date=due_date,
+        booked=booked.exclude(status=FollowUp.Status.CANCELLED)[:1],
+        scheduled_at=scheduled_at,
+        booking=booking,
+        **fields,
     )
+    return validated_save(visit, by=by)
 
 
-@transaction.atomic
-def complete_follow_up(*, follow_up: FollowUp, completed_on: dt.date, outcome_notes: str = "", by=None) -> FollowUp:
-    follow_up = FollowUp.objects.select_for_update().select_related("patient__site").get(pk=follow_up.pk)
+def completed(follow_up: FollowUp, *, completed_on: dt.date, outcome_notes: str = "") -> FollowUp:
+    """``complete_follow_up``'s rules, applied to ``follow_up`` in memory (not saved)."""
     if follow_up.status == FollowUp.Status.CANCELLED:
         fail("status", "A cancelled follow-up cannot be completed; schedule a new one.")
     if follow_up.status == FollowUp.Status.COMPLETED:
@@ -104,7 +132,13 @@ def complete_follow_up(*, follow_up: FollowUp, completed_on: dt.date, outcome_no
     follow_up.status = FollowUp.Status.COMPLETED
     follow_up.completed_on = completed_on
     follow_up.outcome_notes = outcome_notes or follow_up.outcome_notes
-    return validated_save(follow_up, by=by)
+    return follow_up
+
+
+@transaction.atomic
+def complete_follow_up(*, follow_up: FollowUp, completed_on: dt.date, outcome_notes: str = "", by=None) -> FollowUp:
+    follow_up = FollowUp.objects.select_for_update().select_related("patient__site").get(pk=follow_up.pk)
+    return validated_save(completed(follow_up, completed_on=completed_on, outcome_notes=outcome_notes), by=by)
 
 
 @transaction.atomic
@@ -125,16 +159,21 @@ def reschedule_follow_up(
     return validated_save(follow_up, by=by)
 
 
-@transaction.atomic
-def cancel_follow_up(*, follow_up: FollowUp, reason: str = "", by=None) -> FollowUp:
-    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+def cancelled(follow_up: FollowUp, *, reason: str = "") -> FollowUp:
+    """``cancel_follow_up``'s rules, applied to ``follow_up`` in memory (not saved)."""
     if follow_up.status == FollowUp.Status.COMPLETED:
         fail("status", "A completed follow-up cannot be cancelled.")
     follow_up.status = FollowUp.Status.CANCELLED
     follow_up.completed_on = None
     if reason:
         follow_up.outcome_notes = reason
-    return validated_save(follow_up, by=by)
+    return follow_up
+
+
+@transaction.atomic
+def cancel_follow_up(*, follow_up: FollowUp, reason: str = "", by=None) -> FollowUp:
+    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    return validated_save(cancelled(follow_up, reason=reason), by=by)
 
 
 def mark_missed_follow_ups(*, site=None, today: dt.date | None = None, sites_on=()) -> int:
@@ -157,21 +196,30 @@ def mark_missed_follow_ups(*, site=None, today: dt.date | None = None, sites_on=
     return marked
 
 
-@transaction.atomic
-def set_goal(*, patient: Patient, category: str, description: str, set_on: dt.date, by=None, **fields) -> Goal:
+def checked_goal(*, patient: Patient, category: str, description: str, set_on: dt.date, **fields) -> Goal:
+    """``set_goal``'s rules, the goal not saved."""
     _not_future("set_on", set_on, patient)
     _not_before_birth("set_on", set_on, patient)
-    return validated_save(
-        Goal(patient=patient, category=category, description=description, set_on=set_on, **fields), by=by
-    )
+    return Goal(patient=patient, category=category, description=description, set_on=set_on, **fields)
+
+
+@transaction.atomic
+def set_goal(*, patient: Patient, category: str, description: str, set_on: dt.date, by=None, **fields) -> Goal:
+    goal = checked_goal(patient=patient, category=category, description=description, set_on=set_on, **fields)
+    return validated_save(goal, by=by)
+
+
+def checked_goal_review(*, goal: Goal, reviewed_on: dt.date, score: int, notes: str = "") -> GoalReview:
+    """``review_goal``'s rules, the review not saved."""
+    if reviewed_on < goal.set_on:
+        fail("reviewed_on", f"A review cannot be before the goal was set ({goal.set_on}).")
+    _not_future("reviewed_on", reviewed_on, goal.patient)
+    return GoalReview(goal=goal, reviewed_on=reviewed_on, score=score, notes=notes)
 
 
 @transaction.atomic
 def review_goal(*, goal: Goal, reviewed_on: dt.date, score: int, notes: str = "", by=None) -> GoalReview:
-    if reviewed_on < goal.set_on:
-        fail("reviewed_on", f"A review cannot be before the goal was set ({goal.set_on}).")
-    _not_future("reviewed_on", reviewed_on, goal.patient)
-    return validated_save(GoalReview(goal=goal, reviewed_on=reviewed_on, score=score, notes=notes), by=by)
+    return validated_save(checked_goal_review(goal=goal, reviewed_on=reviewed_on, score=score, notes=notes), by=by)
 
 
 @transaction.atomic
