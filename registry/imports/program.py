@@ -219,7 +219,7 @@ class _PatientImport:
         )
         if self.patient is None:
             return
-        self.records = services.PatientRecordBatch(self.patient, by=self.by)
+        self.records = services.PatientRecordBatch(self.patient, by=self.by, registered_now=True)
         for row in sorted(self.of(specs.INDICATIONS), key=lambda r: not r.values["is_primary"]):
             values = {k: v for k, v in row.values.items() if v is not None and k != "mrn"}
             self.call(row, self.records.indication, writes=False, **values)

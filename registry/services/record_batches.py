@@ -37,10 +37,11 @@ def _valid(record, parent: str):
 class PatientRecordBatch:
     """One patient's other records, checked one by one, then written together by ``save``."""
 
-    def __init__(self, patient: Patient, *, by=None):
+    def __init__(self, patient: Patient, *, by=None, registered_now: bool = False):
+        """``registered_now``: the patient was created in this transaction, so has nothing stored to read."""
         self.patient, self.by = patient, by
-        self.indications: list[Indication] | None = None  # the patient's, stored and new
-        self.visits: dict | None = None  # (kind, due date) -> the patient's visits, stored and new
+        self.indications: list[Indication] | None = [] if registered_now else None  # stored and new
+        self.visits: dict | None = defaultdict(list) if registered_now else None  # (kind, due date) -> visits
         self.new_indications: list[Indication] = []
         self.demoted: list[Indication] = []  # stored primaries a new primary replaces
         self.new_visits: list[FollowUp] = []
