@@ -14,7 +14,8 @@ from bench import floors
 from reporting import reports
 from tests.reporting.program import NOW, build_program
 
-pytestmark = pytest.mark.django_db
+# Marked integration: CI runs it in the PostgreSQL pass only (the SQLite pass deselects it).
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 TODAY = NOW.date()
 
 
