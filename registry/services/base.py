@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from simple_history.utils import bulk_create_with_history
 
 from registry.services.constraints import validate_constraints
 
@@ -14,13 +15,30 @@ def validated_save(instance: models.Model, *, by=None, exclude: list[str] | None
     ``full_clean`` turns every model-level invariant (choices, ranges, CHECK and UNIQUE
     constraints) into a ``ValidationError`` with field messages before the database sees it.
     """
-    errors = validation_errors(instance, exclude)
-    if errors:
-        raise ValidationError(errors)
-    if by is not None and getattr(by, "is_authenticated", False):
+    validated(instance, exclude)
+    if history_user(by) is not None:
         instance._history_user = by
     instance.save()
     return instance
+
+
+def validated(instance: models.Model, exclude: list[str] | None = None) -> models.Model:
+    """``instance`` unsaved, refused with a ``ValidationError`` where ``validated_save`` would refuse it."""
+    errors = validation_errors(instance, exclude)
+    if errors:
+        raise ValidationError(errors)
+    return instance
+
+
+def history_user(by):
+    """The user a history row names as its author: ``by`` when logged in, else nobody."""
+    return by if by is not None and getattr(by, "is_authenticated", False) else None
+
+
+def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
+    """Insert ``records`` (already validated) with their history rows, ``by`` as their author."""
+    if records:
+        bulk_create_with_history(records, model, batch_size=500, default_user=history_user(by))
 
 
 def validation_errors(instance: models.Model, exclude: list[str] | None = None) -> dict:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from simple_history.utils import bulk_create_with_history
 
 from registry.models import FollowUp, Goal, GoalReview, Indication, Patient
-from registry.services.base import validated_save, validation_errors
+from registry.services.base import bulk_saved, validated, validated_save
 from registry.services.clinical import (
     cancelled,
     checked_follow_up,
@@ -28,10 +26,7 @@ from registry.services.clinical import (
 
 def _valid(record, parent: str):
     """Refuse ``record`` as ``validated_save`` would; its parent is checked here, not queried."""
-    errors = validation_errors(record, [parent])
-    if errors:
-        raise ValidationError(errors)
-    return record
+    return validated(record, [parent])
 
 
 class PatientRecordBatch:
@@ -101,19 +96,13 @@ class PatientRecordBatch:
     @transaction.atomic
     def save(self) -> None:
         """Write the checked records with their history: goals before their reviews."""
-        user = self.by if getattr(self.by, "is_authenticated", False) else None
         for old in self.demoted:
             validated_save(old, by=self.by)
         for visit in self.new_visits:
             visit.site_id = self.patient.site_id  # as ``FollowUp.save`` sets it
-        for model, records in (
-            (Indication, self.new_indications),
-            (FollowUp, self.new_visits),
-            (Goal, self.new_goals),
-        ):
-            if records:
-                bulk_create_with_history(records, model, batch_size=500, default_user=user)
-        if self.new_reviews:
-            for review in self.new_reviews:
-                review.goal_id = review.goal.pk  # the goal's id, given by its insert just above
-            bulk_create_with_history(self.new_reviews, GoalReview, batch_size=500, default_user=user)
+        bulk_saved(Indication, self.new_indications, by=self.by)
+        bulk_saved(FollowUp, self.new_visits, by=self.by)
+        bulk_saved(Goal, self.new_goals, by=self.by)
+        for review in self.new_reviews:
+            review.goal_id = review.goal.pk  # the goal's id, given by its insert just above
+        bulk_saved(GoalReview, self.new_reviews, by=self.by)

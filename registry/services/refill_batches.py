@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import operator
 from collections import defaultdict
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from simple_history.utils import bulk_create_with_history
 
 from registry import scheduling
 from registry.models import DoseChange, Patient, Pump, Refill, Site
 from registry.services.appointments import Booking, close_visit_for_refill
-from registry.services.base import validation_errors
+from registry.services.base import bulk_saved, validation_errors
 from registry.services.patients import site_on, site_stays
 from registry.services.refills import StoredRecords, checked_dose_change, checked_refill, restate_refill_facts
 from registry.services.reminders import cancel_obsolete
@@ -88,13 +88,13 @@ class KeptRecords(StoredRecords):
     def keep(self, record: Refill | DoseChange) -> None:
         """Refuse ``record`` as ``validated_save`` would, or hold it as recorded."""
         errors = validation_errors(record, _LOADED)
+        kept = self._refills(record.pump_id)  # loads the pump's dose changes too
         if isinstance(record, Refill):
-            kept, at, name = self._refills(record.pump_id), record.performed_at, "refill_unique_time_per_pump"
+            instant, name = "performed_at", "refill_unique_time_per_pump"
         else:
-            self._refills(record.pump_id)
-            kept, at, name = self.changes[record.pump_id], record.effective_at, "dose_change_unique_time_per_pump"
-        instant = "performed_at" if isinstance(record, Refill) else "effective_at"
-        when = (lambda r: r.performed_at) if isinstance(record, Refill) else (lambda c: c.effective_at)
+            kept, instant, name = self.changes[record.pump_id], "effective_at", "dose_change_unique_time_per_pump"
+        when = operator.attrgetter(instant)
+        at = when(record)
         if instant not in errors and any(when(r) == at for r in kept):
             errors.setdefault(NON_FIELD_ERRORS, []).append(ValidationError(_unique_message(type(record), name)))
         if errors:
@@ -134,20 +134,18 @@ class PumpRecordBatch:
     @transaction.atomic
     def save(self) -> None:
         """Write the checked records with their history, then what each typed entry does after its save."""
-        user = self.by if getattr(self.by, "is_authenticated", False) else None
         # As the pumps were locked: the caller's patient may predate its implant's status change.
         patient = next(iter(self.pumps.values())).patient if self.pumps else self.patient
-        if self.new_changes:
-            bulk_create_with_history(self.new_changes, DoseChange, batch_size=500, default_user=user)
-        if not self.new_refills:
-            if self.new_changes:
-                with projection_refused_on("daily_dose_mcg"):
-                    recompute_schedule(patient, refuse_unprojectable=True)
+        if not (self.new_changes or self.new_refills):
             return
-        bulk_create_with_history(self.new_refills, Refill, batch_size=500, default_user=user)
-        restate_refill_facts(patient, since=min(r.performed_at for r in self.new_refills))
+        bulk_saved(DoseChange, self.new_changes, by=self.by)
+        bulk_saved(Refill, self.new_refills, by=self.by)
+        if self.new_refills:
+            restate_refill_facts(patient, since=min(r.performed_at for r in self.new_refills))
         with projection_refused_on("daily_dose_mcg"):
             recompute_schedule(patient, refuse_unprojectable=True)
+        if not self.new_refills:
+            return
         if patient.refill_appointments.filter(status=Booking.BOOKED).exists():
             for refill in sorted(self.new_refills, key=lambda r: r.performed_at):
                 close_visit_for_refill(refill, patient, by=self.by)
