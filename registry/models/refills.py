@@ -152,9 +152,10 @@ class Refill(EnteredInError):
 
     def clean(self) -> None:
         """The two cross-table rules (also enforced by triggers, migration 0002)."""
-        if not self.pump_id or self.performed_at is None:
+        # The pump may be unsaved still: a new patient's history is checked before anything is written.
+        pump = self._meta.get_field("pump").get_cached_value(self, None) or (self.pump if self.pump_id else None)
+        if pump is None or self.performed_at is None:
             return
-        pump = self.pump
         errors = {}
         if self.volume_after_ml is not None and self.volume_after_ml > pump.reservoir_volume_ml:
             errors["volume_after_ml"] = f"The reservoir of this pump holds at most {pump.reservoir_volume_ml} mL."

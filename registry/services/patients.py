@@ -29,8 +29,7 @@ def _new_study_id() -> str:
     return "ITB-" + secrets.token_hex(5).upper()
 
 
-@transaction.atomic
-def create_patient(
+def new_patient(
     *,
     site: Site,
     by=None,
@@ -38,12 +37,9 @@ def create_patient(
     status_on: dt.date | None = None,
     referred_on: dt.date | None = None,
     **fields,
-) -> Patient:
-    """Create a patient with the first row of their status history.
-
-    ``referred_on`` (default: the day of ``status_on``, else today at the site) lets an existing
-    program register a patient with their past; every later record may be dated back to it.
-    """
+) -> tuple[Patient, StatusChange]:
+    """A patient's rules before it is saved: the unsaved patient and the first row of their status
+    history, or a field error. ``validated``'s checks are the caller's (its save, or the import's)."""
     unknown = set(fields) - PATIENT_FIELDS
     if unknown:
         raise TypeError(f"unknown patient fields: {sorted(unknown)}")
@@ -66,8 +62,7 @@ def create_patient(
         fail("referred_on", "The referral date cannot be before the date of birth.")
     if on < referred_on:
         fail("status_on", f"The status cannot begin before the referral ({referred_on}).")
-    validated_save(patient, by=by)
-    StatusChange.objects.create(
+    first = StatusChange(
         patient=patient,
         from_status="",
         to_status=status,
@@ -75,6 +70,30 @@ def create_patient(
         reason="Registered",
         changed_by=by if getattr(by, "pk", None) else None,
     )
+    return patient, first
+
+
+@transaction.atomic
+def create_patient(
+    *,
+    site: Site,
+    by=None,
+    status: str = PatientStatus.REFERRED,
+    status_on: dt.date | None = None,
+    referred_on: dt.date | None = None,
+    **fields,
+) -> Patient:
+    """Create a patient with the first row of their status history.
+
+    ``referred_on`` (default: the day of ``status_on``, else today at the site) lets an existing
+    program register a patient with their past; every later record may be dated back to it.
+    """
+    patient, first = new_patient(
+        site=site, by=by, status=status, status_on=status_on, referred_on=referred_on, **fields
+    )
+    validated_save(patient, by=by)
+    first.patient = patient  # now saved: its id
+    first.save()
     recompute_schedule(patient)
     return patient
 
@@ -111,12 +130,11 @@ def allowed_next_statuses(patient: Patient) -> list[str]:
     return sorted(ALLOWED_TRANSITIONS[PatientStatus(patient.status)])
 
 
-@transaction.atomic
-def change_status(
-    *, patient: Patient, to_status: str, on: dt.date | None = None, reason: str = "", by=None
+def checked_status_change(
+    patient: Patient, *, to_status: str, on: dt.date | None, reason: str, has_active_pump: bool, by=None
 ) -> StatusChange:
-    """Apply one allowed transition and write its dated history row in the same transaction."""
-    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    """One allowed transition's rules: the unsaved history row, ``patient`` moved to the new status
+    (unsaved too), or a field error."""
     if to_status not in PatientStatus.values:
         fail("to_status", f"“{to_status}” is not a program status.")
     allowed = ALLOWED_TRANSITIONS[PatientStatus(patient.status)]
@@ -129,12 +147,11 @@ def change_status(
         fail("on", "A status change cannot be dated in the future.")
     if patient.status_changed_on and on < patient.status_changed_on:
         fail("on", f"The change cannot be dated before the current status began ({patient.status_changed_on}).")
-    has_active_pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).exists()
     if to_status == PatientStatus.IMPLANTED and not has_active_pump:
         fail("to_status", "Record the pump implant; the patient becomes implanted with it.")
     if to_status == PatientStatus.EXPLANTED and has_active_pump:
         fail("to_status", "Record the explant of the active pump; the patient becomes explanted with it.")
-    change = StatusChange.objects.create(
+    change = StatusChange(
         patient=patient,
         from_status=patient.status,
         to_status=to_status,
@@ -144,6 +161,20 @@ def change_status(
     )
     patient.status = to_status
     patient.status_changed_on = on
+    return change
+
+
+@transaction.atomic
+def change_status(
+    *, patient: Patient, to_status: str, on: dt.date | None = None, reason: str = "", by=None
+) -> StatusChange:
+    """Apply one allowed transition and write its dated history row in the same transaction."""
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    has_active_pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).exists()
+    change = checked_status_change(
+        patient, to_status=to_status, on=on, reason=reason, has_active_pump=has_active_pump, by=by
+    )
+    change.save()
     validated_save(patient, by=by)
     recompute_schedule(patient)
     return change

@@ -36,11 +36,12 @@ def _build(patient: Patient, implant_date: dt.date, fields: dict) -> Pump:
     return Pump(patient=patient, implant_date=implant_date, **fields)
 
 
-@transaction.atomic
-def implant_pump(*, patient: Patient, implant_date: dt.date, by=None, **fields) -> Pump:
-    """First implant (or re-implant): the patient becomes implanted in the same transaction."""
-    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
-    if Pump.objects.filter(patient=patient, explant_date__isnull=True).exists():
+def checked_implant(
+    patient: Patient, *, implant_date: dt.date, has_active_pump: bool, previous: Pump | None, **fields
+) -> Pump:
+    """An implant's rules, given whether the patient has an active pump and their latest pump: the
+    unsaved pump, or a field error. The patient's move to implanted is the caller's."""
+    if has_active_pump:
         fail("patient", "This patient already has an active pump; record a replacement instead.")
     if patient.status not in IMPLANTABLE_FROM:
         fail(
@@ -48,7 +49,6 @@ def implant_pump(*, patient: Patient, implant_date: dt.date, by=None, **fields) 
             f"A pump can be implanted in a candidate (or explanted) patient, not one who is "
             f"{patient.get_status_display().lower()}.",
         )
-    previous = Pump.objects.filter(patient=patient).order_by("-implant_date").first()
     pump = _build(patient, implant_date, fields)
     _check_dates(pump, patient)
     if previous is not None and previous.explant_date and implant_date < previous.explant_date:
@@ -59,9 +59,45 @@ def implant_pump(*, patient: Patient, implant_date: dt.date, by=None, **fields) 
             f"The implant cannot be dated before the patient became {patient.get_status_display().lower()} "
             f"({patient.status_changed_on}).",
         )
+    return pump
+
+
+@transaction.atomic
+def implant_pump(*, patient: Patient, implant_date: dt.date, by=None, **fields) -> Pump:
+    """First implant (or re-implant): the patient becomes implanted in the same transaction."""
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    pump = checked_implant(
+        patient,
+        implant_date=implant_date,
+        has_active_pump=Pump.objects.filter(patient=patient, explant_date__isnull=True).exists(),
+        previous=Pump.objects.filter(patient=patient).order_by("-implant_date").first(),
+        **fields,
+    )
     validated_save(pump, by=by)
     change_status(patient=patient, to_status=PatientStatus.IMPLANTED, on=implant_date, reason="Pump implanted", by=by)
     return pump
+
+
+def checked_replacement(
+    pump: Pump, *, implant_date: dt.date, reason: str, last_refill: Refill | None, **fields
+) -> Pump:
+    """A replacement's rules, given the old pump's latest refill: the unsaved successor with ``pump``
+    marked explanted (unsaved too), or a field error."""
+    if pump.explant_date is not None:
+        fail("pump", "This pump has already been explanted.")
+    require_status(pump.patient, {PatientStatus.IMPLANTED}, "a pump is replaced only in an implanted patient")
+    if implant_date < pump.implant_date:
+        fail("implant_date", "The replacement cannot be implanted before the pump it replaces.")
+    if last_refill and last_refill.performed_at.astimezone(pump.patient.site.zone).date() > implant_date:
+        fail("implant_date", "The old pump has a refill recorded after this date.")
+    pump.explant_date = implant_date
+    pump.explant_reason = reason
+    for name in ("manufacturer", "model", "reservoir_volume_ml", "alarm_volume_ml", "catheter_tip_level"):
+        fields.setdefault(name, getattr(pump, name))
+    new = _build(pump.patient, implant_date, fields)
+    new.replaces = pump
+    _check_dates(new, pump.patient)
+    return new
 
 
 @transaction.atomic
@@ -70,31 +106,22 @@ def replace_pump(
 ) -> Pump:
     """Explant ``pump`` and implant its successor on the same day; the chain keeps ``replaces``."""
     pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
-    if pump.explant_date is not None:
-        fail("pump", "This pump has already been explanted.")
-    require_status(pump.patient, {PatientStatus.IMPLANTED}, "a pump is replaced only in an implanted patient")
-    if implant_date < pump.implant_date:
-        fail("implant_date", "The replacement cannot be implanted before the pump it replaces.")
-    last_refill = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
-    if last_refill and last_refill.performed_at.astimezone(pump.patient.site.zone).date() > implant_date:
-        fail("implant_date", "The old pump has a refill recorded after this date.")
-    pump.explant_date = implant_date
-    pump.explant_reason = reason
+    new = checked_replacement(
+        pump,
+        implant_date=implant_date,
+        reason=reason,
+        last_refill=Refill.objects.filter(pump=pump).order_by("-performed_at").first(),
+        **fields,
+    )
     validated_save(pump, by=by)
-    for name in ("manufacturer", "model", "reservoir_volume_ml", "alarm_volume_ml", "catheter_tip_level"):
-        fields.setdefault(name, getattr(pump, name))
-    new = _build(pump.patient, implant_date, fields)
-    new.replaces = pump
-    _check_dates(new, pump.patient)
     validated_save(new, by=by)
     recompute_schedule(pump.patient)
     return new
 
 
-@transaction.atomic
-def explant_pump(*, pump: Pump, explant_date: dt.date, reason: str, by=None) -> Pump:
-    """Remove the active pump without a successor: the patient becomes explanted, nothing is due."""
-    pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
+def checked_explant(pump: Pump, *, explant_date: dt.date, reason: str) -> Pump:
+    """An explant's rules: ``pump`` marked explanted (unsaved), or a field error. The patient's move
+    to explanted is the caller's."""
     if pump.explant_date is not None:
         fail("explant_date", "This pump has already been explanted.")
     require_status(
@@ -108,7 +135,14 @@ def explant_pump(*, pump: Pump, explant_date: dt.date, reason: str, by=None) -> 
         fail("explant_date", "The explant date cannot be before the implant date.")
     pump.explant_date = explant_date
     pump.explant_reason = reason
-    validated_save(pump, by=by)
+    return pump
+
+
+@transaction.atomic
+def explant_pump(*, pump: Pump, explant_date: dt.date, reason: str, by=None) -> Pump:
+    """Remove the active pump without a successor: the patient becomes explanted, nothing is due."""
+    pump = Pump.objects.select_for_update().select_related("patient__site").get(pk=pump.pk)
+    validated_save(checked_explant(pump, explant_date=explant_date, reason=reason), by=by)
     if pump.patient.status == PatientStatus.IMPLANTED:
         change_status(patient=pump.patient, to_status=PatientStatus.EXPLANTED, on=explant_date, reason=reason, by=by)
     else:

@@ -147,32 +147,62 @@ def recompute_schedule(patient: Patient, *, refuse_unprojectable: bool = False) 
 
 @transaction.atomic
 def _store_schedule(patient: Patient, refuse_unprojectable: bool) -> dict:
-    values = dict(EMPTY_SCHEDULE)
-    site = patient.site
     pump = Pump.objects.filter(patient=patient, explant_date__isnull=True).first()
-    if patient.status == PatientStatus.IMPLANTED and pump is not None:
-        rules = site_rules(site)
-        values["battery_eri_date"] = scheduling.battery_eri_date(
-            implant_date=pump.implant_date, documented_eri=pump.eri_date, battery_life_years=rules.battery_life_years
-        )
+    latest = replaced_latest = rules = None
+    if pump is not None and patient.status == PatientStatus.IMPLANTED:  # else nothing is due: no more reads
+        rules = site_rules(patient.site)
         latest = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
-        try:
-            result = schedule_for_refill(latest, pump, rules) if latest is not None else None
-        except (ValueError, ArithmeticError) as error:
-            if refuse_unprojectable:  # the write being made is the cause: refuse it rather than store it
-                raise
-            result = error
-        if not isinstance(result, scheduling.RefillSchedule):
-            values.update(_needs_attention(pump, latest, rules, result))
-        else:
-            values.update(stored_schedule(result, latest.performed_at))
+        if latest is None and pump.replaces_id is not None:
+            replaced_latest = Refill.objects.filter(pump_id=pump.replaces_id).order_by("-performed_at").first()
+    values = schedule_columns(
+        patient,
+        pump,
+        latest,
+        rules,
+        cycle=lambda refill: schedule_for_refill(refill, refill.pump, rules),
+        replaced_latest=replaced_latest,
+        refuse_unprojectable=refuse_unprojectable,
+    )
     Patient.objects.filter(pk=patient.pk).update(**values)
     for name, value in values.items():
         setattr(patient, name, value)
     return values
 
 
-def _needs_attention(pump: Pump, latest: Refill | None, rules: scheduling.SiteRules, error) -> dict:
+def schedule_columns(
+    patient: Patient,
+    pump: Pump | None,
+    latest: Refill | None,
+    rules: scheduling.SiteRules,
+    *,
+    cycle,
+    replaced_latest: Refill | None = None,
+    refuse_unprojectable: bool = False,
+) -> dict:
+    """The patient's stored schedule columns from their active pump, its latest refill (and, with none,
+    the latest of the pump it replaced); ``cycle(refill)`` gives the schedule of a refill's cycle."""
+    values = dict(EMPTY_SCHEDULE)
+    if patient.status != PatientStatus.IMPLANTED or pump is None:
+        return values
+    values["battery_eri_date"] = scheduling.battery_eri_date(
+        implant_date=pump.implant_date, documented_eri=pump.eri_date, battery_life_years=rules.battery_life_years
+    )
+    try:
+        result = cycle(latest) if latest is not None else None
+    except (ValueError, ArithmeticError) as error:
+        if refuse_unprojectable:  # the write being made is the cause: refuse it rather than store it
+            raise
+        result = error
+    if not isinstance(result, scheduling.RefillSchedule):
+        values.update(_needs_attention(pump, latest, rules, result, replaced_latest, cycle))
+    else:
+        values.update(stored_schedule(result, latest.performed_at))
+    return values
+
+
+def _needs_attention(
+    pump: Pump, latest: Refill | None, rules: scheduling.SiteRules, error, replaced_latest: Refill | None, cycle
+) -> dict:
     """The stored schedule of an implanted patient whose pump has no usable projection.
 
     The patient stays on the worklist, as needing attention, with the reason and a due date of the
@@ -182,11 +212,9 @@ def _needs_attention(pump: Pump, latest: Refill | None, rules: scheduling.SiteRu
     if latest is None:
         due = pump.implant_date
         reason = f"No fill recorded for the pump implanted {pump.implant_date:%d %b %Y}: record its first fill"
-        if pump.replaces_id is not None:
-            previous = Refill.objects.filter(pump_id=pump.replaces_id).order_by("-performed_at").first()
+        if replaced_latest is not None:
             with contextlib.suppress(ValueError, ArithmeticError):
-                if previous is not None:
-                    due = min(due, schedule_for_refill(previous, pump.replaces, rules).next_refill_due)
+                due = min(due, cycle(replaced_latest).next_refill_due)
     else:
         due = scheduling.local_date(latest.performed_at, rules.zone)
         reason = (
