@@ -1,18 +1,18 @@
-"""Bring a whole program in from a spreadsheet: check every row, then write one patient at a time.
+"""Bring a whole program in from a spreadsheet: check every row, then write the clean patients.
 
 Two passes over the file, memory flat whatever its size: the rows are read as a stream, their
 cells parsed (problems reported by sheet, row and column), and spooled to a temporary SQLite file
-sorted by MRN; then each patient's rows are written through the registry services, the same
-functions a typed entry calls, in one transaction per patient. A dry run does exactly that and
-rolls each patient back, so it finds everything the real import would refuse (database triggers
-included) and writes nothing. The real import runs the dry run first and writes only a clean file.
+sorted by MRN. Then each patient's rows are checked in memory by the registry services' own rule
+functions (``registry.services.new_patients``: the same errors as a typed entry) and the checked
+patient is spooled too. Only when the whole file is clean, and it is not a dry run, are the checked
+patients written: 250 at a time, each table in bulk, in one transaction; a group the database
+refuses is written again one patient per transaction, and the patient it refuses is reported.
 A patient whose MRN is already registered at the site is left as it is: importing the same file
 twice changes nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import pickle
@@ -25,13 +25,13 @@ from functools import partial
 from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError
 
-from registry import services
 from registry.imports import cells, specs
 from registry.imports.reading import FileError, Problem, Row, read_rows
-from registry.models import FollowUp, Patient, PatientStatus, Site
-from registry.services.schedule import deferred_schedules
+from registry.models import FollowUp, Patient, PatientStatus, Pump, Site
+from registry.services.new_patients import NewPatient, write_new_patients
+from registry.services.schedule import site_rules
 
 Progress = Callable[[str, int, int], None]
 MAX_LISTED = 1000  # problems listed in full; the count covers all
@@ -39,8 +39,6 @@ NOON = dt.time(12, 0)
 _SHEET_INDEX = {s.name: i for i, s in enumerate(specs.SHEETS)}
 # Statuses recorded after the day's other events (a death on the day of a refill follows it).
 _LAST = {PatientStatus.DECEASED, PatientStatus.DISCONTINUED, PatientStatus.TRANSFERRED}
-# Steps that neither read nor change a pump's records: the refills checked so far wait across them.
-_BESIDE_PUMP_RECORDS = {"pump_record", "follow_up", "goal", "review"}
 
 
 @dataclass
@@ -83,10 +81,6 @@ class Parsed:
 
 
 BROKEN = "broken"  # marks a Patients row whose cells had problems
-
-
-class _Rollback(Exception):
-    """Undoes a dry run's patient: the same writes, then nothing kept."""
 
 
 # --- Pass 1: cells -------------------------------------------------------------------------------
@@ -149,19 +143,18 @@ def _patients(spool: sqlite3.Connection) -> Iterator[tuple[str, list[Parsed]]]:
 
 
 class _PatientImport:
-    """Writes one patient's rows through the services, in the order the events happened."""
+    """Checks one patient's rows by the services' rules, in the order the events happened."""
 
-    def __init__(self, site: Site, rows: list[Parsed], result: ImportResult, *, by, careful: bool, serials: set):
-        self.site, self.rows, self.result, self.by, self.careful = site, rows, result, by, careful
-        self.serials = serials  # (manufacturer, serial) of the pumps of the file's earlier patients
+    def __init__(self, site: Site, rows: list[Parsed], result: ImportResult, *, by, rules, serials: set):
+        self.site, self.rows, self.result = site, rows, result
+        self.serials = serials  # (manufacturer, serial) of the database's pumps and the file's earlier patients
         self.new_serials: set = set()  # this patient's, added to ``serials`` by the caller
         self.failed = False
+        self.new = NewPatient(site, by=by, rules=rules)
         self.patient: Patient | None = None
         self.pumps: dict[str, object] = {}
         self.goals: dict[str, object] = {}
-        self.batch: services.PumpRecordBatch | None = None  # the pump records not yet written
-        self.batch_row: Parsed | None = None
-        self.records: services.PatientRecordBatch | None = None  # indications, visits, goals, reviews
+        self.last_refill_row: Parsed | None = None  # where a schedule that cannot be projected is reported
 
     def of(self, sheet: specs.Sheet) -> list[Parsed]:
         return [r for r in self.rows if r.sheet == sheet.name]
@@ -174,21 +167,14 @@ class _PatientImport:
         self.result.report(Problem(row.sheet, row.row, label, value, message))
         self.failed = True
 
-    def call(self, row: Parsed, service, *, writes: bool = True, **kwargs):
-        """One service call for one row; a refusal is reported against the row's columns."""
+    def call(self, row: Parsed, check, **kwargs):
+        """One record checked; a refusal is reported against the row's columns and the record left out."""
         try:
-            if self.careful and writes:  # a savepoint, so the patient's other rows are still checked
-                with transaction.atomic():
-                    return service(**kwargs)
-            return service(**kwargs)
+            return check(**kwargs)
         except ValidationError as error:
             for key, messages in error.message_dict.items() if hasattr(error, "error_dict") else [("", error.messages)]:
                 for message in messages:
                     self.problem(row, "" if key == NON_FIELD_ERRORS else key, message)
-        except IntegrityError:
-            self.problem(row, "", "The database refused this record: it conflicts with one already saved.")
-        if not self.careful:
-            raise _Rollback
         return None
 
     def run(self) -> None:
@@ -209,34 +195,17 @@ class _PatientImport:
         status = PatientStatus.CANDIDATE if implants and not before else PatientStatus.REFERRED
         fields = {k: v for k, v in head.items() if v is not None and k != "referred_on"}
         self.patient = self.call(
-            patients[0],
-            services.create_patient,
-            site=self.site,
-            by=self.by,
-            status=status,
-            referred_on=head["referred_on"],
-            **fields,
+            patients[0], self.new.register, status=status, referred_on=head["referred_on"], **fields
         )
         if self.patient is None:
             return
-        self.records = services.PatientRecordBatch(self.patient, by=self.by, registered_now=True)
         for row in sorted(self.of(specs.INDICATIONS), key=lambda r: not r.values["is_primary"]):
             values = {k: v for k, v in row.values.items() if v is not None and k != "mrn"}
-            self.call(row, self.records.indication, writes=False, **values)
+            self.call(row, self.new.records.indication, **values)
         for _, _, _, step in sorted(self.events(), key=lambda e: e[:3]):
-            if step.func.__name__ not in _BESIDE_PUMP_RECORDS:
-                self.flush()
             step()
-        self.flush()
-        if not self.failed:  # a refused patient is rolled back: nothing to write
-            self.call(patients[0], self.records.save)
-
-    def flush(self) -> None:
-        """Write the refills and dose changes checked since the last implant, explant or status change."""
-        if self.batch is not None:
-            batch, first, self.batch = self.batch, self.batch_row, None
-            if batch.new_refills or batch.new_changes:
-                self.call(first, batch.save)
+        if not self.failed:
+            self.call(self.last_refill_row or patients[0], self.new.finish)
 
     def events(self) -> Iterator[tuple]:
         """(date, rank, order, step): same-day events run implant, refills, visits, then departures."""
@@ -270,15 +239,7 @@ class _PatientImport:
 
     def status(self, row: Parsed) -> None:
         v = row.values
-        self.call(
-            row,
-            services.change_status,
-            patient=self.patient,
-            to_status=v["to_status"],
-            on=v["on"],
-            reason=v["reason"] or "Imported",
-            by=self.by,
-        )
+        self.call(row, self.new.change_status, to_status=v["to_status"], on=v["on"], reason=v["reason"] or "Imported")
 
     def implant(self, row: Parsed) -> None:
         v = row.values
@@ -300,7 +261,7 @@ class _PatientImport:
         }
         key = (v["manufacturer"] or "Medtronic", serial)
         if key in self.serials or key in self.new_serials:
-            return self.problem(row, "serial_number", "This serial number is already on another patient's row.")
+            return self.problem(row, "serial_number", _SERIAL_TAKEN)
         replaced = v["replaces_serial"]
         if replaced:
             old = self.pumps.get(replaced)
@@ -316,19 +277,9 @@ class _PatientImport:
                     old_row, "explant_date", "A replaced pump is explanted on its replacement's implant date."
                 )
             reason = old_row.values["explant_reason"] or "Replaced"
-            pump = self.call(
-                row,
-                services.replace_pump,
-                pump=old,
-                implant_date=v["implant_date"],
-                reason=reason,
-                by=self.by,
-                **fields,
-            )
+            pump = self.call(row, self.new.replace, pump=old, implant_date=v["implant_date"], reason=reason, **fields)
         else:
-            pump = self.call(
-                row, services.implant_pump, patient=self.patient, implant_date=v["implant_date"], by=self.by, **fields
-            )
+            pump = self.call(row, self.new.implant, implant_date=v["implant_date"], **fields)
         if pump is not None:
             self.pumps[serial] = pump
             self.new_serials.add(key)
@@ -338,11 +289,10 @@ class _PatientImport:
         if pump is not None:
             self.call(
                 row,
-                services.explant_pump,
+                self.new.explant,
                 pump=pump,
                 explant_date=row.values["explant_date"],
                 reason=row.values["explant_reason"] or "",
-                by=self.by,
             )
 
     def pump_record(self, row: Parsed, sheet: specs.Sheet) -> None:
@@ -358,8 +308,6 @@ class _PatientImport:
                 field_name = "performed_on" if sheet is specs.REFILLS else "effective_on"
                 self.problem(row, field_name, f"This is before the pump's implant date ({implant}).")
             return  # otherwise the pump's own row says what is wrong with it
-        if self.batch is None:
-            self.batch, self.batch_row = services.PumpRecordBatch(self.patient, by=self.by), row
         zone = self.site.zone
         if sheet is specs.REFILLS:
             at = dt.datetime.combine(v["performed_on"], v["performed_time"] or NOON, tzinfo=zone)
@@ -368,10 +316,9 @@ class _PatientImport:
                 for k in ("volume_removed_ml", "expected_residual_ml", "programmer_alarm_date")
                 if v[k] is not None
             }
-            self.call(
+            refill = self.call(
                 row,
-                self.batch.refill,
-                writes=False,
+                self.new.refill,
                 pump=pump,
                 performed_at=at,
                 volume_after_ml=v["volume_after_ml"],
@@ -381,12 +328,14 @@ class _PatientImport:
                 confirmed=bool(v["confirmed"]),
                 **optional,
             )
+            if refill is not None and refill.pump is self.new.active_pump():
+                latest = self.new.pump_records.of(pump)[-1]
+                self.last_refill_row = row if latest is refill else self.last_refill_row
         else:
             at = dt.datetime.combine(v["effective_on"], v["effective_time"] or NOON, tzinfo=zone)
             self.call(
                 row,
-                self.batch.dose_change,
-                writes=False,
+                self.new.dose_change,
                 pump=pump,
                 effective_at=at,
                 daily_dose_mcg=v["daily_dose_mcg"],
@@ -402,10 +351,10 @@ class _PatientImport:
         if status != FollowUp.Status.COMPLETED and v["completed_on"] is not None:
             return self.problem(row, "completed_on", "Only a completed visit has a completion date.")
         initial = FollowUp.Status.MISSED if status == FollowUp.Status.MISSED else FollowUp.Status.SCHEDULED
+        records = self.new.records
         visit = self.call(
             row,
-            self.records.follow_up,
-            writes=False,
+            records.follow_up,
             kind=v["kind"],
             due_date=v["due_date"],
             status=initial,
@@ -414,9 +363,9 @@ class _PatientImport:
         if visit is None:
             return
         if status == FollowUp.Status.COMPLETED:
-            self.call(row, self.records.complete, writes=False, follow_up=visit, completed_on=v["completed_on"])
+            self.call(row, records.complete, follow_up=visit, completed_on=v["completed_on"])
         elif status == FollowUp.Status.CANCELLED:
-            self.call(row, self.records.cancel, writes=False, follow_up=visit)
+            self.call(row, records.cancel, follow_up=visit)
 
     def goal(self, row: Parsed) -> None:
         v = row.values
@@ -425,8 +374,7 @@ class _PatientImport:
         extra = {k: v[k] for k in ("baseline_score", "expected_outcome", "weight") if v[k] is not None}
         goal = self.call(
             row,
-            self.records.goal,
-            writes=False,
+            self.new.records.goal,
             category=v["category"],
             description=v["description"],
             set_on=v["set_on"],
@@ -444,8 +392,7 @@ class _PatientImport:
             return
         self.call(
             row,
-            self.records.review,
-            writes=False,
+            self.new.records.review,
             goal=goal,
             reviewed_on=v["reviewed_on"],
             score=v["score"],
@@ -455,63 +402,79 @@ class _PatientImport:
 
 # --- The whole file ------------------------------------------------------------------------------
 
+_SERIAL_TAKEN = next(
+    c for c in Pump._meta.constraints if c.name == "pump_serial_unique_per_manufacturer"
+).get_violation_error_message()
+_REFUSED = "The database refused this patient: a record conflicts with one saved since the file was checked."
+WRITE_GROUP = 250  # patients written in one transaction
 
-def _pass(site: Site, spool, total: int, result: ImportResult, *, by, write: bool, progress: Progress | None) -> None:
-    phase = "writing" if write else "checking"
+
+def _check(site: Site, spool: sqlite3.Connection, total: int, result: ImportResult, *, by, progress) -> None:
+    """Check every patient; spool each clean, new one, ready to be written."""
+    spool.execute("CREATE TABLE checked (mrn TEXT PRIMARY KEY, row INTEGER, data BLOB)")
+    rules = site_rules(site)
     serials: set = set()
     done = 0
     for chunk in _chunks(_patients(spool), 200):
-        registered = set(Patient.objects.filter(site=site, mrn__in=[m for m, _ in chunk]).values_list("mrn", flat=True))
+        mrns = [m for m, _ in chunk]
+        registered = set(Patient.objects.filter(site=site, mrn__in=mrns).values_list("mrn", flat=True))
+        wanted = {r.values["serial_number"] for _, rows in chunk for r in rows if r.sheet == specs.PUMPS.name}
+        serials |= set(Pump.objects.filter(serial_number__in=wanted).values_list("manufacturer", "serial_number"))
+        checked = []
         for mrn, rows in chunk:
             done += 1
             if mrn in registered:
-                result.already_registered += 0 if write else 1
+                result.already_registered += 1
                 continue
-            # Most patients are clean: tried at once, and only a refused one again, row by row, for its report.
-            scratch = ImportResult(dry_run=not write)
-            one = _attempt(site, rows, scratch, by=by, careful=False, keep=write, serials=serials)
-            if one.failed:
-                one = _attempt(site, rows, result, by=by, careful=True, keep=write, serials=serials)
+            one = _PatientImport(site, rows, result, by=by, rules=rules, serials=serials)
+            one.run()
             serials |= one.new_serials
-            if write and not one.failed:
-                result.written += 1
+            if not one.failed:
+                one.new.pump_records = None  # keyed by the objects of this process: not kept
+                row = next(r.row for r in rows if r.sheet == specs.PATIENTS.name)
+                checked.append((mrn, row, pickle.dumps(one.new, pickle.HIGHEST_PROTOCOL)))
+        spool.executemany("INSERT INTO checked VALUES (?, ?, ?)", checked)
         if progress:
-            progress(phase, done, total)
+            progress("checking", done, total)
 
 
-def _attempt(site: Site, rows: list[Parsed], result: ImportResult, *, by, careful: bool, keep: bool, serials: set):
-    """One patient's rows in one transaction, kept only when ``keep`` and nothing was refused.
+def _write(site: Site, spool: sqlite3.Connection, total: int, result: ImportResult, *, by, progress) -> None:
+    """Write the checked patients, a group to a transaction; a refused group again patient by patient."""
+    done = 0
+    cursor = spool.execute("SELECT mrn, row, data FROM checked ORDER BY mrn")
+    for chunk in _chunks(cursor, WRITE_GROUP):
+        registered = set(
+            Patient.objects.filter(site=site, mrn__in=[m for m, _, _ in chunk]).values_list("mrn", flat=True)
+        )
+        # Our own objects, pickled a moment ago into a private temporary file.
+        group = [(row, pickle.loads(data)) for mrn, row, data in chunk if mrn not in registered]  # noqa: S301
+        result.already_registered += len(chunk) - len(group)  # registered since the check
+        try:
+            write_new_patients([new for _, new in group], by=by)
+            result.written += len(group)
+        except DatabaseError:
+            for row, new in group:
+                _write_alone(new, row, result, by=by)
+        done += len(chunk)
+        if progress:
+            progress("writing", done, total)
 
-    Not ``careful``: the first refusal rolls the whole patient back, so the services' own savepoints
-    would undo nothing more and their atomic blocks run without them.
-    """
-    one = _PatientImport(site, rows, result, by=by, careful=careful, serials=serials)
+
+def _write_alone(new: NewPatient, row: int, result: ImportResult, *, by) -> None:
+    for record in _unsaved(new):  # the failed group's transaction gave some of them ids
+        record.pk = None
     try:
-        with transaction.atomic():
-            with contextlib.nullcontext() if careful else _without_savepoints(), deferred_schedules():
-                one.run()
-            if connection.needs_rollback:  # a query failed inside a block that went on: nothing is kept
-                one.failed = True
-            if one.failed or not keep:
-                raise _Rollback
-    except _Rollback:
-        pass
+        write_new_patients([new], by=by)
+        result.written += 1
     except DatabaseError:
-        if careful:
-            raise
-        one.failed = True
-    return one
+        result.report(Problem(specs.PATIENTS.name, row, "MRN", new.patient.mrn, _REFUSED))
 
 
-@contextlib.contextmanager
-def _without_savepoints():
-    features = connection.features
-    saved = features.uses_savepoints
-    features.uses_savepoints = False
-    try:
-        yield
-    finally:
-        features.uses_savepoints = saved
+def _unsaved(new: NewPatient):
+    records = new.records
+    yield new.patient
+    yield from (*new.status_changes, *new.pumps, *new.refills, *new.dose_changes)
+    yield from (*records.new_indications, *records.new_visits, *records.new_goals, *records.new_reviews)
 
 
 def _chunks(items, size):
@@ -536,9 +499,9 @@ def import_program(
             result.patients = total
             if progress:
                 progress("reading", total, total)
-            _pass(site, spool, total, result, by=by, write=False, progress=progress)
+            _check(site, spool, total, result, by=by, progress=progress)
             if result.clean and not dry_run:
-                _pass(site, spool, total, result, by=by, write=True, progress=progress)
+                _write(site, spool, total, result, by=by, progress=progress)
         finally:
             spool.close()
     return result

@@ -22,9 +22,12 @@ def validated_save(instance: models.Model, *, by=None, exclude: list[str] | None
     return instance
 
 
-def validated(instance: models.Model, exclude: list[str] | None = None) -> models.Model:
-    """``instance`` unsaved, refused with a ``ValidationError`` where ``validated_save`` would refuse it."""
-    errors = validation_errors(instance, exclude)
+def validated(instance: models.Model, exclude: list[str] | None = None, *, unique: bool = True) -> models.Model:
+    """``instance`` unsaved, refused with a ``ValidationError`` where ``validated_save`` would refuse it.
+
+    ``unique=False``: without the uniqueness checks, which read the database (a caller that holds
+    the records to compare with checks them itself; the database refuses a duplicate either way)."""
+    errors = validation_errors(instance, exclude, unique=unique)
     if errors:
         raise ValidationError(errors)
     return instance
@@ -41,17 +44,17 @@ def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
         bulk_create_with_history(records, model, batch_size=500, default_user=history_user(by))
 
 
-def validation_errors(instance: models.Model, exclude: list[str] | None = None) -> dict:
+def validation_errors(instance: models.Model, exclude: list[str] | None = None, *, unique: bool = True) -> dict:
     """What ``validated_save`` refuses ``instance`` for, by field (empty: it is valid)."""
     errors: dict = {}
     try:
-        instance.full_clean(exclude=exclude, validate_constraints=False)
+        instance.full_clean(exclude=exclude, validate_unique=unique, validate_constraints=False)
     except ValidationError as error:
         errors = error.update_error_dict(errors)
     # As full_clean does: constraints only over the fields that passed their own checks.
     skipped = set(exclude or ()) | {name for name in errors if name != NON_FIELD_ERRORS}
     try:
-        validate_constraints(instance, skipped)
+        validate_constraints(instance, skipped, unique=unique)
     except ValidationError as error:
         errors = error.update_error_dict(errors)
     return errors

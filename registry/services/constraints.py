@@ -119,12 +119,15 @@ def _check_holds(constraint: models.CheckConstraint, instance: models.Model, exc
         return None
 
 
-def validate_constraints(instance: models.Model, exclude: set[str]) -> None:
-    """``Model.validate_constraints``, the same errors, with the CHECK constraints read in Python."""
+def validate_constraints(instance: models.Model, exclude: set[str], *, unique: bool = True) -> None:
+    """``Model.validate_constraints``, the same errors, with the CHECK constraints read in Python
+    (``unique=False``: the unique constraints left out)."""
     using = router.db_for_write(instance.__class__, instance=instance)
     errors: dict = {}
     for model_class, constraints in instance.get_constraints():
         for constraint in constraints:
+            if not unique and isinstance(constraint, models.UniqueConstraint):
+                continue
             try:
                 holds = None
                 if isinstance(constraint, models.CheckConstraint):

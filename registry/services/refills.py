@@ -39,25 +39,38 @@ def _local_day(refill: Refill) -> dt.date:
 
 def _interval_days(refill: Refill, previous: Refill | None) -> int | None:
     """Days since the refill before, when that one was of the same pump or of the pump it replaced."""
-    chained = previous is not None and previous.pump_id in (refill.pump_id, refill.pump.replaces_id)
+    if previous is None:
+        return None
+    pump = refill.pump
+    if pump.pk is None:  # a new patient's pumps, checked before they are written: the same objects
+        chained = previous.pump is pump or previous.pump is pump.replaces
+    else:
+        chained = previous.pump_id in (refill.pump_id, pump.replaces_id)
     return (refill.performed_on - _local_day(previous)).days if chained else None
+
+
+def restated_refill_facts(refills, since: dt.datetime) -> list[Refill]:
+    """Date ``refills`` (a patient's, in time order) from ``since`` again at their site, with their
+    intervals: those whose facts changed."""
+    previous, changed = None, []
+    for refill in refills:
+        if refill.performed_at >= since:
+            facts = (refill.performed_on, refill.interval_days)
+            refill.performed_on = refill.performed_at.astimezone(refill.site.zone).date()
+            refill.interval_days = _interval_days(refill, previous)
+            if (refill.performed_on, refill.interval_days) != facts:
+                changed.append(refill)
+        previous = refill
+    return changed
 
 
 def restate_refill_facts(patient, since: dt.datetime) -> None:
     """Date the patient's refills from ``since`` again at their site, with their intervals (after a
     move re-attributes them to the new site, whose zone may put them on another day, or a refill
     recorded late between two others). Only a refill whose facts change is saved."""
-    previous = None
-    for refill in (
-        Refill.objects.filter(pump__patient=patient).select_related("site", "pump").order_by("performed_at", "id")
-    ):
-        if refill.performed_at >= since:
-            facts = (refill.performed_on, refill.interval_days)
-            refill.performed_on = refill.performed_at.astimezone(refill.site.zone).date()
-            refill.interval_days = _interval_days(refill, previous)
-            if (refill.performed_on, refill.interval_days) != facts:
-                refill.save(update_fields=["performed_on", "interval_days"])
-        previous = refill
+    stored = Refill.objects.filter(pump__patient=patient).select_related("site", "pump").order_by("performed_at", "id")
+    for refill in restated_refill_facts(stored, since):
+        refill.save(update_fields=["performed_on", "interval_days"])
 
 
 def previous_refill(pump: Pump, before: dt.datetime) -> Refill | None:
@@ -71,7 +84,7 @@ def previous_refill(pump: Pump, before: dt.datetime) -> Refill | None:
 
 class StoredRecords:
     """What the refill rules read of a patient's pump records: here from the database, one query a
-    question (``registry.services.refill_batches`` answers the same questions from memory)."""
+    question (``registry.services.new_patients`` answers the same questions from memory)."""
 
     def __init__(self, site: Site):
         self.site = site
