@@ -26,8 +26,6 @@ from registry.services.patients import (
     update_patient,
 )
 from registry.services.pumps import explant_pump, implant_pump, replace_pump, update_pump
-from registry.services.record_batches import PatientRecordBatch
-from registry.services.refill_batches import PumpRecordBatch
 from registry.services.refills import preview_refill, record_dose_change, record_refill, unusual_refill_values
 from registry.services.reminders.inbox import (
     acknowledge_reminder,
@@ -38,8 +36,6 @@ from registry.services.reminders.inbox import (
 from registry.services.schedule import recompute_schedule, recompute_site, site_rules, site_today
 
 __all__ = [
-    "PatientRecordBatch",
-    "PumpRecordBatch",
     "acknowledge_reminder",
     "acknowledge_reminders",
     "add_indication",

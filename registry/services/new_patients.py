@@ -15,9 +15,10 @@ import bisect
 import datetime as dt
 import operator
 from collections import defaultdict
+from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from registry import scheduling
 from registry.models import (
@@ -43,6 +44,15 @@ from registry.services.schedule import cycle_schedule, projection_refused_on, sc
 # Relations to objects not written yet (or loaded by the caller): not checked against the database.
 _PUMP_RELATIONS = ["patient", "replaces"]
 _RECORD_RELATIONS = ["pump", "site", "performed_by", "documented_by"]
+
+
+def _as_stored(instance):
+    """``instance``'s decimals as the database gives them back (40 as 40.00): read in messages."""
+    for field in instance._meta.concrete_fields:
+        value = getattr(instance, field.attname)
+        if isinstance(field, models.DecimalField) and isinstance(value, Decimal):
+            setattr(instance, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))
+    return instance
 
 
 def _unique_message(model, name: str) -> str:
@@ -127,7 +137,7 @@ class NewPatient:
         validated(patient, unique=False)
         self.patient = patient
         self.status_changes.append(first)
-        self.records = PatientRecordBatch(patient, by=self.by, registered_now=True)
+        self.records = PatientRecordBatch(patient, by=self.by)
         return patient
 
     def active_pump(self) -> Pump | None:
@@ -163,7 +173,7 @@ class NewPatient:
             previous=previous,
             **fields,
         )
-        validated(pump, _PUMP_RELATIONS, unique=False)
+        _as_stored(validated(pump, _PUMP_RELATIONS, unique=False))
         self.pumps.append(pump)
         try:
             self.change_status(to_status=PatientStatus.IMPLANTED, on=implant_date, reason="Pump implanted")
@@ -181,7 +191,7 @@ class NewPatient:
                 pump, implant_date=implant_date, reason=reason, last_refill=refills[-1] if refills else None, **fields
             )
             validated(pump, _PUMP_RELATIONS, unique=False)
-            validated(new, _PUMP_RELATIONS, unique=False)
+            _as_stored(validated(new, _PUMP_RELATIONS, unique=False))
         except ValidationError:
             pump.explant_date, pump.explant_reason = before
             raise

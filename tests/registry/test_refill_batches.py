@@ -1,5 +1,5 @@
-"""A patient's refills and dose changes recorded as a batch (the import) meet the rules of typed entry:
-the same records refused with the same words, the same facts kept, the same stored schedule."""
+"""A new patient's refills and dose changes checked in memory (the import) meet the rules of typed
+entry: the same records refused with the same words, the same facts kept, the same stored schedule."""
 
 import datetime as dt
 from decimal import Decimal
@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from registry import services
-from registry.models import DoseChange, Patient, Refill
+from registry.models import DoseChange, Patient, Pump, Refill, Site
+from registry.services.new_patients import NewPatient, write_new_patients
 from tests.factories import SiteFactory, UserFactory, at, make_implanted
 
 pytestmark = pytest.mark.django_db
@@ -72,31 +73,44 @@ def typed(pump, history, by) -> list:
     return outcomes
 
 
-def batched(patient, pump, history, by) -> list:
-    batch = services.PumpRecordBatch(patient, by=by)
+def batched(site, history, by, *, replaced_by: D | None = None) -> tuple[Patient, Pump, list]:
+    """The twin registered with the same pump and history at once: checked in memory, then written.
+    ``replaced_by``: its pump, after the history, replaced on that day, and the pump returned is the new one."""
+    new = NewPatient(Site.objects.get(pk=site.pk), by=by)  # as the import reads it: 1500.00, not 1500
+    new.register(
+        mrn="NEW-1",
+        given_name="Alex",
+        family_name="Example",
+        date_of_birth=D(2010, 3, 1),
+        status="candidate",
+        status_on=D(2025, 5, 3),
+    )
+    pump = new.implant(implant_date=D(2025, 6, 2), reservoir_volume_ml=Decimal("40"), alarm_volume_ml=Decimal("2"))
     outcomes = []
     for kind, values in history:
-        check = batch.refill if kind == "refill" else batch.dose_change
+        check = new.refill if kind == "refill" else new.dose_change
         try:
             check(pump=pump, **values)
             outcomes.append(None)
         except ValidationError as error:
             outcomes.append(error.message_dict)
-    batch.save()
-    return outcomes
+    if replaced_by:
+        pump = new.replace(pump=pump, implant_date=replaced_by, reason="Battery", serial_number="NEW-S")
+    new.finish()
+    write_new_patients([new], by=by)
+    return Patient.objects.get(pk=new.patient.pk), pump, outcomes
 
 
 @pytest.fixture
-def twins(db):
-    site = SiteFactory(time_zone="Europe/London")
-    return make_implanted(site, implant_date=D(2025, 6, 2)), make_implanted(site, implant_date=D(2025, 6, 2))
+def site(db):
+    return SiteFactory(time_zone="Europe/London")
 
 
-def test_a_batch_refuses_the_records_typed_entry_refuses_in_the_same_words(twins):
-    (one, one_pump), (other, other_pump) = twins
+def test_a_batch_refuses_the_records_typed_entry_refuses_in_the_same_words(site):
+    one, one_pump = make_implanted(site, implant_date=D(2025, 6, 2))
     user = UserFactory()
     by_hand = typed(one_pump, HISTORY, user)
-    in_batch = batched(other, other_pump, HISTORY, user)
+    _, _, in_batch = batched(site, HISTORY, user)
 
     assert in_batch == by_hand
     refused = [i for i, outcome in enumerate(by_hand) if outcome]
@@ -108,11 +122,11 @@ def test_a_batch_refuses_the_records_typed_entry_refuses_in_the_same_words(twins
     assert "already recorded at this date and time" in by_hand[8]["__all__"][0]
 
 
-def test_a_batch_keeps_the_facts_history_and_schedule_of_typed_entry(twins):
-    (one, one_pump), (other, other_pump) = twins
+def test_a_batch_keeps_the_facts_history_and_schedule_of_typed_entry(site):
+    one, one_pump = make_implanted(site, implant_date=D(2025, 6, 2))
     user = UserFactory()
     typed(one_pump, HISTORY, user)
-    batched(other, other_pump, HISTORY, user)
+    other, other_pump, _ = batched(site, HISTORY, user)
 
     def facts(pump):
         return [tuple(getattr(r, f) for f in FACTS) for r in Refill.objects.filter(pump=pump).order_by("performed_at")]
@@ -128,30 +142,25 @@ def test_a_batch_keeps_the_facts_history_and_schedule_of_typed_entry(twins):
         assert [h.history_user_id for h in record.history.all()][-1] == user.pk
 
     one.refresh_from_db()
-    other.refresh_from_db()
     stored = {f: getattr(other, f) for f in SCHEDULE}
     assert stored == {f: getattr(one, f) for f in SCHEDULE}
     assert stored["last_refill_at"] == at(D(2026, 4, 2), 9)
-    services.recompute_schedule(Patient.objects.get(pk=other.pk))
+    services.recompute_schedule(other)
     other.refresh_from_db()
     assert {f: getattr(other, f) for f in SCHEDULE} == stored
-
-
-def test_a_batch_for_a_replacement_pump_reads_the_replaced_pumps_last_refill(twins):
-    (one, one_pump), (other, other_pump) = twins
-    pumps = []
-    for patient, pump in ((one, one_pump), (other, other_pump)):
-        services.record_refill(pump=pump, **refill(D(2025, 7, 1))[1])
-        new = services.replace_pump(
-            pump=pump, implant_date=D(2025, 9, 1), reason="Battery", serial_number=f"NEW-{patient.pk}"
-        )
-        pumps.append(new)
-    typed(pumps[0], [refill(D(2025, 9, 20))], None)
-    batched(Patient.objects.get(pk=other.pk), pumps[1], [refill(D(2025, 9, 20))], None)
-    first, second = (Refill.objects.get(pump=p) for p in pumps)
-    assert (second.interval_days, second.timeliness, second.due_date_at_refill) == (
-        first.interval_days,
-        first.timeliness,
-        first.due_date_at_refill,
+    assert list(other.status_changes.values_list("to_status", flat=True)) == list(
+        one.status_changes.values_list("to_status", flat=True)
     )
-    assert second.interval_days == 81 and second.due_date_at_refill is not None
+
+
+def test_a_replacement_pump_without_a_fill_keeps_the_replaced_pumps_due_date_if_earlier(site):
+    one, one_pump = make_implanted(site, implant_date=D(2025, 6, 2))
+    history = [refill(D(2025, 7, 1))]
+    typed(one_pump, history, None)
+    services.replace_pump(pump=one_pump, implant_date=D(2025, 9, 1), reason="Battery", serial_number="OLD-S")
+    other, new_pump, _ = batched(site, history, None, replaced_by=D(2025, 9, 1))
+    one.refresh_from_db()
+
+    assert new_pump.replaces.explant_date == D(2025, 9, 1)
+    assert {f: getattr(other, f) for f in SCHEDULE} == {f: getattr(one, f) for f in SCHEDULE}
+    assert other.refill_due_basis == "needs_attention" and other.next_refill_due < D(2025, 10, 1)
