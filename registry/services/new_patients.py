@@ -42,6 +42,7 @@ from registry.services.refills import StoredRecords, checked_dose_change, checke
 from registry.services.schedule import cycle_schedule, projection_refused_on, schedule_columns, site_rules
 
 # Relations to objects not written yet (or loaded by the caller): not checked against the database.
+_PATIENT_RELATIONS = ["site"]
 _PUMP_RELATIONS = ["patient", "replaces"]
 _RECORD_RELATIONS = ["pump", "site", "performed_by", "documented_by"]
 
@@ -107,7 +108,7 @@ class MemoryRecords(StoredRecords):
             kept, instant, name = self.refills[id(record.pump)], "performed_at", "refill_unique_time_per_pump"
         else:
             kept, instant, name = self.changes[id(record.pump)], "effective_at", "dose_change_unique_time_per_pump"
-        errors = validation_errors(record, _RECORD_RELATIONS)
+        errors = validation_errors(record, _RECORD_RELATIONS, unique=False)  # the time's: just below
         when = operator.attrgetter(instant)
         at = when(record)
         if instant not in errors and any(when(r) == at for r in kept):
@@ -134,7 +135,7 @@ class NewPatient:
     def register(self, **values) -> Patient:
         """``create_patient``'s rules; the MRN's uniqueness is the caller's to check."""
         patient, first = new_patient(site=self.site, by=self.by, **values)
-        validated(patient, unique=False)
+        validated(patient, _PATIENT_RELATIONS, unique=False)
         self.patient = patient
         self.status_changes.append(first)
         self.records = PatientRecordBatch(patient, by=self.by)
@@ -156,7 +157,7 @@ class NewPatient:
                 has_active_pump=self.active_pump() is not None,
                 by=self.by,
             )
-            validated(patient, unique=False)
+            validated(patient, _PATIENT_RELATIONS, unique=False)
         except ValidationError:
             patient.status, patient.status_changed_on = before
             raise
