@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import connection, models
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from registry.services.constraints import validate_constraints
@@ -39,9 +40,45 @@ def history_user(by):
 
 
 def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
-    """Insert ``records`` (already validated) with their history rows, ``by`` as their author."""
-    if records:
+    """Insert ``records`` (already validated) with their history rows, ``by`` as their author; each
+    record gets its id, for its children. PostgreSQL: by COPY, the ids drawn from the table's sequence."""
+    if not records:
+        return
+    if connection.vendor != "postgresql":
         bulk_create_with_history(records, model, batch_size=500, default_user=history_user(by))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, len(records)],
+        )
+        for record, (pk,) in zip(records, cursor.fetchall(), strict=True):
+            record._prepare_related_fields_for_save(operation_name="bulk_create")
+            record.pk = pk
+        fields = model._meta.concrete_fields
+        rows = ([f.get_db_prep_save(f.pre_save(r, True), connection) for f in fields] for r in records)
+        _copy(cursor, model._meta.db_table, [f.column for f in fields], rows)
+        history = model.history.model
+        tracked = [f.attname for f in history.tracked_fields]
+        author = getattr(history_user(by), "pk", None)
+        now = timezone.now()
+        rows = ([*(getattr(r, name) for name in tracked), now, "", "+", author] for r in records)
+        columns = [history._meta.get_field(name).column for name in tracked]
+        _copy(
+            cursor,
+            history._meta.db_table,
+            [*columns, "history_date", "history_change_reason", "history_type", "history_user_id"],
+            rows,
+        )
+    for record in records:
+        record._state.adding, record._state.db = False, connection.alias
+
+
+def _copy(cursor, table: str, columns: list[str], rows) -> None:
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def validation_errors(instance: models.Model, exclude: list[str] | None = None, *, unique: bool = True) -> dict:
