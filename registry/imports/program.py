@@ -443,38 +443,28 @@ def _write(site: Site, spool: sqlite3.Connection, total: int, result: ImportResu
     done = 0
     cursor = spool.execute("SELECT mrn, row, data FROM checked ORDER BY mrn")
     for chunk in _chunks(cursor, WRITE_GROUP):
-        registered = set(
-            Patient.objects.filter(site=site, mrn__in=[m for m, _, _ in chunk]).values_list("mrn", flat=True)
-        )
-        # Our own objects, pickled a moment ago into a private temporary file.
-        group = [(row, pickle.loads(data)) for mrn, row, data in chunk if mrn not in registered]  # noqa: S301
+        mrns = [mrn for mrn, _, _ in chunk]
+        registered = set(Patient.objects.filter(site=site, mrn__in=mrns).values_list("mrn", flat=True))
+        group = [(row, data) for mrn, row, data in chunk if mrn not in registered]
         result.already_registered += len(chunk) - len(group)  # registered since the check
         try:
-            write_new_patients([new for _, new in group], by=by)
+            write_new_patients([_unpickled(data) for _, data in group], by=by)
             result.written += len(group)
         except DatabaseError:
-            for row, new in group:
-                _write_alone(new, row, result, by=by)
+            for row, data in group:  # afresh from the spool: the failed group's objects hold its ids
+                new = _unpickled(data)
+                try:
+                    write_new_patients([new], by=by)
+                    result.written += 1
+                except DatabaseError:
+                    result.report(Problem(specs.PATIENTS.name, row, "MRN", new.patient.mrn, _REFUSED))
         done += len(chunk)
         if progress:
             progress("writing", done, total)
 
 
-def _write_alone(new: NewPatient, row: int, result: ImportResult, *, by) -> None:
-    for record in _unsaved(new):  # the failed group's transaction gave some of them ids
-        record.pk = None
-    try:
-        write_new_patients([new], by=by)
-        result.written += 1
-    except DatabaseError:
-        result.report(Problem(specs.PATIENTS.name, row, "MRN", new.patient.mrn, _REFUSED))
-
-
-def _unsaved(new: NewPatient):
-    records = new.records
-    yield new.patient
-    yield from (*new.status_changes, *new.pumps, *new.refills, *new.dose_changes)
-    yield from (*records.new_indications, *records.new_visits, *records.new_goals, *records.new_reviews)
+def _unpickled(data: bytes) -> NewPatient:
+    return pickle.loads(data)  # noqa: S301 (our own objects, pickled into a private temporary file)
 
 
 def _chunks(items, size):

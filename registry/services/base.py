@@ -76,7 +76,8 @@ def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
 
 def _copy(cursor, table: str, columns: list[str], rows) -> None:
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN") as copy:
+    sql = f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN"
+    with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:  # the driver's cursor: Django's errors
         for row in rows:
             copy.write_row(row)
 

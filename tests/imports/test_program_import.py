@@ -230,3 +230,33 @@ def test_a_pump_history_with_mistakes_is_refused_row_by_row(site, tmp_path):
         assert "unusual: check it and confirm" in found[0][2]
         assert "already recorded at this date and time" in found[1][2]
         assert counts() == before
+
+
+def test_a_patient_the_database_refuses_after_the_check_is_reported_and_the_others_written(site, tmp_path):
+    path = write_xlsx(tmp_path / "program.xlsx", clean_sheets())
+    serial = Pump.objects.none()
+
+    def progress(phase, done, total):
+        nonlocal serial
+        if phase == "checking" and done == total:  # someone registers Omar's old pump meanwhile
+            other = services.create_patient(
+                site=site,
+                mrn="X1",
+                given_name="Ann",
+                family_name="Other",
+                date_of_birth=D(2000, 1, 1),
+                status="candidate",
+                referred_on=D(2025, 1, 1),
+            )
+            serial = services.implant_pump(
+                patient=other, implant_date=D(2026, 1, 5), serial_number="S-2", reservoir_volume_ml=40
+            )
+
+    result = import_program(path, site, dry_run=False, progress=progress)
+    assert serial.serial_number == "S-2"
+    assert result.written == 2 and result.problem_count == 1
+    problem = result.problems[0]
+    assert (problem.sheet, problem.column, problem.value) == ("Patients", "MRN", "4711")
+    assert "refused this patient" in problem.message
+    assert set(Patient.objects.values_list("mrn", flat=True)) == {"000101", "000303", "X1"}
+    assert Pump.objects.filter(serial_number="S-2").count() == 1
