@@ -231,8 +231,7 @@ def test_token_endpoint_is_throttled(coordinator, monkeypatch):
     # The class keeps the rates it read at import; patched here and restored after the test.
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "3/min"})
     codes = [
-        APIClient().post("/api/v1/auth/token/", {"username": "coord", "password": "x"}).status_code
-        for _ in range(4)
+        APIClient().post("/api/v1/auth/token/", {"username": "coord", "password": "x"}).status_code for _ in range(4)
     ]
     assert codes == [400, 400, 400, 429]
 
