@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -44,10 +46,11 @@ def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
     record gets its id, for its children. PostgreSQL: by COPY, the ids drawn from the table's sequence."""
     if not records:
         return
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         bulk_create_with_history(records, model, batch_size=500, default_user=history_user(by))
         return
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [model._meta.db_table, len(records)],
@@ -56,28 +59,51 @@ def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
             record._prepare_related_fields_for_save(operation_name="bulk_create")
             record.pk = pk
         fields = model._meta.concrete_fields
-        rows = ([f.get_db_prep_save(f.pre_save(r, True), connection) for f in fields] for r in records)
-        _copy(cursor, model._meta.db_table, [f.column for f in fields], rows)
+        values = [_db_value(f, db) for f in fields]
+        _copy(db, cursor, model._meta.db_table, [f.column for f in fields], ([v(r) for v in values] for r in records))
         history = model.history.model
         tracked = [f.attname for f in history.tracked_fields]
         author = getattr(history_user(by), "pk", None)
         now = timezone.now()
         rows = ([*(getattr(r, name) for name in tracked), now, "", "+", author] for r in records)
         columns = [history._meta.get_field(name).column for name in tracked]
-        _copy(
-            cursor,
-            history._meta.db_table,
-            [*columns, "history_date", "history_change_reason", "history_type", "history_user_id"],
-            rows,
-        )
+        extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
+        _copy(db, cursor, history._meta.db_table, [*columns, *extra], rows)
     for record in records:
-        record._state.adding, record._state.db = False, connection.alias
+        record._state.adding, record._state.db = False, db.alias
 
 
-def _copy(cursor, table: str, columns: list[str], rows) -> None:
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    sql = f"COPY {connection.ops.quote_name(table)} ({names}) FROM STDIN"
-    with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:  # the driver's cursor: Django's errors
+# Values psycopg sends as they are: Django's conversion before a save would not change them.
+_SENT_AS_IS = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DateField",
+    "DateTimeField",
+    "DecimalField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SmallIntegerField",
+    "TextField",
+}
+
+
+def _db_value(field, db):
+    """How to read ``field``'s value of a record for the database, as ``Model.save`` would send it."""
+    stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    if field.get_internal_type() in _SENT_AS_IS and not stamped:
+        return operator.attrgetter(field.attname)
+    return lambda record: field.get_db_prep_save(field.pre_save(record, True), db)
+
+
+def _copy(db, cursor, table: str, columns: list[str], rows) -> None:
+    names = ", ".join(db.ops.quote_name(c) for c in columns)
+    sql = f"COPY {db.ops.quote_name(table)} ({names}) FROM STDIN"
+    with db.wrap_database_errors, cursor.cursor.copy(sql) as copy:  # the driver's cursor: Django's errors
         for row in rows:
             copy.write_row(row)
 
