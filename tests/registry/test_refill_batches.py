@@ -140,6 +140,11 @@ def test_a_batch_keeps_the_facts_history_and_schedule_of_typed_entry(site):
     )
     for record in [*Refill.objects.filter(pump=other_pump), *DoseChange.objects.filter(pump=other_pump)]:
         assert [h.history_user_id for h in record.history.all()][-1] == user.pk
+    # Written in bulk (COPY on PostgreSQL): the stamps and one history row each, as a save leaves them.
+    assert other.created_at is not None and other.updated_at is not None
+    created = other.history.get()
+    assert (created.history_type, created.history_user_id, created.status) == ("+", user.pk, "implanted")
+    assert other_pump.history.get().history_type == "+"
 
     one.refresh_from_db()
     stored = {f: getattr(other, f) for f in SCHEDULE}
