@@ -35,7 +35,12 @@ class PatientViewSet(EditableViewSet):
         # The representation names the site and the active pump by id only: annotated, neither
         # model is loaded (a page of 50 built 100 model instances it did not show).
         active_pump = Pump.objects.filter(patient=OuterRef("pk"), explant_date__isnull=True).values("pk")[:1]
-        return with_refill_status(self.patients().annotate(active_pump_id=Subquery(active_pump)))
+        patients = self.patients().annotate(active_pump_id=Subquery(active_pump))
+        if self.detail:
+            # One patient's refill status from its site, in Python (the serializer): the SQL rule
+            # needs every site's today first, one query more than the record itself.
+            return patients.select_related("site")
+        return with_refill_status(patients)
 
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)

@@ -87,3 +87,11 @@ def test_queries_do_not_grow_with_page_size_or_data(admin_api, api, site):
     assert max(v for k, v in small.items() if k[1] != "worklist") <= 8, small
     # The worklist: counted and paged in SQL (registry.selectors.worklist_page), twice per request.
     assert max(v for k, v in small.items() if k[1] == "worklist") <= 16, small
+
+
+def test_a_patient_detail_reads_the_token_the_patient_and_writes_the_access_row(admin_api, api, site):
+    """One patient: the token, the patient with its site and active pump (the refill status from
+    the site, in Python), the access log's row; a coordinator's scope reads their profile first."""
+    patient, _ = make_implanted(site, mrn="D1", implant_date=dt.date(2025, 6, 2))
+    assert queries(admin_api, f"/api/v1/patients/{patient.pk}/") == 3
+    assert queries(api, f"/api/v1/patients/{patient.pk}/") == 4
