@@ -189,6 +189,13 @@ class Patient(models.Model):
             models.Index(fields=["next_refill_due"], name="patient_refill_due_idx"),
             models.Index(fields=["site", "next_refill_due"], name="patient_site_refill_due_idx"),
             models.Index(fields=["alarm_date"], name="patient_alarm_date_idx"),
+            # The few patients with no projection: their worklist section walks them alone, not
+            # every patient with a due date.
+            models.Index(
+                fields=["next_refill_due", "id"],
+                condition=Q(refill_due_basis=DueBasis.NEEDS_ATTENTION),
+                name="patient_needs_attention_idx",
+            ),
             models.Index(fields=["battery_eri_date"], name="patient_battery_eri_idx"),
             models.Index(fields=["site", "status"], name="patient_site_status_idx"),
             models.Index(fields=["site", "family_name", "given_name"], name="patient_site_name_idx"),
