@@ -246,9 +246,13 @@ def _battery_item(p: Patient, status: str) -> WorkItem:
 
 
 def _follow_up_item(v: FollowUp, patient: Patient, status: str) -> WorkItem:
-    label = v.get_kind_display()
-    reason = f"{label} missed (due {v.due_date:%d %b %Y})" if status == WorkStatus.MISSED else f"{label} due"
-    return WorkItem(patient, WorkKind.FOLLOW_UP, v.due_date, status, reason, v.pk)
+    return _visit_item(v.kind, v.due_date, v.pk, patient, status)
+
+
+def _visit_item(visit_kind: str, due: dt.date, visit_pk: int, patient: Patient, status: str) -> WorkItem:
+    label = FollowUp.Kind(visit_kind).label
+    reason = f"{label} missed (due {due:%d %b %Y})" if status == WorkStatus.MISSED else f"{label} due"
+    return WorkItem(patient, WorkKind.FOLLOW_UP, due, status, reason, visit_pk)
 
 
 def _ranked_rows(members: list[QuerySet], per_urgency: bool, offset: int, limit: int) -> QuerySet | None:
@@ -550,41 +554,134 @@ def worklist_page(
                 _STATEMENTS.clear()
             _STATEMENTS[key] = statements
     page_statement, count_statement = statements
-    if isinstance(page_statement, tuple) and isinstance(count_statement, tuple):
-        # One round trip: the total as a column of the page's rows (counted once, an InitPlan).
-        both = f"SELECT page.*, ({_counting(count_statement[0])}) FROM ({page_statement[0]}) page"  # noqa: S608
-        rows = _fetch((both, None))
-        total = rows[0][-1] if rows else _fetch((_counting(count_statement[0]), None))[0][0]
-        rows = [row[:-1] for row in rows]
-    else:
-        rows = _fetch(page_statement)
-        total = None
-        if isinstance(count_statement, QuerySet):
-            total = count_statement.count()
-        elif count_statement is not None:
-            total = _fetch((_counting(count_statement[0]), None))[0][0]
+    if isinstance(page_statement, tuple) and not isinstance(count_statement, QuerySet):
+        return _page_with_rows(page_statement[0], count_statement[0] if count_statement else None)
+    rows = _fetch(page_statement)
+    total = None
+    if isinstance(count_statement, QuerySet):
+        total = count_statement.count()
+    elif count_statement is not None:
+        total = _fetch((_counting(count_statement[0]), None))[0][0]
     if not rows:
         return WorklistPage(total, [])
     by_pk = {
         p.pk: p
         for p in with_booking(
-            with_refill_status(
-                Patient.objects.filter(pk__in={r[4] for r in rows})
-                .select_related("site", "primary_clinician")
-                .only(*WORK_ITEM_PATIENT_FIELDS),
-                now,
-                groups,
-            )
+            Patient.objects.filter(pk__in={r[4] for r in rows})
+            .select_related("site", "primary_clinician")
+            .only(*WORK_ITEM_PATIENT_FIELDS)
         )
     }
-    visits_by_pk = FollowUp.objects.in_bulk([r[5] for r in rows if r[0] == WorkKind.FOLLOW_UP])
-    items = []
-    for kind, status, _, _, patient_pk, target in rows:
-        patient = by_pk[patient_pk]
-        if kind == WorkKind.REFILL:
-            items.append(_refill_item(patient, status))
-        elif kind == WorkKind.BATTERY:
-            items.append(_battery_item(patient, status))
-        else:
-            items.append(_follow_up_item(visits_by_pk[target], patient, status))
-    return WorklistPage(total, items)
+    visits = FollowUp.objects.in_bulk([r[5] for r in rows if r[0] == WorkKind.FOLLOW_UP])
+    return WorklistPage(
+        total,
+        [
+            _item(kind, status, due, by_pk[patient_pk], target, visits[target].kind if target in visits else None)
+            for kind, status, _, due, patient_pk, target in rows
+        ],
+    )
+
+
+def _item(kind, status, due, patient: Patient, target, visit_kind) -> WorkItem:
+    if kind == WorkKind.REFILL:
+        return _refill_item(patient, status)
+    if kind == WorkKind.BATTERY:
+        return _battery_item(patient, status)
+    return _visit_item(visit_kind, due, target, patient, status)
+
+
+# --- The page with what its rows show, in one statement (PostgreSQL) ------------------------------
+# The page's rows numbered in the order the members give them (their concatenation is the ranking),
+# joined to what each row shows: the patient's columns (``WORK_ITEM_PATIENT_FIELDS``), site and
+# clinician, open booking and last contact, and a visit's kind; the total an InitPlan beside them.
+
+
+def _in_model_order(model, names) -> tuple[str, ...]:
+    """``names`` in the order of the model's fields: ``Model.from_db`` reads the values in that order."""
+    return tuple(f.attname for f in model._meta.concrete_fields if f.name in names or f.attname in names)
+
+
+_PATIENT_COLUMNS = _in_model_order(
+    Patient, ("id", "site", "primary_clinician", *(f for f in WORK_ITEM_PATIENT_FIELDS if "__" not in f))
+)
+_SITE_COLUMNS = _in_model_order(Site, ("id", "name", "time_zone"))
+_USER_COLUMNS = _in_model_order(
+    Patient._meta.get_field("primary_clinician").related_model, ("id", "username", "first_name", "last_name")
+)
+
+
+def _columns(model, alias: str, names) -> str:
+    return ", ".join(f'{alias}."{model._meta.get_field(name).column}"' for name in names)
+
+
+def _rows_sql(page_sql: str, count_sql: str | None) -> str:
+    user = Patient._meta.get_field("primary_clinician").related_model
+    total = f"({_counting(count_sql)})" if count_sql is not None else "NULL::bigint"
+    sql = f"""
+        SELECT page.item_kind, page.item_status, page.item_due, page.item_target, {total},
+               {_columns(Patient, "p", _PATIENT_COLUMNS)}, {_columns(Site, "s", _SITE_COLUMNS)},
+               {_columns(user, "u", _USER_COLUMNS)}, b.id, b.starts_at, bs.name, bs.time_zone,
+               c.contacted_at, c.outcome, f.kind
+          FROM (SELECT numbered.*, row_number() OVER () AS n
+                  FROM ({page_sql}) numbered (item_kind, item_status, work_urgency, item_due, item_patient, item_target)
+               ) page
+          JOIN {Patient._meta.db_table} p ON p.id = page.item_patient
+          JOIN {Site._meta.db_table} s ON s.id = p.site_id
+          LEFT JOIN {user._meta.db_table} u ON u.id = p.primary_clinician_id
+          LEFT JOIN LATERAL (
+               SELECT a.id, a.starts_at, a.site_id FROM {RefillAppointment._meta.db_table} a
+                WHERE a.patient_id = p.id AND a.status = %s LIMIT 1) b ON true
+          LEFT JOIN {Site._meta.db_table} bs ON bs.id = b.site_id
+          LEFT JOIN LATERAL (
+               SELECT x.contacted_at, x.outcome FROM {ContactAttempt._meta.db_table} x
+                WHERE x.patient_id = p.id ORDER BY x.contacted_at DESC, x.id DESC LIMIT 1) c ON true
+          LEFT JOIN {FollowUp._meta.db_table} f ON f.id = page.item_target AND page.item_kind = %s
+         ORDER BY page.n
+    """  # noqa: S608 - table and column names from the models; values bound below
+    return connection.ops.compose_sql(sql, [RefillAppointment.Status.BOOKED.value, WorkKind.FOLLOW_UP.value])
+
+
+_ROWS_SQL: dict[tuple[str, str | None], str] = {}
+
+
+def _page_with_rows(page_sql: str, count_sql: str | None) -> WorklistPage:
+    """``worklist_page``'s answer from one statement on PostgreSQL (``_rows_sql``)."""
+    sql = _ROWS_SQL.get((page_sql, count_sql))
+    if sql is None:
+        if len(_ROWS_SQL) >= _STATEMENTS_KEPT:
+            _ROWS_SQL.clear()
+        sql = _ROWS_SQL[(page_sql, count_sql)] = _rows_sql(page_sql, count_sql)
+    rows = _fetch((sql, None))
+    if not rows:
+        total = _fetch((_counting(count_sql), None))[0][0] if count_sql is not None else None
+        return WorklistPage(total, [])
+    user_model = Patient._meta.get_field("primary_clinician").related_model
+    n_patient, n_site, n_user = len(_PATIENT_COLUMNS), len(_SITE_COLUMNS), len(_USER_COLUMNS)
+    sites, users, items = {}, {}, []
+    for row in rows:
+        kind, status, due, target, _ = row[:5]
+        values = row[5 : 5 + n_patient]
+        site_values = row[5 + n_patient : 5 + n_patient + n_site]
+        user_values = row[5 + n_patient + n_site : 5 + n_patient + n_site + n_user]
+        booking_id, booking_at, clinic, zone, contact_at, outcome, visit_kind = row[5 + n_patient + n_site + n_user :]
+        # One instance per site and clinician on the page, as the ORM's select_related gave per row.
+        site = sites.get(site_values[0]) or sites.setdefault(
+            site_values[0], Site.from_db(connection.alias, _SITE_COLUMNS, site_values)
+        )
+        user = None
+        if user_values[0] is not None:
+            user = users.get(user_values[0]) or users.setdefault(
+                user_values[0], user_model.from_db(connection.alias, _USER_COLUMNS, user_values)
+            )
+        patient = Patient.from_db(connection.alias, _PATIENT_COLUMNS, values)
+        Patient.site.field.set_cached_value(patient, site)
+        Patient.primary_clinician.field.set_cached_value(patient, user)
+        patient.booking_id, patient.booking_at, patient.booking_clinic, patient.booking_zone = (
+            booking_id,
+            booking_at,
+            clinic,
+            zone,
+        )
+        patient.last_contact_at, patient.last_contact_outcome = contact_at, outcome
+        items.append(_item(kind, status, due, patient, target, visit_kind))
+    return WorklistPage(rows[0][4], items)
