@@ -115,11 +115,14 @@ SQLITE_OPTIONS = {
 }
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'itb.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Behind PgBouncer in transaction pooling (docs/deployment.md): nothing may outlive a transaction on
+# its server connection (cursors, prepared statements).
+DATABASE_POOLED = env.bool("DATABASE_POOLED", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # No JIT: it spent longer compiling the worklist's short queries than running them (docs/decisions.md).
-    if env.bool("DATABASE_POOLED", default=False):
+    if DATABASE_POOLED:
         # Behind PgBouncer in transaction pooling (docs/deployment.md): consecutive transactions
         # may run on different server connections, so no cursor may outlive its transaction, and
         # the pooler refuses per-connection options (the server is started with jit=off instead).

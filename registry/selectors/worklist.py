@@ -33,6 +33,7 @@ from django.utils import timezone
 from registry import scheduling
 from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment, Site
 from registry.scheduling import RefillStatus, WorkStatus
+from registry.selectors.prepared import execute_prepared
 from registry.selectors.rules import (
     _site_today,
     no_show_q,
@@ -651,7 +652,9 @@ def _page_with_rows(page_sql: str, count_sql: str | None) -> WorklistPage:
         if len(_ROWS_SQL) >= _STATEMENTS_KEPT:
             _ROWS_SQL.clear()
         sql = _ROWS_SQL[(page_sql, count_sql)] = _rows_sql(page_sql, count_sql)
-    rows = _fetch((sql, None))
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, sql)
+        rows = cursor.fetchall()
     if not rows:
         total = _fetch((_counting(count_sql), None))[0][0] if count_sql is not None else None
         return WorklistPage(total, [])
