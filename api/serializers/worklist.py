@@ -47,3 +47,22 @@ class WorkItemSerializer(serializers.Serializer):
 
     def get_patient_name(self, item) -> str:
         return f"{item.patient.family_name}, {item.patient.given_name}"
+
+    def to_representation(self, item) -> dict:
+        """The fields above, written directly: a page of 50 items through each field's machinery
+        cost more than building the items (the fields stay for the schema and the field order)."""
+        patient = item.patient
+        alarm = patient.alarm_date
+        return {
+            "patient": patient.pk,
+            "patient_name": self.get_patient_name(item),
+            "mrn": str(patient.mrn),
+            "site": patient.site_id,
+            "kind": str(item.kind),
+            "due_date": item.due_date.isoformat(),
+            "status": str(item.status),
+            "reason": str(item.reason),
+            "target_id": item.target_id,
+            "urgency": item.urgency,
+            "alarm_date": alarm.isoformat() if alarm is not None else None,
+        }

@@ -86,3 +86,19 @@ def test_a_long_worklist_counts_no_further_than_it_needs(api, due_things, site, 
     # The last page, asked for by name, counts everything.
     last = api.get(f"/api/v1/worklist/?{window}&page_size=2&page=last").json()
     assert (last["count"], last["count_exact"], len(last["results"])) == (5, True, 1)
+
+
+@time_machine.travel(dt.datetime(2025, 8, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_an_items_representation_is_what_its_declared_fields_give(api, due_things):
+    """``WorkItemSerializer`` writes its fields directly: the same as DRF's field by field."""
+    from rest_framework import serializers as drf
+
+    from api.serializers import WorkItemSerializer
+    from registry.selectors import worklist_page
+
+    items = worklist_page(start=dt.date(2025, 8, 1), end=dt.date(2025, 8, 31)).items
+    assert {i.kind for i in items} == {"refill", "follow_up"}
+    for item in items:
+        direct = WorkItemSerializer().to_representation(item)
+        by_field = drf.Serializer.to_representation(WorkItemSerializer(), item)
+        assert list(direct.items()) == list(by_field.items())
