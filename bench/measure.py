@@ -394,11 +394,15 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             same=_full_items,
         )
 
+    # Every paged worklist counts up to a limit and one more (the API's), as its floor then does;
+    # the exact total of every item is the "every item" target's work.
+    from api.views.worklist import COUNT_LIMIT as api_count_limit
+
     def core_worklist_page():
         fn = _optional("registry.selectors", "worklist_page")
         return Target(
-            lambda: fn(start=ctx.today, end=ctx.end, offset=0, limit=50),
-            lambda: floors.worklist_page(ctx.today, ctx.end),
+            lambda: fn(start=ctx.today, end=ctx.end, offset=0, limit=50, count_limit=api_count_limit),
+            lambda: floors.worklist_page(ctx.today, ctx.end, count_limit=api_count_limit),
             same=_page_items,
         )
 
@@ -467,12 +471,9 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         return floors.dashboard(ctx.today, ctx.today + dt.timedelta(days=30), 200, 1000, ctx.admin.pk)
 
     api = ctx.token_client
-    # The API's worklist counts up to its limit and one more, as its floor then does.
-    from api.views.worklist import COUNT_LIMIT as api_count_limit
-
     start, end = ctx.today.isoformat(), ctx.end.isoformat()
     return [
-        ("core: worklist page of 50, 14 days", core_worklist_page),
+        (f"core: worklist page of 50, 14 days, total up to {api_count_limit:,}", core_worklist_page),
         ("core: worklist, every item, 14 days", core_worklist_full),
         ("core: patient list page (ORM, 50)", core_patient_list),
         ("core: patient detail (ORM)", core_patient_detail),
