@@ -236,18 +236,20 @@ _NEGATED = {"lt": "gte", "lte": "gt"}
 
 
 def refill_status_range(status: str, groups) -> Q:
-    """The due dates ``status`` implies at every site group, for an index scan to start from.
+    """The dates ``status`` implies at every site group, for an index scan to start from.
 
-    Read from ``scheduling.REFILL_STATUS_RULES``: the status's own due-date test at the latest
-    site's day, and the earlier statuses' due-date tests, negated, at the earliest. Only a hint:
-    ``refill_status_q`` is the rule.
+    Read from ``scheduling.REFILL_STATUS_RULES``: the status's own date test (its column: the due
+    date, or the alarm date for critical) at the latest site's day, and the earlier statuses'
+    due-date tests, negated, at the earliest (due dates only: a listed patient always has one,
+    where a missing alarm date passes a negated test). Only a hint: ``refill_status_q`` is the rule.
     """
     hint = Q()
     for rule in scheduling.REFILL_STATUS_RULES:
-        if rule.column == "next_refill_due" and rule.comparison in _NEGATED:
+        own = rule.status == status
+        if rule.comparison in _NEGATED and (own or rule.column == "next_refill_due"):
             bounds = [rule.value(day, lead) for day, lead in groups] or [timezone.now().date()]
-            if rule.status == status:
-                hint &= Q(**{f"next_refill_due__{rule.comparison}": max(bounds)})
+            if own:
+                hint &= Q(**{f"{rule.column}__{rule.comparison}": max(bounds)})
             else:
                 hint &= Q(**{f"next_refill_due__{_NEGATED[rule.comparison]}": min(bounds)})
         if rule.status == status:

@@ -370,7 +370,7 @@ def _page_statements(every_site, groups, start, end, patients, kinds, battery_wi
             # The statuses ranked ahead of a no-show keep theirs: the no-show member leaves them out.
             hints[WorkStatus.NO_SHOW] = no_show
             for status in _AHEAD_OF_NO_SHOW:
-                hints[status] = Q()
+                hints[status] = refill_status_range(status, groups)  # its own range only: no-shows too
                 hints[WorkStatus.NO_SHOW] &= ~refill_status_q(status, groups)
             members += [
                 (
