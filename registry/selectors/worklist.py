@@ -507,8 +507,9 @@ def worklist_page(
     each ordered by date along an index and cut at ``offset + limit`` rows: the database reads
     about a page per member, whatever the program's size. (SQLite cannot order and cut inside a
     UNION: there the members are whole kinds and the union is ranked as a whole, same result.)
-    The total counts primary keys only, from the same indexes. The page's patients and visits are
-    then loaded in two queries: a constant number of queries whatever the size. ``count=False``
+    The total counts primary keys only, from the same indexes. What the rows show of their patients
+    and visits comes with them on PostgreSQL (``_rows_sql``), and in two more queries elsewhere: a
+    constant number of queries whatever the size. ``count=False``
     skips the total (``total`` is then ``None``): a paginator that has counted needs only the page;
     ``count_limit``: a page that shows "more than N" counts no further than N + 1 items.
     ``sites`` narrows the page to these sites' patients (a clinic's scope): visits are then read
