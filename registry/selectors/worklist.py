@@ -163,11 +163,13 @@ def open_follow_ups(patients: QuerySet[Patient] | None, *, start: dt.date | None
     a missed one only until a later visit of its kind is booked (``FollowUp.superseded``, kept by
     database triggers, migration 0007). ``patients=None`` means every patient (no semi-join).
     """
-    visits = FollowUp.objects.filter(due_date__lte=end, status__in=scheduling.OPEN_VISIT_STATUSES).exclude(
-        patient__status__in=_LEFT
-    )
-    if patients is not None:
-        visits = visits.filter(patient__in=patients.values("pk"))
+    visits = FollowUp.objects.filter(due_date__lte=end, status__in=scheduling.OPEN_VISIT_STATUSES)
+    if patients is None:
+        visits = visits.exclude(patient__status__in=_LEFT)
+    else:
+        # One semi-join with both conditions: a clinic's patients (a few thousand from the site
+        # index), not every patient still listed joined and then narrowed to the clinic's.
+        visits = visits.filter(patient__in=patients.filter(_STAYING).values("pk"))
     if start is not None:
         visits = visits.exclude(status=FollowUp.Status.SCHEDULED, due_date__lt=start - dt.timedelta(days=30))
     return visits
