@@ -86,10 +86,12 @@ class FollowUp(models.Model):
                 name="follow_up_open_patient_idx",
                 condition=Q(status__in=["scheduled", "missed"], superseded=False),
             ),
+            # A clinic's open visits, superseded ones too: its worklist counts a scheduled visit
+            # whether or not a later one is booked (only a missed one drops out).
             models.Index(
                 fields=["site", "due_date", "status"],
                 name="follow_up_open_site_idx",
-                condition=Q(status__in=["scheduled", "missed"], superseded=False),
+                condition=Q(status__in=["scheduled", "missed"]),
             ),
         ]
 
