@@ -670,7 +670,7 @@ def _page_with_rows(page_sql: str, count_sql: str | None) -> WorklistPage:
         site_values = row[5 + n_patient : 5 + n_patient + n_site]
         user_values = row[5 + n_patient + n_site : 5 + n_patient + n_site + n_user]
         booking_id, booking_at, clinic, zone, contact_at, outcome, visit_kind = row[5 + n_patient + n_site + n_user :]
-        # One instance per site and clinician on the page, as the ORM's select_related gave per row.
+        # One site and one clinician instance per page (the ORM's select_related made one per row).
         site = sites.get(site_values[0]) or sites.setdefault(
             site_values[0], Site.from_db(connection.alias, _SITE_COLUMNS, site_values)
         )
