@@ -154,7 +154,6 @@ class _PatientImport:
         self.patient: Patient | None = None
         self.pumps: dict[str, object] = {}
         self.goals: dict[str, object] = {}
-        self.last_refill_row: Parsed | None = None  # where a schedule that cannot be projected is reported
 
     def of(self, sheet: specs.Sheet) -> list[Parsed]:
         return [r for r in self.rows if r.sheet == sheet.name]
@@ -205,7 +204,7 @@ class _PatientImport:
         for _, _, _, step in sorted(self.events(), key=lambda e: e[:3]):
             step()
         if not self.failed:
-            self.call(self.last_refill_row or patients[0], self.new.finish)
+            self.new.finish()
 
     def events(self) -> Iterator[tuple]:
         """(date, rank, order, step): same-day events run implant, refills, visits, then departures."""
@@ -316,7 +315,7 @@ class _PatientImport:
                 for k in ("volume_removed_ml", "expected_residual_ml", "programmer_alarm_date")
                 if v[k] is not None
             }
-            refill = self.call(
+            self.call(
                 row,
                 self.new.refill,
                 pump=pump,
@@ -328,9 +327,6 @@ class _PatientImport:
                 confirmed=bool(v["confirmed"]),
                 **optional,
             )
-            if refill is not None and refill.pump is self.new.active_pump():
-                latest = self.new.pump_records.of(pump)[-1]
-                self.last_refill_row = row if latest is refill else self.last_refill_row
         else:
             at = dt.datetime.combine(v["effective_on"], v["effective_time"] or NOON, tzinfo=zone)
             self.call(

@@ -68,6 +68,9 @@ class MemoryRecords(StoredRecords):
         self.rules = rules
         self.refills: dict[int, list[Refill]] = defaultdict(list)  # by pump object, in time order
         self.changes: dict[int, list[DoseChange]] = defaultdict(list)
+        # Each cycle's schedule, by its refill, until a record is kept or taken back: the check after
+        # a refill and the next refill's timeliness read the same one.
+        self.cycles: dict[int, scheduling.RefillSchedule] = {}
 
     def of(self, pump: Pump | None) -> list[Refill]:
         return self.refills[id(pump)] if pump is not None else []
@@ -85,6 +88,11 @@ class MemoryRecords(StoredRecords):
         return replaced[-1] if replaced else None
 
     def cycle_schedule(self, refill: Refill) -> scheduling.RefillSchedule:
+        if id(refill) not in self.cycles:
+            self.cycles[id(refill)] = self._cycle_schedule(refill)
+        return self.cycles[id(refill)]
+
+    def _cycle_schedule(self, refill: Refill) -> scheduling.RefillSchedule:
         refills = self.of(refill.pump)
         at = bisect.bisect_right(refills, refill.performed_at, key=lambda r: r.performed_at)
         next_at = refills[at].performed_at if at < len(refills) else None
@@ -101,6 +109,12 @@ class MemoryRecords(StoredRecords):
     def site_by_id(self, site_id: int) -> Site:
         return self.site
 
+    def forget(self, record: Refill | DoseChange) -> None:
+        """Take back a record ``keep`` held (its service refused it after the checks)."""
+        kept = self.refills if isinstance(record, Refill) else self.changes
+        kept[id(record.pump)].remove(record)
+        self.cycles.clear()
+
     def keep(self, record: Refill | DoseChange) -> None:
         """Refuse ``record`` as ``validated_save`` would, or hold it as recorded."""
         if isinstance(record, Refill):
@@ -116,6 +130,7 @@ class MemoryRecords(StoredRecords):
         if errors:
             raise ValidationError(errors)
         kept.insert(bisect.bisect_right(kept, at, key=when), record)
+        self.cycles.clear()
 
 
 class NewPatient:
@@ -215,36 +230,49 @@ class NewPatient:
         """``record_refill``'s rules."""
         refill = checked_refill(pump, self.pump_records, by=self.by, **values)
         self.pump_records.keep(refill)
-        self.refills.append(refill)
+        self._projected_after(refill, self.refills)
         return refill
 
     def dose_change(self, *, pump: Pump, **values) -> DoseChange:
         """``record_dose_change``'s rules."""
         change = checked_dose_change(pump, by=self.by, **values)
         self.pump_records.keep(change)
-        self.dose_changes.append(change)
+        self._projected_after(change, self.dose_changes)
         return change
+
+    def _projected_after(self, record: Refill | DoseChange, records: list) -> None:
+        """Keep ``record`` in ``records`` as its service saves it: refused on the daily dose when the
+        patient's schedule cannot be projected after it."""
+        try:
+            with projection_refused_on("daily_dose_mcg"):
+                self._schedule(refuse_unprojectable=True)
+        except ValidationError:
+            self.pump_records.forget(record)
+            raise
+        records.append(record)
+
+    def _schedule(self, *, refuse_unprojectable: bool = False) -> dict:
+        """What ``recompute_schedule`` would store from the records held now."""
+        pump = self.active_pump()
+        refills = self.pump_records.of(pump)
+        replaced = self.pump_records.of(pump.replaces) if pump is not None and not refills else []
+        return schedule_columns(
+            self.patient,
+            pump,
+            refills[-1] if refills else None,
+            self.rules,
+            cycle=self.pump_records.cycle_schedule,
+            replaced_latest=replaced[-1] if replaced else None,
+            refuse_unprojectable=refuse_unprojectable,
+        )
 
     def finish(self) -> Patient:
         """The refills' facts restated in time order and the patient's stored schedule, as the services
-        leave them after the last write; refused on the daily dose when it cannot be projected."""
+        leave them after the last write."""
         refills = sorted(self.refills, key=lambda r: r.performed_at)
         if refills:
             restated_refill_facts(refills, refills[0].performed_at)
-        pump = self.active_pump()
-        latest = self.pump_records.of(pump)[-1] if self.pump_records.of(pump) else None
-        replaced = self.pump_records.of(pump.replaces) if pump is not None and latest is None else []
-        with projection_refused_on("daily_dose_mcg"):
-            values = schedule_columns(
-                self.patient,
-                pump,
-                latest,
-                self.rules,
-                cycle=self.pump_records.cycle_schedule,
-                replaced_latest=replaced[-1] if replaced else None,
-                refuse_unprojectable=bool(self.refills),
-            )
-        for name, value in values.items():
+        for name, value in self._schedule().items():
             setattr(self.patient, name, value)
         return self.patient
 

@@ -38,7 +38,7 @@ SETTINGS = settings(
 
 minute_ago = st.integers(0, 420 * 24 * 60).map(lambda m: NOW - dt.timedelta(minutes=m))
 day_ago = st.integers(0, 420).map(lambda d: (NOW - dt.timedelta(days=d)).date())
-dose = st.sampled_from(["20", "100", "400", "1800"])
+dose = st.sampled_from(["0.01", "20", "100", "400", "1800"])  # 0.01: a reservoir lasting past the calendar
 step = st.one_of(
     st.tuples(
         st.just("refill"),
