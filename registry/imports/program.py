@@ -30,6 +30,7 @@ from django.db import DatabaseError
 from registry.imports import cells, specs
 from registry.imports.reading import FileError, Problem, Row, read_rows
 from registry.models import FollowUp, Patient, PatientStatus, Pump, Site
+from registry.services.constraints import constraint_message
 from registry.services.new_patients import NewPatient, write_new_patients
 from registry.services.schedule import site_rules
 
@@ -398,9 +399,7 @@ class _PatientImport:
 
 # --- The whole file ------------------------------------------------------------------------------
 
-_SERIAL_TAKEN = next(
-    c for c in Pump._meta.constraints if c.name == "pump_serial_unique_per_manufacturer"
-).get_violation_error_message()
+_SERIAL_TAKEN = constraint_message(Pump, "pump_serial_unique_per_manufacturer")
 _REFUSED = "The database refused this patient: a record conflicts with one saved since the file was checked."
 WRITE_GROUP = 250  # patients written in one transaction
 
@@ -412,8 +411,7 @@ def _check(site: Site, spool: sqlite3.Connection, total: int, result: ImportResu
     serials: set = set()
     done = 0
     for chunk in _chunks(_patients(spool), 200):
-        mrns = [m for m, _ in chunk]
-        registered = set(Patient.objects.filter(site=site, mrn__in=mrns).values_list("mrn", flat=True))
+        registered = _registered(site, [mrn for mrn, _ in chunk])
         wanted = {r.values["serial_number"] for _, rows in chunk for r in rows if r.sheet == specs.PUMPS.name}
         serials |= set(Pump.objects.filter(serial_number__in=wanted).values_list("manufacturer", "serial_number"))
         checked = []
@@ -439,8 +437,7 @@ def _write(site: Site, spool: sqlite3.Connection, total: int, result: ImportResu
     done = 0
     cursor = spool.execute("SELECT mrn, row, data FROM checked ORDER BY mrn")
     for chunk in _chunks(cursor, WRITE_GROUP):
-        mrns = [mrn for mrn, _, _ in chunk]
-        registered = set(Patient.objects.filter(site=site, mrn__in=mrns).values_list("mrn", flat=True))
+        registered = _registered(site, [mrn for mrn, _, _ in chunk])
         group = [(row, data) for mrn, row, data in chunk if mrn not in registered]
         result.already_registered += len(chunk) - len(group)  # registered since the check
         try:
@@ -457,6 +454,10 @@ def _write(site: Site, spool: sqlite3.Connection, total: int, result: ImportResu
         done += len(chunk)
         if progress:
             progress("writing", done, total)
+
+
+def _registered(site: Site, mrns: list[str]) -> set[str]:
+    return set(Patient.objects.filter(site=site, mrn__in=mrns).values_list("mrn", flat=True))
 
 
 def _unpickled(data: bytes) -> NewPatient:

@@ -62,13 +62,12 @@ def bulk_saved(model: type[models.Model], records: list, *, by=None) -> None:
         values = [_db_value(f, db) for f in fields]
         _copy(db, cursor, model._meta.db_table, [f.column for f in fields], ([v(r) for v in values] for r in records))
         history = model.history.model
-        tracked = [f.attname for f in history.tracked_fields]
-        author = getattr(history_user(by), "pk", None)
-        now = timezone.now()
-        rows = ([*(getattr(r, name) for name in tracked), now, "", "+", author] for r in records)
-        columns = [history._meta.get_field(name).column for name in tracked]
-        extra = ["history_date", "history_change_reason", "history_type", "history_user_id"]
-        _copy(db, cursor, history._meta.db_table, [*columns, *extra], rows)
+        tracked = [_db_value(f, db, stamp=False) for f in history.tracked_fields]  # stamped just above
+        extra = [timezone.now(), "", "+", getattr(history_user(by), "pk", None)]
+        rows = ([*(v(r) for v in tracked), *extra] for r in records)
+        columns = [history._meta.get_field(f.attname).column for f in history.tracked_fields]
+        extra_columns = ["history_date", "history_change_reason", "history_type", "history_user_id"]
+        _copy(db, cursor, history._meta.db_table, [*columns, *extra_columns], rows)
     for record in records:
         record._state.adding, record._state.db = False, db.alias
 
@@ -92,12 +91,15 @@ _SENT_AS_IS = {
 }
 
 
-def _db_value(field, db):
-    """How to read ``field``'s value of a record for the database, as ``Model.save`` would send it."""
-    stamped = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+def _db_value(field, db, *, stamp: bool = True):
+    """How to read ``field``'s value of a record for the database, as ``Model.save`` would send it
+    (``stamp``: an ``auto_now`` field is set first, as an insert sets it)."""
+    stamped = stamp and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
     if field.get_internal_type() in _SENT_AS_IS and not stamped:
         return operator.attrgetter(field.attname)
-    return lambda record: field.get_db_prep_save(field.pre_save(record, True), db)
+    if stamped:
+        return lambda record: field.get_db_prep_save(field.pre_save(record, True), db)
+    return lambda record: field.get_db_prep_save(getattr(record, field.attname), db)
 
 
 def _copy(db, cursor, table: str, columns: list[str], rows) -> None:

@@ -119,6 +119,11 @@ def _check_holds(constraint: models.CheckConstraint, instance: models.Model, exc
         return None
 
 
+def constraint_message(model: type[models.Model], name: str) -> str:
+    """The words the database's constraint ``name`` on ``model`` is refused with."""
+    return next(c for c in model._meta.constraints if c.name == name).get_violation_error_message()
+
+
 def validate_constraints(instance: models.Model, exclude: set[str], *, unique: bool = True) -> None:
     """``Model.validate_constraints``, the same errors, with the CHECK constraints read in Python
     (``unique=False``: the unique constraints left out)."""

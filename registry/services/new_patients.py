@@ -35,6 +35,7 @@ from registry.models import (
     StatusChange,
 )
 from registry.services.base import bulk_saved, validated, validation_errors
+from registry.services.constraints import constraint_message
 from registry.services.patients import checked_status_change, new_patient
 from registry.services.pumps import checked_explant, checked_implant, checked_replacement
 from registry.services.record_batches import PatientRecordBatch
@@ -54,10 +55,6 @@ def _as_stored(instance):
         if isinstance(field, models.DecimalField) and isinstance(value, Decimal):
             setattr(instance, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))
     return instance
-
-
-def _unique_message(model, name: str) -> str:
-    return next(c for c in model._meta.constraints if c.name == name).get_violation_error_message()
 
 
 class MemoryRecords(StoredRecords):
@@ -126,7 +123,7 @@ class MemoryRecords(StoredRecords):
         when = operator.attrgetter(instant)
         at = when(record)
         if instant not in errors and any(when(r) == at for r in kept):
-            errors.setdefault(NON_FIELD_ERRORS, []).append(ValidationError(_unique_message(type(record), name)))
+            errors.setdefault(NON_FIELD_ERRORS, []).append(ValidationError(constraint_message(type(record), name)))
         if errors:
             raise ValidationError(errors)
         kept.insert(bisect.bisect_right(kept, at, key=when), record)
@@ -153,7 +150,7 @@ class NewPatient:
         validated(patient, _PATIENT_RELATIONS, unique=False)
         self.patient = patient
         self.status_changes.append(first)
-        self.records = PatientRecordBatch(patient, by=self.by)
+        self.records = PatientRecordBatch(patient)
         return patient
 
     def active_pump(self) -> Pump | None:
@@ -296,7 +293,4 @@ def write_new_patients(patients: list[NewPatient], *, by=None) -> None:
         visit.site_id = visit.patient.site_id  # as ``FollowUp.save`` sets it
     bulk_saved(FollowUp, visits, by=by)
     bulk_saved(Goal, [g for r in records for g in r.new_goals], by=by)
-    reviews = [v for r in records for v in r.new_reviews]
-    for review in reviews:
-        review.goal_id = review.goal.pk  # given by its goal's insert just above
-    bulk_saved(GoalReview, reviews, by=by)
+    bulk_saved(GoalReview, [v for r in records for v in r.new_reviews], by=by)  # their goals' ids now given

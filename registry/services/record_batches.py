@@ -30,8 +30,8 @@ def _valid(record, parent: str):
 class PatientRecordBatch:
     """A new patient's other records, checked one by one and held until written."""
 
-    def __init__(self, patient: Patient, *, by=None):
-        self.patient, self.by = patient, by
+    def __init__(self, patient: Patient):
+        self.patient = patient
         self.new_indications: list[Indication] = []
         self.visits: dict = defaultdict(list)  # (kind, due date) -> visits
         self.new_visits: list[FollowUp] = []
@@ -74,7 +74,7 @@ class PatientRecordBatch:
         return goal
 
     def review(self, *, goal: Goal, **values) -> GoalReview:
-        """``review_goal``'s rules, for a goal of this batch or a stored one."""
+        """``review_goal``'s rules, for a goal of this batch."""
         review = _valid(checked_goal_review(goal=goal, **values), "goal")
         self.new_reviews.append(review)
         return review
