@@ -17,6 +17,7 @@ import datetime as dt
 from django.db import connection
 
 from registry import scheduling
+from registry.selectors.paging import COUNT_LIMIT
 from registry.selectors.rules import refill_status_sql
 from registry.selectors.worklist import WORK_URGENCY
 
@@ -230,12 +231,13 @@ PATIENT_COLUMNS = f"p.*, s.today AS site_today, {STATUS} AS refill_status"
 ACTIVE_PUMP = "(SELECT pu.id FROM registry_pump pu WHERE pu.patient_id = p.id AND pu.explant_date IS NULL)"
 
 
-# The count is an index-only scan of patient_name_idx (every patient: it grows with the program);
-# the page walks the same index in order and stops after 50 rows.
+# The count is an index-only scan of patient_name_idx cut after COUNT_LIMIT + 1 entries (as the
+# lists count: "more than 10,000"); the page walks the same index in order and stops after 50 rows.
 def patient_list() -> tuple[int, list]:
-    """Page 1 of 50 patients by name, with the total count (what a paginated list needs)."""
+    """Page 1 of 50 patients by name, with the total counted up to the lists' limit and one more."""
+    count = f"(SELECT count(*) FROM (SELECT 1 FROM registry_patient LIMIT {COUNT_LIMIT + 1}) c)::int"
     rows = _rows(
-        f"WITH {SITES} SELECT {PATIENT_COLUMNS}, {ACTIVE_PUMP}, (SELECT count(*) FROM registry_patient)::int "  # noqa: S608
+        f"WITH {SITES} SELECT {PATIENT_COLUMNS}, {ACTIVE_PUMP}, {count} "  # noqa: S608
         "FROM registry_patient p JOIN s ON s.id = p.site_id ORDER BY p.family_name, p.given_name, p.id LIMIT 50"
     )
     return (rows[0][-1] if rows else 0), [row[:-1] for row in rows]

@@ -407,9 +407,12 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         )
 
     def core_patient_list():
+        from registry.selectors.paging import CountingPaginator
+
         def run():
             qs = selectors.with_refill_status(Patient.objects.select_related("site", "primary_clinician"))
-            return qs.count(), list(qs.order_by("family_name", "given_name", "id")[:50])
+            page = CountingPaginator(qs.order_by("family_name", "given_name", "id"), 50, asked="1").page(1)
+            return page.paginator.count, list(page.object_list)
 
         return Target(run, floors.patient_list, same=_core_patients)
 
@@ -475,7 +478,7 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
     return [
         (f"core: worklist page of 50, 14 days, total up to {api_count_limit:,}", core_worklist_page),
         ("core: worklist, every item, 14 days", core_worklist_full),
-        ("core: patient list page (ORM, 50)", core_patient_list),
+        ("core: patient list page of 50, total up to 10,000", core_patient_list),
         ("core: patient detail (ORM)", core_patient_detail),
         ("sweep: reminder sweep", sweep),
         ("sweep: steady state (after the day's first)", sweep_steady),

@@ -13,6 +13,8 @@ Decisions:
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, status, viewsets
@@ -23,6 +25,7 @@ from rest_framework.response import Response
 from api.etags import check_if_match, etag_of
 from api.permissions import HasStaffRole, IsClinicalStaff
 from registry.roles import patients_for
+from registry.selectors.paging import COUNT_LIMIT, CountingPaginator
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -34,9 +37,40 @@ IF_MATCH = OpenApiParameter(
 
 
 class RegistryPagination(PageNumberPagination):
+    """Pages of 50 (up to 200) whose ``count`` stops after ``COUNT_LIMIT`` rows or the page asked for
+    (``count_exact`` False: there are at least ``count``); ``page=last`` counts every row."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+    count_limit = COUNT_LIMIT
+
+    def paginate_queryset(self, queryset, request, view=None):
+        asked = request.query_params.get(self.page_query_param, 1)
+        self.django_paginator_class = partial(CountingPaginator, asked=asked, count_limit=self.count_limit)
+        return super().paginate_queryset(queryset, request, view)
+
+    def count_exact(self) -> bool:
+        return self.page.paginator.count_exact
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data = {"count": response.data["count"], "count_exact": self.count_exact(), **response.data}
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"] = {
+            "count": schema["properties"]["count"],
+            "count_exact": {
+                "type": "boolean",
+                "description": f"False when the count stopped after {self.count_limit:,} items (or the page asked "
+                "for): there are at least ``count`` items. Ask for page=last for the exact total.",
+            },
+            **schema["properties"],
+        }
+        schema["required"] = [*schema.get("required", []), "count_exact"]
+        return schema
 
 
 class ClinicalViewSet(viewsets.GenericViewSet):

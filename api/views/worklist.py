@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -56,27 +57,16 @@ class _PagedWorklist:
 
 
 class WorklistPagination(RegistryPagination):
-    """Pages of the worklist, with ``count_exact``: False when ``count`` is only a lower bound."""
+    """Pages of the worklist, which counts as far as its page needs by itself (``_PagedWorklist``)."""
 
-    def get_paginated_response(self, data):
-        response = super().get_paginated_response(data)
-        exact = self.page.paginator.object_list.count_exact
-        response.data = {"count": response.data["count"], "count_exact": exact, **response.data}
-        return response
+    count_limit = COUNT_LIMIT
 
-    def get_paginated_response_schema(self, schema):
-        schema = super().get_paginated_response_schema(schema)
-        schema["properties"] = {
-            "count": schema["properties"]["count"],
-            "count_exact": {
-                "type": "boolean",
-                "description": f"False when the count stopped after {COUNT_LIMIT:,} items (or the page asked "
-                "for): there are at least ``count`` items. Ask for page=last for the exact total.",
-            },
-            **schema["properties"],
-        }
-        schema["required"] = [*schema.get("required", []), "count_exact"]
-        return schema
+    def paginate_queryset(self, queryset, request, view=None):
+        self.django_paginator_class = Paginator
+        return super(RegistryPagination, self).paginate_queryset(queryset, request, view)
+
+    def count_exact(self) -> bool:
+        return self.page.paginator.object_list.count_exact
 
 
 @extend_schema(

@@ -6,7 +6,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -25,6 +24,7 @@ from dashboard.views.shared import (
 from registry import selectors, services
 from registry.models import DoseChange, FollowUp, Patient, PatientStatus
 from registry.roles import Role, patients_for, role_of, sites_for
+from registry.selectors.paging import CountingPaginator
 from registry.services import site_today
 from registry.services.pumps import EXPLANTABLE_FROM, IMPLANTABLE_FROM
 from reporting.charts import reservoir_chart
@@ -40,7 +40,7 @@ def patient_list(request):
         status=filters.get("status", ""),
         diagnosis=filters.get("indication", ""),
     )
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = CountingPaginator(qs, 50, asked=request.GET.get("page")).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode(), "status_labels": STATUS_LABELS}

@@ -2,7 +2,9 @@
 
 import pytest
 
+from api.views.base import RegistryPagination
 from registry.models import Patient, StatusChange
+from tests.factories import make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +130,14 @@ def test_referral_date_defaults_to_today_and_refuses_the_future(api, site):
         "/api/v1/patients/", {**NEW, "mrn": "A-2", "site": site.pk, "referred_on": "2999-01-01"}, format="json"
     )
     assert future.status_code == 400 and "referred_on" in future.json()
+
+
+def test_api_list_says_when_its_count_is_a_lower_bound(api, site, monkeypatch):
+    for n in range(5):
+        make_patient(site, mrn=f"P-{n}")
+    monkeypatch.setattr(RegistryPagination, "count_limit", 3)
+    body = api.get("/api/v1/patients/", {"page_size": 2}).json()
+    assert (body["count"], body["count_exact"], len(body["results"])) == (4, False, 2) and body["next"]
+    assert api.get("/api/v1/patients/", {"page_size": 2, "page": "last"}).json()["count"] == 5
+    exact = api.get("/api/v1/patients/", {"page_size": 2, "page": 3}).json()
+    assert (exact["count"], exact["count_exact"], exact["next"]) == (5, True, None)
