@@ -26,8 +26,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from registry.roles import sites_for
-from registry.selectors import data_version, site_days
+from registry.roles import Role, role_of, sites_for
+from registry.selectors import SiteDay, data_version, site_days, sites_today
 
 TIMEOUT = 600  # seconds an unused page may stay in the cache
 
@@ -39,12 +39,23 @@ def page_key(request, view: str, *, by_url: bool = True) -> str:
     return _prefix() + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
+def request_sites_today(request) -> list[SiteDay]:
+    """Every site's day, read once per request: the page's key and the worklist's page both need it."""
+    rows = getattr(request, "_sites_today", None)
+    if rows is None:
+        rows = request._sites_today = sites_today(timezone.now())
+    return rows
+
+
 def _request_parts(request) -> tuple:
     """The data version, the user's sites with their days and the UTC date: read once per request
     (a page made of several cached parts reads them once)."""
     parts = getattr(request, "_page_key_parts", None)
     if parts is None:
-        groups = site_days(sites=sites_for(request.user))
+        if role_of(request.user) == Role.ADMINISTRATOR:  # every site: the rows the worklist reads too
+            groups = site_days(rows=request_sites_today(request))
+        else:
+            groups = site_days(sites=sites_for(request.user))
         scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
         parts = request._page_key_parts = (data_version(), repr(scope), timezone.now().date().isoformat())
     return parts

@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from api import serializers
-from api.caching import cached_page
+from api.caching import cached_page, request_sites_today
 from api.permissions import HasStaffRole, IsClinicalStaff
 from api.views.base import RegistryPagination
 from registry.roles import patient_site_ids
@@ -96,7 +96,13 @@ class WorklistView(GenericAPIView):
             sites = patient_site_ids(request.user)  # None: every site
             if "site" in params:
                 sites = [params["site"]] if sites is None or params["site"] in sites else []
-            query = {"start": params["start"], "end": params["end"], "sites": sites, "kinds": kinds}
+            query = {
+                "start": params["start"],
+                "end": params["end"],
+                "sites": sites,
+                "kinds": kinds,
+                "site_rows": request_sites_today(request),
+            }
             items = _PagedWorklist(**query, expected=self.expected_window())
             page = self.paginate_queryset(items)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data

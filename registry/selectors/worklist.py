@@ -27,6 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -35,6 +36,7 @@ from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment
 from registry.scheduling import RefillStatus, WorkStatus
 from registry.selectors.prepared import execute_prepared
 from registry.selectors.rules import (
+    SiteDay,
     _site_today,
     no_show_q,
     refill_status_q,
@@ -229,12 +231,12 @@ def _refill_item(p: Patient, status: str) -> WorkItem:
             f"Did not come to the refill visit booked {missed:%d %b %Y %H:%M}: call the family and rebook",
             p.booking_id,
         )
-    reason = {
-        WorkStatus.CRITICAL: f"Alarm date {p.alarm_date:%d %b %Y} reached: refill now",
-        WorkStatus.OVERDUE: f"Refill was due {p.next_refill_due:%d %b %Y}",
-        WorkStatus.DUE: f"Refill due {p.next_refill_due:%d %b %Y}",
-        WorkStatus.UPCOMING: f"Refill due {p.next_refill_due:%d %b %Y}",
-    }[status]
+    if status == WorkStatus.CRITICAL:
+        reason = f"Alarm date {p.alarm_date:%d %b %Y} reached: refill now"
+    elif status == WorkStatus.OVERDUE:
+        reason = f"Refill was due {p.next_refill_due:%d %b %Y}"
+    else:  # due or upcoming
+        reason = f"Refill due {p.next_refill_due:%d %b %Y}"
     return WorkItem(p, WorkKind.REFILL, p.next_refill_due, status, reason)
 
 
@@ -500,6 +502,7 @@ def worklist_page(
     count: bool = True,
     count_limit: int | None = None,
     sites: list[int] | None = None,
+    site_rows: list[SiteDay] | None = None,
 ) -> WorklistPage:
     """One page of ``worklist`` (same items, same order) and the total, sorted and cut in SQL.
 
@@ -519,7 +522,7 @@ def worklist_page(
     patients that walked every site's visits.
     """
     now = now or timezone.now()
-    every_site = sites_today(now)  # once, for the CASEs and the follow-up cutoffs below
+    every_site = site_rows if site_rows is not None else sites_today(now)  # for the CASEs and cutoffs below
     groups = site_days(rows=every_site)
     # The statements' SQL depends only on these (the data is not in it): built and compiled once
     # per process for each, since building and compiling the members cost more than running them.
@@ -614,6 +617,18 @@ _USER_COLUMNS = _in_model_order(
 )
 
 
+def _loaded(model, names, values):
+    """``model.from_db(alias, names, values)`` without ``Model.__init__``: the row's values set as
+    loaded, the other fields deferred as ``only()`` leaves them. A page builds some hundred
+    instances, and ``__init__`` walks every field of each (no init signals are connected to these).
+    """
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(names, values, strict=True))
+    state = instance._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return instance
+
+
 def _columns(model, alias: str, names) -> str:
     return ", ".join(f'{alias}."{model._meta.get_field(name).column}"' for name in names)
 
@@ -671,15 +686,13 @@ def _page_with_rows(page_sql: str, count_sql: str | None) -> WorklistPage:
         user_values = row[5 + n_patient + n_site : 5 + n_patient + n_site + n_user]
         booking_id, booking_at, clinic, zone, contact_at, outcome, visit_kind = row[5 + n_patient + n_site + n_user :]
         # One site and one clinician instance per page (the ORM's select_related made one per row).
-        site = sites.get(site_values[0]) or sites.setdefault(
-            site_values[0], Site.from_db(connection.alias, _SITE_COLUMNS, site_values)
-        )
+        site = sites.get(site_values[0]) or sites.setdefault(site_values[0], _loaded(Site, _SITE_COLUMNS, site_values))
         user = None
         if user_values[0] is not None:
             user = users.get(user_values[0]) or users.setdefault(
-                user_values[0], user_model.from_db(connection.alias, _USER_COLUMNS, user_values)
+                user_values[0], _loaded(user_model, _USER_COLUMNS, user_values)
             )
-        patient = Patient.from_db(connection.alias, _PATIENT_COLUMNS, values)
+        patient = _loaded(Patient, _PATIENT_COLUMNS, values)
         Patient.site.field.set_cached_value(patient, site)
         Patient.primary_clinician.field.set_cached_value(patient, user)
         patient.booking_id, patient.booking_at, patient.booking_clinic, patient.booking_zone = (

@@ -102,3 +102,14 @@ def test_an_items_representation_is_what_its_declared_fields_give(api, due_thing
         direct = WorkItemSerializer().to_representation(item)
         by_field = drf.Serializer.to_representation(WorkItemSerializer(), item)
         assert list(direct.items()) == list(by_field.items())
+
+
+def test_an_administrators_cold_page_reads_the_sites_once(admin_api, due_things):
+    """Every site's day feeds both the page's cache key and the page: one read per request."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert admin_api.get("/api/v1/worklist/?start=2025-08-01&end=2025-08-31").status_code == 200
+    site_reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().startswith('SELECT "registry_site"')]
+    assert len(site_reads) == 1, site_reads

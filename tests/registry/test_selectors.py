@@ -159,3 +159,24 @@ def test_a_page_built_once_still_reads_todays_data_and_moves_with_the_day(django
     with time_machine.travel(dt.datetime(2026, 7, 28, 12, tzinfo=dt.UTC), tick=False):
         later = worklist_page(**window)
     assert (second.pk, "follow_up", "missed") in [(i.patient.pk, i.kind, i.status) for i in later.items]
+
+
+def test_worklist_rows_load_as_the_orm_loads_them():
+    """The worklist builds its rows' instances without ``__init__``: the same loaded and deferred
+    fields as ``from_db``, and no init signal it would skip."""
+    from django.db.models import signals
+
+    from registry.models import Site
+    from registry.selectors.worklist import _PATIENT_COLUMNS, _SITE_COLUMNS, _loaded
+
+    patient, _ = make_implanted(SiteFactory())
+    for model, names, pk in [(Patient, _PATIENT_COLUMNS, patient.pk), (Site, _SITE_COLUMNS, patient.site_id)]:
+        assert not signals.pre_init.has_listeners(model) and not signals.post_init.has_listeners(model)
+        values = model.objects.filter(pk=pk).values_list(*names).get()
+        ours, orms = _loaded(model, names, values), model.from_db("default", names, values)
+        assert ours.get_deferred_fields() == orms.get_deferred_fields() != set()
+        assert [getattr(ours, n) for n in names] == [getattr(orms, n) for n in names]
+        assert (ours._state.adding, ours._state.db, ours.pk) == (False, "default", pk)
+    deferred = _loaded(Patient, _PATIENT_COLUMNS, Patient.objects.values_list(*_PATIENT_COLUMNS).get(pk=patient.pk))
+    name = sorted(deferred.get_deferred_fields())[0]
+    assert getattr(deferred, name) == getattr(patient, name)  # a deferred field loads on access, as with only()
