@@ -417,14 +417,12 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
         return Target(run, floors.patient_list, same=_core_patients)
 
     def core_patient_detail():
-        # One patient as the app reads one (the patient page, the API's detail): the refill status
-        # from the loaded site in Python; the SQL rule is the lists', it reads every site's day first.
+        # One patient as the app reads one (``patient_record``, the patient page's read): the refill
+        # status from the loaded site in Python; the SQL rule is the lists', it reads every site's day first.
         def run():
-            qs = Patient.objects.select_related("site", "primary_clinician").prefetch_related("pumps", "indications")
-            patient = qs.get(pk=ctx.patient_id)
+            patient = selectors.patient_record(Patient.objects.all(), ctx.patient_id)
             patient.refill_status = selectors.patient_refill_status(patient)
-            pump = patient.active_pump
-            return patient, list(pump.refills.order_by("-performed_at")[:10]) if pump else []
+            return patient, patient.recent_refills
 
         return Target(run, lambda: floors.patient_detail(ctx.patient_id), same=_core_patient)
 

@@ -3,18 +3,21 @@
 - ``rules``: the worklist's rules (refill status, a site's today), evaluated in Python and
   compiled to SQL from one table;
 - ``worklist``: the worklist's pages;
-- ``patients``: patient search, one patient's page, reservoir chart and timeline;
+- ``patients``: patient search, one patient as the app reads one (``patient_record``), the
+  patient's page, reservoir chart and timeline;
 - ``data_version``: the cache-key part of the cached list pages.
 """
 
 from registry.selectors.data_version import data_version
 from registry.selectors.patients import (
+    RECENT_REFILLS,
     PatientChange,
     ReservoirCurve,
     TimelineEvent,
     TimelineKind,
     patient_changes,
     patient_detail,
+    patient_record,
     patient_reservoir_curve,
     patient_timeline,
     search_patients,
@@ -42,6 +45,7 @@ from registry.selectors.worklist import (
 )
 
 __all__ = [
+    "RECENT_REFILLS",
     "URGENCY",
     "WORK_ITEM_PATIENT_FIELDS",
     "WORK_KINDS",
@@ -58,6 +62,7 @@ __all__ = [
     "open_follow_ups",
     "patient_changes",
     "patient_detail",
+    "patient_record",
     "patient_refill_status",
     "patient_reservoir_curve",
     "patient_timeline",

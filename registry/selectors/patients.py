@@ -1,13 +1,17 @@
-"""Reads of patients: search, one patient's page, the reservoir chart and the timeline."""
+"""Reads of patients: search, one patient as the app reads one, its page, the reservoir chart and the timeline."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.db import connection, models
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from registry import scheduling
 from registry.models import (
@@ -48,13 +52,126 @@ def search_patients(
     )
 
 
+# --- One patient as the app reads one ------------------------------------------------------------
+# The patient with its site and clinician, and its pumps, indications and the active pump's latest
+# refills as JSON arrays in the same row: one statement where prefetching took four. Each record
+# is an array of its columns in field order, read back into a model instance by ``_read_rows``.
+
+RECENT_REFILLS = 10
+
+
+def _column_list(model, alias: str) -> str:
+    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+
+
+def _rows_json(model, where: str, order: str, limit: int | None = None) -> str:
+    """A scalar subquery: ``model``'s rows matching ``where``, in ``order``, as one JSON array of
+    arrays (text on PostgreSQL, whose own decoding would turn numerics into floats)."""
+    postgres = connection.vendor == "postgresql"
+    row, rows = ("json_build_array", "json_agg") if postgres else ("json_array", "json_group_array")
+    cut = f" LIMIT {int(limit)}" if limit else ""
+    return (
+        f"SELECT {rows}({row}({_column_list(model, 'r')})){'::text' if postgres else ''} "  # noqa: S608
+        f"FROM (SELECT * FROM {model._meta.db_table} x WHERE {where} ORDER BY {order}{cut}) r"
+    )
+
+
+_RECORD_SQL: dict[str, dict[str, tuple[str, tuple]]] = {}
+
+
+def _record_columns() -> dict[str, RawSQL]:
+    """The three JSON columns ``patient_record`` adds to the patient's row (SQL built once per vendor)."""
+    if connection.vendor not in _RECORD_SQL:
+        patient = f'"{Patient._meta.db_table}"."id"'
+        pumps = Pump._meta.db_table
+        active_pump = f"SELECT a.id FROM {pumps} a WHERE a.patient_id = {patient} AND a.explant_date IS NULL"  # noqa: S608
+        _RECORD_SQL[connection.vendor] = {
+            "pump_rows": (_rows_json(Pump, f"x.patient_id = {patient}", "x.implant_date, x.id"), ()),
+            "indication_rows": (_rows_json(Indication, f"x.patient_id = {patient}", "x.is_primary DESC, x.id"), ()),
+            # The refills in force (``Refill.objects``) of the pump in place, newest first.
+            "refill_rows": (
+                _rows_json(
+                    Refill,
+                    f"x.pump_id = ({active_pump}) AND x.entered_in_error = %s",
+                    "x.performed_at DESC, x.id DESC",
+                    RECENT_REFILLS,
+                ),
+                (False,),
+            ),
+        }
+    # Names from the models and values bound: nothing in this SQL comes from a request.
+    return {name: RawSQL(sql, params) for name, (sql, params) in _RECORD_SQL[connection.vendor].items()}  # noqa: S611
+
+
+def _aware(text: str) -> dt.datetime:
+    at = dt.datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)  # SQLite keeps UTC without the offset
+
+
+def _decimal(places: int) -> Callable[[object], Decimal]:
+    exponent = Decimal(1).scaleb(-places)
+    return lambda value: Decimal(value).quantize(exponent)  # SQLite keeps 20.000 as 20
+
+
+def _reader(field) -> Callable[[object], object] | None:
+    """How a JSON value becomes the field's value (None: as it is)."""
+    if isinstance(field, models.DateTimeField):
+        return _aware
+    if isinstance(field, models.DateField):
+        return dt.date.fromisoformat
+    if isinstance(field, models.DecimalField):
+        return _decimal(field.decimal_places)
+    if isinstance(field, models.BooleanField):
+        return bool  # SQLite's 0 and 1
+    return None
+
+
+_READERS: dict[type, tuple[tuple[str, ...], tuple]] = {}
+
+
+def _read_rows(model, text: str | None) -> list:
+    """``_rows_json``'s answer as instances of ``model``."""
+    if model not in _READERS:
+        fields = model._meta.concrete_fields
+        _READERS[model] = (tuple(f.attname for f in fields), tuple(_reader(f) for f in fields))
+    names, readers = _READERS[model]
+    out = []
+    for values in json.loads(text, parse_float=Decimal) if text else ():
+        values = [v if r is None or v is None else r(v) for r, v in zip(readers, values, strict=True)]
+        out.append(model.from_db(connection.alias, names, values))
+    return out
+
+
+def _as_prefetched(instance, name: str, records: list) -> None:
+    """``records`` as ``instance.<name>.all()`` answers them once prefetched (no further query)."""
+    field = getattr(type(instance), name).field
+    for record in records:
+        field.set_cached_value(record, instance)
+    queryset = getattr(instance, name).all()
+    queryset._result_cache, queryset._prefetch_done = records, True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
+def patient_record(patients: QuerySet[Patient], pk: int) -> Patient:
+    """One patient from ``patients`` (a queryset already scoped to the user, which may prefetch
+    more) as the app reads one, in one statement: with its site and clinician, ``pumps`` and
+    ``indications`` prefetched, and ``recent_refills``, the active pump's latest refills in force
+    (``RECENT_REFILLS``, newest first). ``Patient.DoesNotExist`` outside the scope."""
+    patient = patients.select_related("site", "primary_clinician").annotate(**_record_columns()).get(pk=pk)
+    pumps = _read_rows(Pump, patient.__dict__.pop("pump_rows"))
+    _as_prefetched(patient, "pumps", pumps)
+    _as_prefetched(patient, "indications", _read_rows(Indication, patient.__dict__.pop("indication_rows")))
+    patient.recent_refills = _read_rows(Refill, patient.__dict__.pop("refill_rows"))
+    active = patient.active_pump
+    for refill in patient.recent_refills:
+        Refill.pump.field.set_cached_value(refill, active)
+    return patient
+
+
 def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:
     """One patient (from a queryset already scoped to the user) with the records its page shows."""
-    return (
-        patients.select_related("site", "primary_clinician")
-        .prefetch_related(
-            Prefetch("pumps", queryset=Pump.objects.order_by("implant_date", "id")),
-            "indications",
+    return patient_record(
+        patients.prefetch_related(
             Prefetch("follow_ups", queryset=FollowUp.objects.order_by("due_date", "id")),
             Prefetch("goals__reviews", queryset=GoalReview.objects.order_by("reviewed_on", "id")),
             Prefetch(
@@ -69,8 +186,8 @@ def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:
                 ),
                 to_attr="open_refill_visits",
             ),
-        )
-        .get(pk=pk)
+        ),
+        pk,
     )
 
 
@@ -134,11 +251,15 @@ class ReservoirCurve:
 
 
 def patient_reservoir_curve(patient: Patient) -> ReservoirCurve | None:
-    """The curve from the active pump's latest refill through its later dose changes, or None."""
+    """The curve from the active pump's latest refill through its later dose changes, or None
+    (the refill from ``recent_refills`` when ``patient_record`` read them)."""
     pump = patient.active_pump
     if pump is None:
         return None
-    refill = Refill.objects.filter(pump=pump).order_by("-performed_at").first()
+    if hasattr(patient, "recent_refills"):
+        refill = next(iter(patient.recent_refills), None)
+    else:
+        refill = Refill.objects.filter(pump=pump).order_by("-performed_at", "-id").first()
     if refill is None:
         return None
     changes = DoseChange.objects.filter(pump=pump).in_cycle(refill.performed_at).order_by("effective_at")
