@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -34,7 +35,14 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication; a token older than its lifetime is refused (and deleted)."""
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        # DRF's check, with the user's staff profile in the same query: every endpoint asks the role next.
+        try:
+            token = Token.objects.select_related("user", "user__staff").get(key=key)
+        except Token.DoesNotExist:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        user = token.user
         if token_expired(token):
             token.delete()
             raise exceptions.AuthenticationFailed("Token has expired; ask for a new one at auth/token/.")

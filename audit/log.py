@@ -4,23 +4,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.client_ip import client_ip
 from audit.models import PatientAccess
 
 
+def _view(request, patient_id: int, channel: str) -> dict:
+    user = request.user
+    return {
+        "user_id": user.pk,
+        "username": user.get_username(),
+        "patient_id": patient_id,
+        "channel": channel,
+        "path": request.get_full_path()[:500],
+        "client_ip": client_ip(request) or None,
+    }
+
+
 def record_view(request, patient_id: int, channel: str) -> None:
     """One INSERT; never fails the page that shows the record (an address may be missing)."""
-    user = request.user
-    PatientAccess.objects.create(
-        user_id=user.pk,
-        username=user.get_username(),
-        patient_id=patient_id,
-        channel=channel,
-        path=request.get_full_path()[:500],
-        client_ip=client_ip(request) or None,
+    PatientAccess.objects.create(**_view(request, patient_id, channel))
+
+
+def fetch_viewed(request, patient_id: int, channel: str, sql: str, params: Sequence) -> list[tuple]:
+    """The rows of ``sql``, a read of patient ``patient_id``; when it returns any, the view is
+    recorded as ``record_view`` records it. On PostgreSQL the row is inserted by the same statement
+    (a data-modifying WITH): one round trip and one commit, and no row without the read or the
+    read without its row. Elsewhere the read, then ``record_view``."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if rows:
+            record_view(request, patient_id, channel)
+        return rows
+    values = {"at": timezone.now(), **_view(request, patient_id, channel)}
+    fields = {name: PatientAccess._meta.get_field(name) for name in values}
+    insert = (
+        f"INSERT INTO {PatientAccess._meta.db_table} ({', '.join(f.column for f in fields.values())}) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(fields))} WHERE EXISTS (SELECT 1 FROM seen)"
     )
+    prepared = [field.get_db_prep_save(values[name], connection) for name, field in fields.items()]
+    with connection.cursor() as cursor:
+        # ``sql`` is the caller's statement (names from the models, values bound), not a request's text.
+        cursor.execute(f"WITH seen AS ({sql}), access AS ({insert}) SELECT * FROM seen", [*params, *prepared])  # noqa: S608
+        return cursor.fetchall()
 
 
 def record_export(

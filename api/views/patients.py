@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api import filters, serializers
 from api.caching import cached_page
+from api.etags import etag_of
 from api.views.base import IF_MATCH, CreateReadViewSet, EditableViewSet
-from audit.log import record_view
+from audit.log import fetch_viewed
 from audit.models import PatientAccess
 from registry import services
 from registry.models import Indication, Patient, Pump, ScreeningTrial, StatusChange
-from registry.selectors import with_refill_status
+from registry.selectors import patient_row, with_refill_status
 
 
 @extend_schema_view(update=extend_schema(parameters=[IF_MATCH]), partial_update=extend_schema(parameters=[IF_MATCH]))
@@ -43,9 +45,21 @@ class PatientViewSet(EditableViewSet):
         return with_refill_status(patients)
 
     def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
-        record_view(request, int(response.data["id"]), PatientAccess.Channel.API)
-        return response
+        """The patient read and the view logged in one statement (``audit.log.fetch_viewed``)."""
+        try:
+            pk = int(kwargs["pk"])
+            if not 0 < pk < 2**63:
+                raise ValueError(pk)
+            patient = patient_row(
+                self.patients(),
+                pk,
+                lambda sql, params: fetch_viewed(request, pk, PatientAccess.Channel.API, sql, params),
+            )
+        except (ValueError, Patient.DoesNotExist) as missing:
+            raise Http404("No Patient matches the given query.") from missing
+        self.check_object_permissions(request, patient)
+        data = self.get_serializer(patient).data
+        return Response(data, headers={"ETag": etag_of(data)})
 
     def list(self, request, *args, **kwargs):
         """The page from the cache when nothing it shows has changed (``api/caching.py``)."""

@@ -7,7 +7,6 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -68,12 +67,8 @@ def patient_create(request):
     return render(request, "dashboard/form.html", {"form": form, "title": "New patient", "patient": None})
 
 
-@patient_view
+@patient_view(load=selectors.patient_detail)
 def patient_detail(request, patient: Patient):
-    try:
-        patient = selectors.patient_detail(patients_for(request.user), patient.pk)
-    except Patient.DoesNotExist as missing:
-        raise Http404 from missing
     pump = patient.active_pump
     curve = selectors.patient_reservoir_curve(patient)
     chart = current_dose = None

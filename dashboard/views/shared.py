@@ -4,14 +4,14 @@ the sentences that say what is due next."""
 from __future__ import annotations
 
 import datetime as dt
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -45,13 +45,23 @@ def clinical_required(view):
     return wrapper
 
 
-def patient_view(view):
-    """Load the patient from the user's own sites (404 otherwise), in the clinic's time zone."""
+def _with_site_and_clinician(patients, pk: int) -> Patient:
+    return patients.select_related("site", "primary_clinician").get(pk=pk)
+
+
+def patient_view(view=None, *, load=_with_site_and_clinician):
+    """Load the patient from the user's own sites (404 otherwise), in the clinic's time zone.
+    ``load(patients, pk)`` reads it (a page that shows more reads it all at once)."""
+    if view is None:
+        return partial(patient_view, load=load)
 
     @clinical_required
     @wraps(view)
     def wrapper(request, pk: int, *args, **kwargs):
-        patient = get_object_or_404(patients_for(request.user).select_related("site", "primary_clinician"), pk=pk)
+        try:
+            patient = load(patients_for(request.user), pk)
+        except Patient.DoesNotExist as missing:
+            raise Http404("No Patient matches the given query.") from missing
         with timezone.override(patient.site.zone):
             return view(request, patient, *args, **kwargs)
 

@@ -19,6 +19,7 @@ from registry.selectors.patients import (
     patient_detail,
     patient_record,
     patient_reservoir_curve,
+    patient_row,
     patient_timeline,
     search_patients,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "patient_changes",
     "patient_detail",
     "patient_record",
+    "patient_row",
     "patient_refill_status",
     "patient_reservoir_curve",
     "patient_timeline",
