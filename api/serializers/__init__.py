@@ -30,6 +30,7 @@ from api.serializers.patients import (
     ScreeningTrialSerializer,
     StatusChangeSerializer,
     StatusTransitionSerializer,
+    patient_representation,
 )
 from api.serializers.pumps import (
     DoseChangeSerializer,
@@ -57,6 +58,7 @@ __all__ = [
     "LATEST",
     "patient_field",
     "PatientSerializer",
+    "patient_representation",
     "pump_field",
     "PumpExplantSerializer",
     "PumpReplaceSerializer",

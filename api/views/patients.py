@@ -58,7 +58,7 @@ class PatientViewSet(EditableViewSet):
         except (ValueError, Patient.DoesNotExist) as missing:
             raise Http404("No Patient matches the given query.") from missing
         self.check_object_permissions(request, patient)
-        data = self.get_serializer(patient).data
+        data = serializers.patient_representation(patient)
         return Response(data, headers={"ETag": etag_of(data)})
 
     def list(self, request, *args, **kwargs):

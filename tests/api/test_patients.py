@@ -1,7 +1,12 @@
 """Patients over the API: created and edited through the services, status by allowed transitions."""
 
-import pytest
+import json
 
+import pytest
+from django.core.serializers.json import DjangoJSONEncoder
+
+from api.etags import etag_of
+from api.serializers import PatientSerializer
 from api.views.base import RegistryPagination
 from registry.models import Patient, StatusChange
 from tests.factories import make_patient
@@ -141,3 +146,19 @@ def test_api_list_says_when_its_count_is_a_lower_bound(api, site, monkeypatch):
     assert api.get("/api/v1/patients/", {"page_size": 2, "page": "last"}).json()["count"] == 5
     exact = api.get("/api/v1/patients/", {"page_size": 2, "page": 3}).json()
     assert (exact["count"], exact["count_exact"], exact["next"]) == (5, True, None)
+
+
+def test_the_detail_shows_what_the_list_and_the_serializer_show(api, implanted, site, other_site):
+    """The detail's one statement (``patient_row``) and shared serializer answer the list's row
+    and what the serializer makes of the ORM's patient, field for field, with the same ETag."""
+    patient = implanted[0]
+    response = api.get(f"/api/v1/patients/{patient.pk}/")
+    detail = response.json()
+    row = next(p for p in api.get("/api/v1/patients/").json()["results"] if p["id"] == patient.pk)
+    orm = json.loads(json.dumps(PatientSerializer(Patient.objects.get(pk=patient.pk)).data, cls=DjangoJSONEncoder))
+    assert detail == row == orm
+    assert response.headers["ETag"] == etag_of(PatientSerializer(Patient.objects.get(pk=patient.pk)).data)
+    elsewhere = make_patient(other_site)
+    assert api.get(f"/api/v1/patients/{elsewhere.pk}/").status_code == 404
+    for missing in ("0", "-1", "abc", str(2**63), "999999999"):
+        assert api.get(f"/api/v1/patients/{missing}/").status_code == 404, missing
