@@ -32,6 +32,7 @@ from registry.models import (
     Site,
     StatusChange,
 )
+from registry.selectors import rows as sql_rows
 from registry.selectors.rules import with_refill_status
 
 
@@ -62,10 +63,6 @@ def search_patients(
 RECENT_REFILLS = 10
 
 
-def _column_list(model, alias: str) -> str:
-    return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-
-
 def _rows_json(model, where: str, order: str, limit: int | None = None) -> str:
     """A scalar subquery: ``model``'s rows matching ``where``, in ``order``, as one JSON array of
     arrays (text on PostgreSQL, whose own decoding would turn numerics into floats)."""
@@ -73,7 +70,7 @@ def _rows_json(model, where: str, order: str, limit: int | None = None) -> str:
     row, rows = ("json_build_array", "json_agg") if postgres else ("json_array", "json_group_array")
     cut = f" LIMIT {int(limit)}" if limit else ""
     return (
-        f"SELECT {rows}({row}({_column_list(model, 'r')})){'::text' if postgres else ''} "  # noqa: S608
+        f"SELECT {rows}({row}({sql_rows.columns(model, 'r')})){'::text' if postgres else ''} "  # noqa: S608
         f"FROM (SELECT * FROM {model._meta.db_table} x WHERE {where} ORDER BY {order}{cut}) r"
     )
 
@@ -176,32 +173,13 @@ def patient_record(patients: QuerySet[Patient], pk: int) -> Patient:
 
 _ROW_SQL: dict[tuple, str] = {}
 _ROW_SQL_KEPT = 64
-_ROW_CONVERTERS: dict[str, tuple] = {}
-
-
-def _converters(model, alias: str) -> list[tuple[int, list, object]]:
-    """The database converters of ``model``'s columns (a JSON field's text, SQLite's dates), by position."""
-    out = []
-    for i, field in enumerate(model._meta.concrete_fields):
-        column = field.get_col(alias)
-        functions = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-        if functions:
-            out.append((i, functions, column))
-    return out
-
-
-def _instance(model, values: list, converters) -> models.Model:
-    for i, functions, column in converters:
-        for convert in functions:
-            values[i] = convert(values[i], column, connection)
-    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
 
 
 def _row_sql(scope: tuple[str, tuple] | None) -> str:
     patient, site = Patient._meta, Site._meta
     active_pump = f"(SELECT a.id FROM {Pump._meta.db_table} a WHERE a.patient_id = p.id AND a.explant_date IS NULL)"  # noqa: S608
     sql = (
-        f"SELECT {_column_list(Patient, 'p')}, {_column_list(Site, 's')}, {active_pump} "  # noqa: S608
+        f"SELECT {sql_rows.columns(Patient, 'p')}, {sql_rows.columns(Site, 's')}, {active_pump} "  # noqa: S608
         f"FROM {patient.db_table} p JOIN {site.db_table} s ON s.id = p.site_id WHERE p.id = %s"
     )
     return sql if scope is None else f"{sql} AND p.id IN ({scope[0]})"
@@ -225,13 +203,9 @@ def patient_row(patients: QuerySet[Patient], pk: int, fetch: Callable[[str, Sequ
     rows = (fetch or _fetch_rows)(sql, params)
     if not rows:
         raise Patient.DoesNotExist(f"No patient {pk} among those the user may see.")
-    converters = _ROW_CONVERTERS.get(connection.vendor)
-    if converters is None:
-        converters = _ROW_CONVERTERS[connection.vendor] = (_converters(Patient, "p"), _converters(Site, "s"))
-    patient_converters, site_converters = converters
-    values, n = list(rows[0]), len(Patient._meta.concrete_fields)
-    patient = _instance(Patient, values[:n], patient_converters)
-    site = _instance(Site, values[n:-1], site_converters)
+    values, n = rows[0], sql_rows.width(Patient)
+    patient = sql_rows.instance(Patient, values[:n])
+    site = sql_rows.instance(Site, values[n:-1])
     Patient.site.field.set_cached_value(patient, site)
     patient.active_pump_id = values[-1]
     return patient
