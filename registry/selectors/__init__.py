@@ -5,7 +5,8 @@
 - ``worklist``: the worklist's pages;
 - ``patients``: patient search, one patient as the app reads one (``patient_record``), the
   patient's page, reservoir chart and timeline;
-- ``data_version``: the cache-key part of the cached list pages.
+- ``data_version``: the cache-key part of the cached list pages;
+- ``rows``: model instances from the rows of hand-written SQL built once per process.
 """
 
 from registry.selectors.data_version import data_version
