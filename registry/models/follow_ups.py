@@ -136,6 +136,8 @@ class Goal(models.Model):
                 violation_error_message="The goal's weight must be at least 1.",
             ),
         ]
+        # The report's goals set by a date, counted by category from the index alone (PostgreSQL).
+        indexes = [models.Index(fields=["set_on"], include=["category", "patient"], name="goal_set_cover_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_category_display()}: {self.description[:40]}"
@@ -159,6 +161,12 @@ class GoalReview(models.Model):
                 name="goal_review_gas_range",
                 violation_error_message="The GAS score must be between -2 and +2.",
             ),
+        ]
+        # The report's reviews in a period, each goal's latest read from the index alone (PostgreSQL).
+        indexes = [
+            models.Index(
+                fields=["reviewed_on"], include=["goal", "score", "superseded_on"], name="goal_review_day_cover_idx"
+            )
         ]
 
     def __str__(self) -> str:

@@ -279,6 +279,27 @@ class StatusChange(models.Model):
             models.Index(
                 fields=["patient", "changed_on"], condition=Q(to_status="deceased"), name="status_change_death_idx"
             ),
+            # The report's census (each patient's status on a day) and referrals, read from the
+            # index alone (PostgreSQL; elsewhere plain indexes): the current rows, the rows
+            # superseded (after a past period's end), the registrations and re-referrals.
+            models.Index(
+                fields=["changed_on"],
+                include=["patient", "to_status"],
+                condition=Q(superseded_on__isnull=True),
+                name="status_change_current_idx",
+            ),
+            models.Index(
+                fields=["superseded_on"],
+                include=["patient", "to_status", "changed_on"],
+                condition=Q(superseded_on__isnull=False),
+                name="status_change_superseded_idx",
+            ),
+            models.Index(
+                fields=["changed_on"],
+                include=["patient"],
+                condition=Q(from_status="") | Q(to_status="referred"),
+                name="status_change_referral_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -404,6 +425,10 @@ class ScreeningTrial(models.Model):
                 name="trial_test_dose_positive",
                 violation_error_message="The test dose must be more than 0 and at most 1000 mcg.",
             ),
+        ]
+        # The report's trials in a period, counted from the index alone (PostgreSQL).
+        indexes = [
+            models.Index(fields=["performed_on"], include=["patient", "response"], name="trial_performed_cover_idx")
         ]
 
     def __str__(self) -> str:

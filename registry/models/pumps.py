@@ -82,6 +82,11 @@ class Pump(models.Model):
                 violation_error_message="A pump with this manufacturer and serial number is already registered.",
             ),
         ]
+        # The report's implants and explants in a period, counted from the index alone (PostgreSQL).
+        indexes = [
+            models.Index(fields=["implant_date"], include=["replaces", "patient"], name="pump_implant_cover_idx"),
+            models.Index(fields=["explant_date"], include=["patient"], name="pump_explant_cover_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.manufacturer} {self.model} {self.serial_number or ''} ({self.implant_date})".replace("  ", " ")

@@ -7,8 +7,6 @@ from collections import Counter
 
 from django.db.models import (
     Count,
-    F,
-    FilteredRelation,
     Q,
 )
 from django.db.models.functions import ExtractYear
@@ -20,7 +18,15 @@ from registry.models import (
     ScreeningTrial,
     StatusChange,
 )
-from reporting.reports.scope import ACTIVE_STATUSES, NOT_RECORDED, Scope, _happened_at, _rate
+from reporting.reports.scope import (
+    ACTIVE_STATUSES,
+    NOT_RECORDED,
+    Scope,
+    _happened_at,
+    _happened_at_sql,
+    _rate,
+    _rows,
+)
 
 
 def indications_at(scope: Scope, end: dt.date) -> dict[int, tuple[str, int | None]]:
@@ -56,6 +62,38 @@ def indications_at(scope: Scope, end: dt.date) -> dict[int, tuple[str, int | Non
     return found
 
 
+def _statuses_at(scope: Scope, end: dt.date, patients: list[int] | None = None) -> list[tuple]:
+    """Each patient's status at the end of ``end`` with their current primary indication.
+
+    Grouped as (status, diagnosis, GMFCS level, patients); for ``patients`` one row per patient,
+    (patient id, status, diagnosis, GMFCS level). A patient's status then is that of their one
+    status change dated by ``end`` and not superseded by then (the stored date of the next one,
+    kept by triggers): the current ones read from their partial index, the few superseded since
+    from the index on that date. The indication is joined by patient directly.
+    """
+    in_scope, params = _happened_at_sql(scope, "sc.patient_id", "%(end)s")
+    params["end"] = end
+    if patients is None:
+        columns, group = "sc.to_status, pi.diagnosis, pi.gmfcs_level, COUNT(*)", "GROUP BY 1, 2, 3"
+        chosen = "1 = 1"
+    else:
+        columns, group = "sc.patient_id, sc.to_status, pi.diagnosis, pi.gmfcs_level", ""
+        params.update({f"patient_{i}": pk for i, pk in enumerate(patients)})
+        chosen = f"sc.patient_id IN ({', '.join(f'%(patient_{i})s' for i in range(len(patients)))})"
+    sql = f"""
+        SELECT {columns}
+          FROM (SELECT patient_id, to_status FROM registry_statuschange
+                 WHERE superseded_on IS NULL AND changed_on <= %(end)s
+                UNION ALL
+                SELECT patient_id, to_status FROM registry_statuschange
+                 WHERE superseded_on > %(end)s AND changed_on <= %(end)s) sc
+          LEFT JOIN registry_indication pi ON pi.patient_id = sc.patient_id AND pi.is_primary
+         WHERE {in_scope} AND {chosen}
+         {group}
+    """  # noqa: S608 (only the code's own SQL is interpolated)
+    return _rows(sql, params)
+
+
 def _census(scope: Scope, end: dt.date) -> dict:
     """**Census** (as of ``end``).
 
@@ -67,36 +105,12 @@ def _census(scope: Scope, end: dt.date) -> dict:
     evaluating, screening, candidate or implanted (explanted, not a candidate, discontinued,
     transferred and deceased patients are not); **with a pump** are the implanted.
     """
-    # Each patient's one status change dated by ``end`` and not superseded by then (the stored
-    # date of the next one, kept by triggers): the latest by date, then id.
-    latest = StatusChange.objects.filter(Q(superseded_on__isnull=True) | Q(superseded_on__gt=end), changed_on__lte=end)
-    latest = latest.filter(_happened_at(scope, "patient_id", end))
-    groups = (
-        latest.annotate(
-            primary_indication=FilteredRelation(
-                "patient__indications", condition=Q(patient__indications__is_primary=True)
-            )
-        )
-        .values("primary_indication__diagnosis", "primary_indication__gmfcs_level", status_at_end=F("to_status"))
-        .annotate(n=Count("id"))
-        .order_by()
-    )
     counts: Counter = Counter()
-    for g in groups:
-        counts[
-            (g["status_at_end"], g["primary_indication__diagnosis"] or "", g["primary_indication__gmfcs_level"])
-        ] += g["n"]
+    for status, dx, gmfcs, n in _statuses_at(scope, end):
+        counts[(status, dx or "", gmfcs)] += n
     edited = indications_at(scope, end)
     # No id is -1: the query runs (and is counted) whether or not anyone was edited.
-    for pk, status, dx, gmfcs in (
-        latest.filter(patient_id__in=list(edited) or [-1])
-        .annotate(
-            primary_indication=FilteredRelation(
-                "patient__indications", condition=Q(patient__indications__is_primary=True)
-            )
-        )
-        .values_list("patient_id", "to_status", "primary_indication__diagnosis", "primary_indication__gmfcs_level")
-    ):
+    for pk, status, dx, gmfcs in _statuses_at(scope, end, patients=list(edited) or [-1]):
         counts[(status, dx or "", gmfcs)] -= 1
         counts[(status, *edited[pk])] += 1
     by_status = dict.fromkeys(PatientStatus.values, 0)
@@ -157,7 +171,7 @@ def _activity(scope: Scope, start: dt.date, end: dt.date) -> dict:
         .filter(_happened_at(scope, "patient_id", "changed_on"))
         .annotate(year=ExtractYear("changed_on"))
         .values("year")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # COUNT(*), not of the id: the id is not in the covering index
         .order_by()
     )
     for r in referrals:
@@ -170,7 +184,7 @@ def _activity(scope: Scope, start: dt.date, end: dt.date) -> dict:
         trial_rows.annotate(year=ExtractYear("performed_on"))
         .values("year")
         .annotate(
-            n=Count("id"),
+            n=Count("*"),
             patients=Count("patient", distinct=True),
             positive_patients=Count("patient", distinct=True, filter=positive),
         )
@@ -186,7 +200,8 @@ def _activity(scope: Scope, start: dt.date, end: dt.date) -> dict:
         .annotate(year=ExtractYear("implant_date"))
         .values("year")
         .annotate(
-            new=Count("id", filter=Q(replaces__isnull=True)), replaced=Count("id", filter=Q(replaces__isnull=False))
+            new=Count("implant_date", filter=Q(replaces__isnull=True)),
+            replaced=Count("implant_date", filter=Q(replaces__isnull=False)),
         )
         .order_by()
     )
@@ -197,7 +212,7 @@ def _activity(scope: Scope, start: dt.date, end: dt.date) -> dict:
         .filter(_happened_at(scope, "patient_id", "explant_date"))
         .annotate(year=ExtractYear("explant_date"))
         .values("year")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     for r in explants:

@@ -6,7 +6,6 @@ import datetime as dt
 import statistics
 from collections import Counter
 
-from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -16,7 +15,6 @@ from django.db.models import (
     Min,
     Q,
     QuerySet,
-    Sum,
     When,
 )
 
@@ -27,14 +25,16 @@ from registry.models import (
     Reminder,
 )
 from reporting.reports.scope import (
-    DayNumber,
     Scope,
     _day_number,
+    _day_sql,
     _happened_at,
     _in_sites,
     _median,
     _rate,
-    _stay_holds,
+    _rows,
+    _sites_sql,
+    _stay_holds_sql,
     gas_t_score_from_sums,
 )
 
@@ -50,31 +50,47 @@ def _latest_reviews(scope: Scope, start: dt.date, end: dt.date) -> QuerySet[Goal
     )
 
 
-def _reviewed_goal_sums(scope: Scope, start: dt.date, end: dt.date) -> QuerySet:
-    """Per patient with reviewed goals: Σwx, Σw², Σw and the number of goals over each goal's latest review."""
-    return (
+def _goal_sums_sql(scope: Scope, start: dt.date, end: dt.date) -> tuple[str, tuple]:
+    """The head of a statement over the goals scored in the period, and its parameters.
+
+    It names ``scored``: each goal's latest review in the period (``patient``, ``category``, the
+    goal's weight ``w`` and the score ``x``), and ``sums``: per patient with reviewed goals, Σwx,
+    Σw², Σw and the number of goals ``n``. A statement that reads both reads the reviews once.
+    """
+    scored = (
         _latest_reviews(scope, start, end)
-        .values(patient_id=F("goal__patient_id"))
-        .annotate(
-            swx=Sum(F("goal__weight") * F("score")),
-            sw2=Sum(F("goal__weight") * F("goal__weight")),
-            sw=Sum("goal__weight"),
-            n=Count("id"),
-        )
+        .values(patient=F("goal__patient_id"), category=F("goal__category"), w=F("goal__weight"), x=F("score"))
         .order_by()
     )
+    sql, params = scored.query.sql_with_params()
+    head = f"""
+        WITH scored AS ({sql}),
+        sums AS (SELECT patient, SUM(w * x) AS swx, SUM(w * w) AS sw2, SUM(w) AS sw, COUNT(*) AS n
+                   FROM scored GROUP BY patient)
+    """  # noqa: S608 (only the code's own SQL is interpolated)
+    return head, params
 
 
-def _t_score_groups(scope: Scope, start: dt.date, end: dt.date) -> list[tuple]:
-    """The patients' T-score sums (Σwx, Σw², Σw, goals), each with how many patients share them.
+def _scored_goals(scope: Scope, start: dt.date, end: dt.date) -> tuple[dict, list[tuple]]:
+    """The reviewed goals by category, as {category: (reviewed, at or above 0, Σwx, Σw)}, and the
+    patients' T-score sums (Σwx, Σw², Σw, goals), each with how many patients share them.
 
     Patients with the same sums have the same T-score: a few hundred rows come back, not one per
-    patient.
+    patient. One statement: the period's reviews are read once for both.
     """
-    sql, params = _reviewed_goal_sums(scope, start, end).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT swx, sw2, sw, n, COUNT(*) FROM ({sql}) sums GROUP BY swx, sw2, sw, n", params)  # noqa: S608
-        return cursor.fetchall()
+    head, params = _goal_sums_sql(scope, start, end)
+    rows = _rows(
+        head  # noqa: S608 (only the code's own SQL is interpolated)
+        + """
+        SELECT category, COUNT(*), SUM(CASE WHEN x >= 0 THEN 1 ELSE 0 END), SUM(w * x), SUM(w), NULL
+          FROM scored GROUP BY category
+        UNION ALL
+        SELECT NULL, swx, sw2, sw, n, COUNT(*) FROM sums GROUP BY swx, sw2, sw, n
+        """,
+        params,
+    )
+    categories = {r[0]: r[1:5] for r in rows if r[0] is not None}
+    return categories, [r[1:] for r in rows if r[0] is None]
 
 
 def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
@@ -94,20 +110,13 @@ def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
         Goal.objects.filter(set_on__lte=end)
         .filter(_happened_at(scope, "patient_id", end))
         .values("category")
-        .annotate(goals=Count("id"))
+        .annotate(goals=Count("*"))  # COUNT(*), not of the id: the id is not in the covering index
         .order_by()
     )
+    scored, t_score_groups = _scored_goals(scope, start, end)
     scores = {
-        r["category"]: r
-        for r in _latest_reviews(scope, start, end)
-        .values(category=F("goal__category"))
-        .annotate(
-            reviewed=Count("id"),
-            at_or_above=Count("id", filter=Q(score__gte=0)),
-            swx=Sum(F("goal__weight") * F("score")),
-            sw=Sum("goal__weight"),
-        )
-        .order_by()
+        category: {"reviewed": n, "at_or_above": above, "swx": swx, "sw": sw}
+        for category, (n, above, swx, sw) in scored.items()
     }
     no_reviews = {"reviewed": 0, "at_or_above": 0, "swx": None, "sw": None}
     categories = {c["category"]: {**c, **scores.get(c["category"], no_reviews)} for c in goal_counts}
@@ -128,7 +137,7 @@ def _goals(scope: Scope, start: dt.date, end: dt.date) -> dict:
             }
         )
     several, single = [], []
-    for swx, sw2, sw, n, patients in _t_score_groups(scope, start, end):
+    for swx, sw2, sw, n, patients in t_score_groups:
         (several if n > 1 else single).extend([gas_t_score_from_sums(swx, sw2, sw)] * patients)
     goals = sum(c["goals"] for c in by_category)
     reviewed = sum(c["reviewed"] for c in by_category)
@@ -158,29 +167,24 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> d
     "missed" makes no difference. Adherence = completed / (completed + missed); cancelled and
     open visits are reported but left out.
     """
-    site_filter = {} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}
-    grace = F("patient__stays__site__follow_up_grace_days")
-    due = DayNumber("due_date")
-    # Counted by the due date, not the id: the id is not in the covering index on the due date.
-    rows = (
-        FollowUp.objects.filter(due_date__gte=start, due_date__lte=end)
-        .filter(_stay_holds("patient__stays", "due_date"), **site_filter)
-        .annotate(due_day=due, grace=grace, done_day=DayNumber("completed_on"))
-        .aggregate(
-            due=Count("*"),
-            completed=Count("due_date", filter=Q(completed_on__isnull=False)),
-            completed_late=Count(
-                "due_date", filter=Q(completed_on__isnull=False, done_day__gt=F("due_day") + F("grace"))
-            ),
-            cancelled=Count("due_date", filter=Q(status=FollowUp.Status.CANCELLED)),
-            missed=Count(
-                "due_date",
-                filter=Q(completed_on__isnull=True)
-                & ~Q(status=FollowUp.Status.CANCELLED)
-                & Q(due_day__lt=_day_number(today) - F("grace")),
-            ),
-        )
-    )
+    sites, params = _sites_sql(scope, "st.site_id")
+    due, done, grace = _day_sql("f.due_date"), _day_sql("f.completed_on"), "s.follow_up_grace_days"
+    # The stay holding each due date joined by patient directly, its site for the grace days; the
+    # visits read from the covering index on the due date.
+    sql = f"""
+        SELECT COUNT(*),
+               COALESCE(SUM(CASE WHEN f.completed_on IS NOT NULL THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN f.completed_on IS NOT NULL AND {done} > {due} + {grace} THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN f.status = %(cancelled)s THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN f.completed_on IS NULL AND f.status <> %(cancelled)s
+                                  AND {due} < %(today)s - {grace} THEN 1 ELSE 0 END), 0)
+          FROM registry_followup f
+          JOIN registry_sitestay st ON st.patient_id = f.patient_id AND {_stay_holds_sql("st", "f.due_date")}
+          JOIN registry_site s ON s.id = st.site_id
+         WHERE f.due_date >= %(start)s AND f.due_date <= %(end)s AND {sites}
+    """  # noqa: S608 (only the code's own SQL is interpolated)
+    params.update(start=start, end=end, today=_day_number(today), cancelled=FollowUp.Status.CANCELLED)
+    rows = dict(zip(("due", "completed", "completed_late", "cancelled", "missed"), _rows(sql, params)[0], strict=True))
     rows["open"] = rows["due"] - rows["completed"] - rows["cancelled"] - rows["missed"]
     keys = ["due", "completed", "completed_late", "missed", "open", "cancelled"]
     return {**{k: rows[k] for k in keys}, "adherence": _rate(rows["completed"], rows["completed"] + rows["missed"])}

@@ -7,26 +7,17 @@ from collections import Counter
 
 from django.db.models import (
     Count,
-    Exists,
-    F,
-    OuterRef,
-    Q,
-    Sum,
 )
 
 from registry.models import (
-    PatientStatus,
-    Pump,
     Refill,
-    StatusChange,
 )
 from reporting.reports.scope import (
     DAYS_PER_YEAR,
     Scope,
     _days,
     _median,
-    _overlapping_pumps,
-    _pump_days,
+    _pump_days_by,
     _rate,
 )
 
@@ -105,24 +96,7 @@ def pump_days_by_site(scope: Scope, start: dt.date, end: dt.date) -> dict[int, i
     sites by the patient's stays (a patient who moved mid-year brings pump time to each site for
     the days spent there), summed and divided by 365.25.
     """
-    # Pumps of patients who never died need no date of death: one anti-join finds them, and only
-    # the others look their date of death up (two queries).
-    pumps = Pump.objects.filter(_overlapping_pumps(start, end)).filter(
-        Q(patient__stays__started_on__isnull=True) | Q(patient__stays__started_on__lte=end),
-        Q(patient__stays__ended_on__isnull=True) | Q(patient__stays__ended_on__gt=start),
-        **({} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}),
-    )
-    died = Exists(StatusChange.objects.filter(patient=OuterRef("patient_id"), to_status=PatientStatus.DECEASED))
-    days: Counter = Counter()
-    for qs, dead in ((pumps.filter(~died), False), (pumps.filter(died), True)):
-        rows = (
-            qs.values(site=F("patient__stays__site_id"))
-            .annotate(d=Sum(_pump_days(start, end, died=dead, stays="patient__stays")))
-            .order_by()
-        )
-        for r in rows:
-            days[r["site"]] += max(_days(r["d"]), 0)
-    return days
+    return Counter({site: max(_days(days), 0) for site, days in _pump_days_by(scope, start, end, "site")})
 
 
 def pump_years(sites, start, end) -> float:

@@ -16,7 +16,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
 )
 from django.db.models.expressions import Window
 from django.db.models.functions import ExtractYear, RowNumber
@@ -31,7 +30,7 @@ from registry.models import (
 )
 from reporting import anonymity
 from reporting.reports.census import indications_at
-from reporting.reports.outcomes import _reviewed_goal_sums
+from reporting.reports.outcomes import _goal_sums_sql
 from reporting.reports.scope import (
     DAYS_PER_YEAR,
     NOT_RECORDED,
@@ -41,8 +40,8 @@ from reporting.reports.scope import (
     _happened_at,
     _in_sites,
     _local_date,
-    _overlapping_pumps,
-    _pump_days,
+    _pump_days_by,
+    _rows,
     _status_at,
     age_in_years,
     gas_t_score_from_sums,
@@ -176,10 +175,9 @@ def _patient_rows(scope: Scope, start: dt.date, end: dt.date) -> list[dict]:
         .order_by()
     }
     pumps = _pump_summaries(scope, start, end)
-    goals = {
-        r["patient_id"]: (gas_t_score_from_sums(r["swx"], r["sw2"], r["sw"]), r["n"])
-        for r in _reviewed_goal_sums(scope, start, end)
-    }
+    head, params = _goal_sums_sql(scope, start, end)
+    sums = _rows(head + " SELECT patient, swx, sw2, sw, n FROM sums", params)  # noqa: S608
+    goals = {patient: (gas_t_score_from_sums(swx, sw2, sw), n) for patient, swx, sw2, sw, n in sums}
     edited = indications_at(scope, end)
     site_at_end = Subquery(
         SiteStay.objects.filter(patient_id=OuterRef("pk"))
@@ -276,20 +274,10 @@ def _pump_summaries(scope: Scope, start: dt.date, end: dt.date) -> dict[int, dic
         .annotate(n=Count("id"), first_year=ExtractYear(Min("implant_date")))
         .order_by()
     }
-    days = (
-        Pump.objects.filter(_overlapping_pumps(start, end))
-        .filter(
-            Q(patient__stays__started_on__isnull=True) | Q(patient__stays__started_on__lte=end),
-            Q(patient__stays__ended_on__isnull=True) | Q(patient__stays__ended_on__gt=start),
-            **({} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}),
-        )
-        .values("patient_id")
-        .annotate(d=Sum(_pump_days(start, end, stays="patient__stays")))
-        .order_by()
-    )
-    for r in days:
-        if r["patient_id"] in counts:
-            counts[r["patient_id"]]["pump_years"] = round(max(_days(r["d"]), 0) / DAYS_PER_YEAR, 3)
+    days = _pump_days_by(scope, start, end, "patient")
+    for patient, d in days:
+        if patient in counts:
+            counts[patient]["pump_years"] = round(max(_days(d), 0) / DAYS_PER_YEAR, 3)
     return counts
 
 

@@ -6,22 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    OuterRef,
-    Q,
-)
-
 from registry.models import (
     Complication,
-    Pump,
     Refill,
 )
 from reporting import rates
 from reporting.reports.refills import LATE, pump_days_by_site
-from reporting.reports.scope import DAYS_PER_YEAR, Scope, _rate, _stay_holds
+from reporting.reports.scope import DAYS_PER_YEAR, Scope, _rate, _rows, _sites_sql, _stay_holds_sql
 
 # Published ITB complication rates, per 100 pump-years, for the comparison on the reports page.
 # Where a paper gives counts and mean follow-up rather than a rate, the rate is derived as
@@ -70,34 +61,30 @@ def _safety(scope: Scope, start: dt.date, end: dt.date) -> dict:
     """
     site_days = pump_days_by_site(scope, start, end)
     years = sum(site_days.values()) / DAYS_PER_YEAR
-    pump_in_place = Exists(
-        Pump.objects.filter(patient_id=OuterRef("patient_id"), implant_date__lte=OuterRef("occurred_on")).filter(
-            Q(explant_date__isnull=True) | Q(explant_date__gte=OuterRef("occurred_on"))
-        )
-    )
-    with_pump = Q(pump__isnull=False) | Q(pump_in_place)
-    rows = (
-        Complication.objects.filter(occurred_on__gte=start, occurred_on__lte=end)
-        .filter(
-            _stay_holds("patient__stays", "occurred_on"),
-            **({} if scope.everywhere else {"patient__stays__site_id__in": scope.site_ids}),
-        )
-        .values("kind", site=F("patient__stays__site_id"))
-        .annotate(
-            n=Count("id"),
-            with_pump=Count("id", filter=with_pump),
-            surgery=Count("id", filter=Q(needed_surgery=True)),
-        )
-        .order_by()
-    )
+    sites, params = _sites_sql(scope, "st.site_id")
+    # The stay holding each complication's date joined by patient directly; "a pump in place" is a
+    # look-up of the patient's pumps for those recorded without one.
+    sql = f"""
+        SELECT c.kind, st.site_id, COUNT(*),
+               SUM(CASE WHEN c.pump_id IS NOT NULL OR EXISTS (
+                     SELECT 1 FROM registry_pump pu WHERE pu.patient_id = c.patient_id
+                        AND pu.implant_date <= c.occurred_on
+                        AND (pu.explant_date IS NULL OR pu.explant_date >= c.occurred_on)) THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.needed_surgery THEN 1 ELSE 0 END)
+          FROM registry_complication c
+          JOIN registry_sitestay st ON st.patient_id = c.patient_id AND {_stay_holds_sql("st", "c.occurred_on")}
+         WHERE c.occurred_on >= %(start)s AND c.occurred_on <= %(end)s AND {sites}
+         GROUP BY 1, 2
+    """  # noqa: S608 (only the code's own SQL is interpolated)
+    rows = _rows(sql, {**params, "start": start, "end": end})
     by_kind_counts: dict[str, Counter] = defaultdict(Counter)
     by_site_counts: Counter = Counter()
-    for r in rows:
-        c = by_kind_counts[r["kind"]]
-        c["n"] += r["n"]
-        c["with_pump"] += r["with_pump"]
-        c["surgery"] += r["surgery"]
-        by_site_counts[r["site"]] += r["with_pump"]
+    for kind, site, n, with_pump, surgery in rows:
+        c = by_kind_counts[kind]
+        c["n"] += n
+        c["with_pump"] += with_pump
+        c["surgery"] += surgery
+        by_site_counts[site] += with_pump
     by_kind = []
     for kind in Complication.Kind.values:
         c = by_kind_counts.get(kind, Counter())

@@ -11,15 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     Case,
     DateField,
-    DurationField,
     Exists,
-    ExpressionWrapper,
-    F,
-    Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -27,7 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
+from django.db.models.functions import TruncDate
 
 from registry.models import (
     PatientStatus,
@@ -120,11 +116,34 @@ class Scope:
         return self.sites is None
 
 
-def _stay_holds(stays: str, day) -> Q:
-    """The stay (relation path ``stays``) whose dates hold ``day`` (a field name or a date)."""
-    when = F(day) if isinstance(day, str) else day
-    return (Q(**{f"{stays}__started_on__isnull": True}) | Q(**{f"{stays}__started_on__lte": when})) & (
-        Q(**{f"{stays}__ended_on__isnull": True}) | Q(**{f"{stays}__ended_on__gt": when})
+def _stay_holds_sql(stay: str, day: str) -> str:
+    """The stay (alias ``stay``) whose dates hold ``day`` (an SQL expression). Statements join the
+    stays to their rows by patient directly, not through the patients table."""
+    return (
+        f"({stay}.started_on IS NULL OR {stay}.started_on <= {day}) "
+        f"AND ({stay}.ended_on IS NULL OR {stay}.ended_on > {day})"
+    )
+
+
+def _sites_sql(scope: Scope, column: str) -> tuple[str, dict]:
+    """SQL and its named parameters for "``column`` is a site in scope" (true everywhere)."""
+    if scope.everywhere:
+        return "1 = 1", {}
+    if not scope.site_ids:
+        return "1 = 0", {}
+    params = {f"site_{i}": pk for i, pk in enumerate(scope.site_ids)}
+    return f"{column} IN ({', '.join(f'%({name})s' for name in params)})", params
+
+
+def _happened_at_sql(scope: Scope, patient: str, day: str) -> tuple[str, dict]:
+    """``_happened_at`` in SQL: the patient (an SQL expression) had a stay in scope holding ``day``."""
+    if scope.everywhere:
+        return "1 = 1", {}
+    sites, params = _sites_sql(scope, "hs.site_id")
+    return (
+        f"EXISTS (SELECT 1 FROM registry_sitestay hs WHERE hs.patient_id = {patient} AND {sites} "  # noqa: S608
+        f"AND {_stay_holds_sql('hs', day)})",
+        params,
     )
 
 
@@ -182,31 +201,6 @@ def _death_date(patient_ref: str = "patient_id"):
     )
 
 
-def _pump_days(start: dt.date, end: dt.date, died: bool = True, stays: str | None = None):
-    """Days of the pump's ``[implant, explant)`` inside ``[start, end]``, as an SQL duration.
-
-    A pump left in place after the patient died stops counting on the date of death (``died=False``
-    leaves out that look-up, for pumps of patients known to be alive). With ``stays`` (a relation
-    path to the patient's stays), only the days inside that stay count.
-    """
-    after_end = _date(end + dt.timedelta(days=1))
-    firsts = [F("implant_date"), _date(start)]
-    lasts = [Coalesce(F("explant_date"), after_end), after_end]
-    if died:
-        lasts.append(Coalesce(_death_date(), after_end))
-    if stays:
-        firsts.append(Coalesce(F(f"{stays}__started_on"), _date(start)))
-        lasts.append(Coalesce(F(f"{stays}__ended_on"), after_end))
-    first = Greatest(*firsts, output_field=DateField())
-    # A pump whose patient died before the period starts counts 0 days, not negative ones.
-    last = Greatest(Least(*lasts, output_field=DateField()), first, output_field=DateField())
-    return ExpressionWrapper(last - first, output_field=DurationField())
-
-
-def _overlapping_pumps(start: dt.date, end: dt.date) -> Q:
-    return Q(implant_date__lte=end) & (Q(explant_date__isnull=True) | Q(explant_date__gt=start))
-
-
 def _status_at(end: dt.date):
     return Subquery(
         StatusChange.objects.filter(patient=OuterRef("pk"), changed_on__lte=end)
@@ -215,18 +209,69 @@ def _status_at(end: dt.date):
     )
 
 
-class DayNumber(Func):
-    """Days from 1970-01-01 to a date, as an integer (date arithmetic SQLite and PostgreSQL share)."""
+# Days from 1970-01-01 to a date, as an integer: date arithmetic SQLite and PostgreSQL share.
+_DAY_NUMBER = {
+    "postgresql": "({} - DATE '1970-01-01')",
+    "sqlite": "CAST(julianday({}) - 2440587.5 AS INTEGER)",
+}
 
-    output_field = IntegerField()
 
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="(%(expressions)s - DATE '1970-01-01')", **extra)
+def _day_sql(expression: str) -> str:
+    """Days from 1970-01-01 to an SQL date expression, on the database in use."""
+    return _DAY_NUMBER[connection.vendor].format(expression)
 
-    def as_sqlite(self, compiler, connection, **extra):
-        template = "CAST(julianday(%(expressions)s) - 2440587.5 AS INTEGER)"
-        return self.as_sql(compiler, connection, template=template, **extra)
+
+def _greatest_sql(*expressions: str) -> str:
+    """The largest of non-null SQL values (SQLite's scalar MAX is PostgreSQL's GREATEST)."""
+    return f"{'GREATEST' if connection.vendor == 'postgresql' else 'MAX'}({', '.join(expressions)})"
+
+
+def _least_sql(*expressions: str) -> str:
+    """The smallest of non-null SQL values (SQLite's scalar MIN is PostgreSQL's LEAST)."""
+    return f"{'LEAST' if connection.vendor == 'postgresql' else 'MIN'}({', '.join(expressions)})"
+
+
+def _rows(sql: str, params: dict | tuple) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _day_number(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days
+
+
+def _pump_days_by(scope: Scope, start: dt.date, end: dt.date, key: str) -> list[tuple]:
+    """Days of each pump's ``[implant, explant)`` inside ``[start, end]``, summed by ``key`` ("site"
+    or "patient"), as (key, days) rows.
+
+    A pump left in place after the patient died stops counting on the date of death (a pump whose
+    patient died before the period counts 0 days, not negative ones), and only the days inside each
+    of the patient's stays at a site in scope count, at that site. The stays and the dates of death
+    are joined by patient directly, and the dates of death read from their partial index.
+    """
+    sites, params = _sites_sql(scope, "st.site_id")
+    first = _greatest_sql("pu.implant_date", "%(start)s", "COALESCE(st.started_on, %(start)s)")
+    last = _greatest_sql(
+        _least_sql(
+            "COALESCE(pu.explant_date, %(after_end)s)",
+            "%(after_end)s",
+            "COALESCE(d.died, %(after_end)s)",
+            "COALESCE(st.ended_on, %(after_end)s)",
+        ),
+        first,
+    )
+    column = {"site": "st.site_id", "patient": "pu.patient_id"}[key]
+    sql = f"""
+        SELECT {column}, SUM({_day_sql(last)} - {_day_sql(first)})
+          FROM registry_pump pu
+          JOIN registry_sitestay st ON st.patient_id = pu.patient_id
+          LEFT JOIN (SELECT patient_id, MIN(changed_on) AS died FROM registry_statuschange
+                      WHERE to_status = %(deceased)s GROUP BY patient_id) d ON d.patient_id = pu.patient_id
+         WHERE pu.implant_date <= %(end)s AND (pu.explant_date IS NULL OR pu.explant_date > %(start)s)
+           AND (st.started_on IS NULL OR st.started_on <= %(end)s) AND (st.ended_on IS NULL OR st.ended_on > %(start)s)
+           AND {sites}
+         GROUP BY {column}
+    """  # noqa: S608 (only the code's own SQL is interpolated)
+    params.update(start=start, end=end, after_end=end + dt.timedelta(days=1), deceased=PatientStatus.DECEASED)
+    return _rows(sql, params)
