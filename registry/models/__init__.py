@@ -31,6 +31,7 @@ from registry.models.refills import (
     EnteredInError,
     RecordedManager,
     Refill,
+    RefillMonth,
 )
 from registry.models.reminders import Reminder
 from registry.models.sites import (
@@ -95,6 +96,7 @@ __all__ = [
     "RecordedManager",
     "Refill",
     "RefillAppointment",
+    "RefillMonth",
     "RefillStatus",
     "WorkStatus",
     "Reminder",

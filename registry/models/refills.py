@@ -166,6 +166,31 @@ class Refill(EnteredInError):
             raise ValidationError(errors)
 
 
+class RefillMonth(models.Model):
+    """The refills the report counts (not entered in error), per site, local month, timeliness and
+    interval: a rollup kept by database triggers in the same statement as every write to the
+    refills, bulk loads included (migration 0030, ``registry/migrations/_refill_month.py``)."""
+
+    NO_INTERVAL = -1  # a refill without an interval (a first fill): a key column cannot be empty
+
+    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    month = models.DateField(help_text="The first day of the local month of the refills.")
+    timeliness = models.CharField(max_length=12, blank=True)
+    interval_days = models.IntegerField()
+    refills = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            # The key the triggers add to and the index the report reads, by month (PostgreSQL: alone).
+            models.UniqueConstraint(
+                fields=["month", "site", "timeliness", "interval_days"], include=["refills"], name="refill_month_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} site {self.site_id} {self.timeliness} {self.interval_days}: {self.refills}"
+
+
 class DoseChangeQuerySet(models.QuerySet):
     def in_cycle(self, performed_at, next_performed_at=None):
         """The changes of the refill cycle from ``performed_at``: ``scheduling.changes_in_cycle`` in SQL."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from django.db.models import (
-    Count,
-)
+from django.db import connection
 
 from registry.models import (
     Refill,
+    RefillMonth,
 )
 from reporting.reports.scope import (
     DAYS_PER_YEAR,
@@ -19,6 +18,8 @@ from reporting.reports.scope import (
     _median,
     _pump_days_by,
     _rate,
+    _rows,
+    _sites_sql,
 )
 
 LATE = (Refill.Timeliness.LATE, Refill.Timeliness.AFTER_ALARM)
@@ -70,22 +71,70 @@ def _refill_figures(scope: Scope, start: dt.date, end: dt.date) -> tuple[Counter
 
     From the facts stored with each refill when it is recorded (``registry.services.refills``):
     its local date at the site where it was done, its timeliness and its interval in days to the
-    previous refill of its pump chain. One grouped query over the covering index on the local
-    date, so a few hundred rows come back instead of one per refill.
+    previous refill of its pump chain. Whole months come from their rollup (``RefillMonth``, kept
+    by triggers); a month the period covers only in part is its rollup less the refills of its
+    days outside the period, or the refills of its days inside, whichever are fewer days. One
+    statement grouped two ways (PostgreSQL's grouping sets; two passes over its rows elsewhere),
+    so a few hundred rows come back.
     """
-    rows = (
-        Refill.objects.filter(performed_on__gte=start, performed_on__lte=end)
-        .filter(**({} if scope.everywhere else {"site_id__in": scope.site_ids}))
-        .values_list("site_id", "timeliness", "interval_days")
-        .annotate(n=Count("*"))  # COUNT(*), not of the id: the id is not in the index
-        .order_by()
-    )
+    sites, params = _sites_sql(scope, "site_id")
+    months, days = _month_split(start, end)
+    members = []
+    if months:
+        params.update(first_month=months[0], last_month=months[-1])
+        members.append(
+            "SELECT site_id, timeliness, interval_days, refills AS n FROM registry_refillmonth"  # noqa: S608
+            f" WHERE month >= %(first_month)s AND month <= %(last_month)s AND {sites}"
+        )
+    for i, (first, last, sign) in enumerate(days):
+        params.update({f"first_{i}": first, f"last_{i}": last, f"sign_{i}": sign})
+        members.append(
+            f"SELECT site_id, timeliness, COALESCE(interval_days, {RefillMonth.NO_INTERVAL}), %(sign_{i})s"  # noqa: S608
+            " FROM registry_refill WHERE NOT entered_in_error"
+            f" AND performed_on >= %(first_{i})s AND performed_on <= %(last_{i})s AND {sites}"
+        )
+    counted = f"WITH counted (site_id, timeliness, interval_days, n) AS ({' UNION ALL '.join(members)})"
+    if connection.vendor == "postgresql":
+        # GROUPING(...) is 0 on the rows grouped by site and timeliness, 3 on those by interval.
+        sql = f"""{counted}
+            SELECT GROUPING(site_id, timeliness), site_id, timeliness, interval_days, SUM(n) FROM counted
+             GROUP BY GROUPING SETS ((site_id, timeliness), (interval_days))"""  # noqa: S608
+    else:
+        sql = f"""{counted}
+            SELECT 0, site_id, timeliness, NULL, SUM(n) FROM counted GROUP BY site_id, timeliness
+            UNION ALL
+            SELECT 3, NULL, NULL, interval_days, SUM(n) FROM counted GROUP BY interval_days"""  # noqa: S608
     by_site, intervals = Counter(), Counter()
-    for site, kind, days, n in rows:
-        by_site[(site, kind)] += n
-        if days is not None:
-            intervals[days] += n
+    for by_interval, site, kind, days_between, n in _rows(sql, params):
+        if not n:
+            continue  # a key whose refills were all corrected or moved away
+        if not by_interval:
+            by_site[(site, kind)] += n
+        elif days_between != RefillMonth.NO_INTERVAL:
+            intervals[days_between] += n
     return by_site, intervals
+
+
+def _month_split(start: dt.date, end: dt.date) -> tuple[list[dt.date], list[tuple[dt.date, dt.date, int]]]:
+    """The months read whole from the rollup (consecutive first days), and the days whose refills
+    are read one by one as (first, last, +1 to add them or -1 to take them away)."""
+    months, days = [], []
+    one = dt.timedelta(days=1)
+    month = start.replace(day=1)
+    while month <= end:
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        first, last = max(month, start), min(following - one, end)
+        inside, length = (last - first).days + 1, (following - month).days
+        if 2 * inside < length:
+            days.append((first, last, 1))
+        else:
+            months.append(month)
+            if month < first:
+                days.append((month, first - one, -1))
+            if last < following - one:
+                days.append((last + one, following - one, -1))
+        month = following
+    return months, days
 
 
 def pump_days_by_site(scope: Scope, start: dt.date, end: dt.date) -> dict[int, int]:
