@@ -13,10 +13,12 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth
 
 from registry import services
+from registry.imports import import_program
 from registry.models import Refill, RefillMonth
 from reporting.reports.refills import _refill_figures
 from reporting.reports.scope import Scope
-from tests.factories import at
+from tests.factories import SiteFactory, at
+from tests.imports.program_files import clean_sheets, write_xlsx
 from tests.reporting.program import NOW, build_program
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +100,11 @@ def test_the_refill_figures_equal_a_count_of_the_refills_over_any_period(program
             continue
         scope = Scope.of(None if sites is None else type(program.north).objects.filter(pk__in=sites))
         assert _refill_figures(scope, start, end) == direct_figures(scope, start, end), (sites, start, end)
+
+
+def test_the_rollup_counts_the_refills_an_import_writes_in_bulk(tmp_path):
+    site = SiteFactory(name="Imported clinic", time_zone="Europe/London", date_order="dmy")
+    with time_machine.travel(dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC), tick=False):
+        assert import_program(write_xlsx(tmp_path / "program.xlsx", clean_sheets()), site, dry_run=False).written
+    assert Refill.objects.exists()
+    assert stored() == recounted()
