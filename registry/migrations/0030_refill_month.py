@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                 ('site', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='registry.site')),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('month', 'site', 'timeliness', 'interval_days'), include=('refills',), name='refill_month_key')],
+                'constraints': [models.UniqueConstraint(fields=('month', 'site', 'timeliness', 'interval_days'), include=('refills',), name='refill_month_key', violation_error_message='These refills are already counted for this site and month.')],
             },
         ),
         migrations.RunPython(_refill_month.create, _refill_month.drop),

@@ -1,7 +1,7 @@
 """Triggers that keep ``registry_refillmonth`` equal to the refills it counts (the loader skips this
 module: its name starts with an underscore).
 
-A refill is counted when it is not entered in error and has a local date, under the key (site,
+A refill is counted when it is not entered in error and has a local date and a site, under the key (site,
 first day of its local month, timeliness, interval in days or -1 without one). Every insert,
 change and removal of refills adds the counts of the new rows' keys and takes away those of the
 old rows' keys, in the statement that wrote them:
@@ -15,7 +15,7 @@ Keys whose count falls to 0 stay, counting nothing.
 
 TABLE = "registry_refillmonth"
 KEY = "month, site_id, timeliness, interval_days"
-COUNTED = "NOT entered_in_error AND performed_on IS NOT NULL"
+COUNTED = "NOT entered_in_error AND performed_on IS NOT NULL AND site_id IS NOT NULL"
 
 
 def _pg_keyed(rows: str, sign: int) -> str:
@@ -61,13 +61,14 @@ POSTGRES_DROP = [
 
 
 def _sqlite_is_key(row: str) -> str:
-    # IS, not =: SQLite's site may be empty until its own trigger fills it (migration 0011).
-    return f"""month = date({row}.performed_on, 'start of month') AND site_id IS {row}.site_id
-               AND timeliness IS {row}.timeliness AND interval_days = COALESCE({row}.interval_days, -1)"""
+    return f"""month = date({row}.performed_on, 'start of month') AND site_id = {row}.site_id
+               AND timeliness = {row}.timeliness AND interval_days = COALESCE({row}.interval_days, -1)"""
 
 
 def _sqlite_counted(row: str) -> str:
-    return f"NOT {row}.entered_in_error AND {row}.performed_on IS NOT NULL"
+    # A refill written without its site is counted when SQLite's own trigger fills the site in
+    # (migration 0011: an UPDATE, which these triggers see), in whichever order the triggers fire.
+    return f"NOT {row}.entered_in_error AND {row}.performed_on IS NOT NULL AND {row}.site_id IS NOT NULL"
 
 
 def _sqlite_add(row: str) -> str:

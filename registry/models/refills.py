@@ -167,7 +167,7 @@ class Refill(EnteredInError):
 
 
 class RefillMonth(models.Model):
-    """The refills the report counts (not entered in error), per site, local month, timeliness and
+    """The refills the report counts (in force, with a site), per site, local month, timeliness and
     interval: a rollup kept by database triggers in the same statement as every write to the
     refills, bulk loads included (migration 0030, ``registry/migrations/_refill_month.py``)."""
 
@@ -183,7 +183,10 @@ class RefillMonth(models.Model):
         constraints = [
             # The key the triggers add to and the index the report reads, by month (PostgreSQL: alone).
             models.UniqueConstraint(
-                fields=["month", "site", "timeliness", "interval_days"], include=["refills"], name="refill_month_key"
+                fields=["month", "site", "timeliness", "interval_days"],
+                include=["refills"],
+                name="refill_month_key",
+                violation_error_message="These refills are already counted for this site and month.",
             )
         ]
 

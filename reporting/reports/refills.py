@@ -90,7 +90,7 @@ def _refill_figures(scope: Scope, start: dt.date, end: dt.date) -> tuple[Counter
         params.update({f"first_{i}": first, f"last_{i}": last, f"sign_{i}": sign})
         members.append(
             f"SELECT site_id, timeliness, COALESCE(interval_days, {RefillMonth.NO_INTERVAL}), %(sign_{i})s"  # noqa: S608
-            " FROM registry_refill WHERE NOT entered_in_error"
+            " FROM registry_refill WHERE NOT entered_in_error AND site_id IS NOT NULL"
             f" AND performed_on >= %(first_{i})s AND performed_on <= %(last_{i})s AND {sites}"
         )
     counted = f"WITH counted (site_id, timeliness, interval_days, n) AS ({' UNION ALL '.join(members)})"

@@ -34,7 +34,7 @@ def program():
 def recounted() -> Counter:
     """The rollup computed again from the refills in force."""
     rows = (
-        Refill.objects.filter(performed_on__isnull=False)
+        Refill.objects.filter(performed_on__isnull=False, site__isnull=False)
         .annotate(month=TruncMonth("performed_on"))
         .values_list("month", "site_id", "timeliness", "interval_days")
         .annotate(n=Count("*"))
