@@ -7,6 +7,7 @@ query, which for a one-row read costs more than running it.
 from __future__ import annotations
 
 from django.db import connection, models
+from django.db.models.base import ModelState
 
 # (model, vendor) -> each converted column's position, its converters and its expression.
 _CONVERTERS: dict[tuple[type, str], list[tuple[int, list, object]]] = {}
@@ -38,3 +39,16 @@ def instance(model: type[models.Model], values) -> models.Model:
         for convert in functions:
             values[i] = convert(values[i], column, connection)
     return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
+
+
+def loaded(model, names, values):
+    """``model.from_db(alias, names, values)`` without ``Model.__init__``, for values that need no
+    conversion (the worklist's, on PostgreSQL): the row's values set as loaded, the other fields
+    deferred as ``only()`` leaves them. A page builds some hundred instances, and ``__init__`` walks
+    every field of each (no init signals are connected to these models: a test holds it).
+    """
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(names, values, strict=True))
+    state = instance._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return instance

@@ -27,13 +27,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.base import ModelState
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from registry import scheduling
 from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment, Site
 from registry.scheduling import RefillStatus, WorkStatus
+from registry.selectors import rows as sql_rows
 from registry.selectors.prepared import execute_prepared
 from registry.selectors.rules import (
     SiteDay,
@@ -617,18 +617,6 @@ _USER_COLUMNS = _in_model_order(
 )
 
 
-def _loaded(model, names, values):
-    """``model.from_db(alias, names, values)`` without ``Model.__init__``: the row's values set as
-    loaded, the other fields deferred as ``only()`` leaves them. A page builds some hundred
-    instances, and ``__init__`` walks every field of each (no init signals are connected to these).
-    """
-    instance = model.__new__(model)
-    instance.__dict__.update(zip(names, values, strict=True))
-    state = instance._state = ModelState()
-    state.adding, state.db = False, connection.alias
-    return instance
-
-
 def _columns(model, alias: str, names) -> str:
     return ", ".join(f'{alias}."{model._meta.get_field(name).column}"' for name in names)
 
@@ -686,13 +674,15 @@ def _page_with_rows(page_sql: str, count_sql: str | None) -> WorklistPage:
         user_values = row[5 + n_patient + n_site : 5 + n_patient + n_site + n_user]
         booking_id, booking_at, clinic, zone, contact_at, outcome, visit_kind = row[5 + n_patient + n_site + n_user :]
         # One site and one clinician instance per page (the ORM's select_related made one per row).
-        site = sites.get(site_values[0]) or sites.setdefault(site_values[0], _loaded(Site, _SITE_COLUMNS, site_values))
+        site = sites.get(site_values[0]) or sites.setdefault(
+            site_values[0], sql_rows.loaded(Site, _SITE_COLUMNS, site_values)
+        )
         user = None
         if user_values[0] is not None:
             user = users.get(user_values[0]) or users.setdefault(
-                user_values[0], _loaded(user_model, _USER_COLUMNS, user_values)
+                user_values[0], sql_rows.loaded(user_model, _USER_COLUMNS, user_values)
             )
-        patient = _loaded(Patient, _PATIENT_COLUMNS, values)
+        patient = sql_rows.loaded(Patient, _PATIENT_COLUMNS, values)
         Patient.site.field.set_cached_value(patient, site)
         Patient.primary_clinician.field.set_cached_value(patient, user)
         patient.booking_id, patient.booking_at, patient.booking_clinic, patient.booking_zone = (

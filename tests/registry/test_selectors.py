@@ -167,7 +167,8 @@ def test_worklist_rows_load_as_the_orm_loads_them():
     from django.db.models import signals
 
     from registry.models import Site
-    from registry.selectors.worklist import _PATIENT_COLUMNS, _SITE_COLUMNS, _loaded
+    from registry.selectors.rows import loaded as _loaded
+    from registry.selectors.worklist import _PATIENT_COLUMNS, _SITE_COLUMNS
 
     patient, _ = make_implanted(SiteFactory())
     for model, names, pk in [(Patient, _PATIENT_COLUMNS, patient.pk), (Site, _SITE_COLUMNS, patient.site_id)]:
