@@ -35,6 +35,6 @@ def test_worker_recomputes_schedules_after_a_settings_change(site, celery_worker
 
 
 def test_cache_is_the_real_redis(redis_url, settings):
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
     cache.set("itb-probe", "ok", 10)
     assert cache.get("itb-probe") == "ok"
