@@ -51,29 +51,54 @@ SECTION_TITLES = {
 def worklist(request):
     """Today: everything critical, overdue, due or coming up, in sections, most urgent first.
 
-    The filter's choices and the sections are the same for everyone with these sites until the
-    next write: both are cached under the data version (``api/caching.py``). The rest of the page
-    (the user's name, the CSRF token, the open reminders) is rendered for each request.
+    The page's body (the day, the filter form as the URL fills it, the sections) is the same for
+    everyone with these sites until the next write, and is cached under the data version
+    (``api/caching.py``): a hit is one cache read. The key names each site's day, so the page
+    turns over at midnight in the user's zone too (a booking becomes a no-show with no write).
+    The rest of the page (the user's name, the CSRF token, the open reminders) is rendered for
+    each request.
     """
     user = request.user
     if not is_clinical(user):
         return render(request, "dashboard/no_access.html", status=403)
-    choices = cached_page(request, "worklist-filter-choices", lambda: forms.worklist_filter_choices(user), by_url=False)
-    zone = choices.get("zone", "UTC")
-    form = forms.WorklistFilterForm(request.GET or None, sites=choices["sites"], clinicians=choices["clinicians"])
-    today = scheduling.today_in(zoneinfo.ZoneInfo(zone), timezone.now())
-    # Keyed by the day too: a booking becomes a no-show at midnight without any write.
-    html = cached_page(request, f"worklist-sections-{today}", lambda: _worklist_sections(user, form, today))
-    sections = mark_safe(html)  # noqa: S308 - the page's own template, rendered on a miss
+    body = cached_page(request, "worklist-body", lambda: _worklist_body(request))
+    sections = mark_safe(body["sections"])  # noqa: S308 - the page's own template, rendered on a miss
     if request.htmx:
         return HttpResponse(sections)
-    context = {"form": form, "sections": sections, "today": today, "zone": zone}
+    today = dt.date.fromisoformat(body["today"])
+    context = {"filters": mark_safe(body["filters"]), "sections": sections, "today": today}  # noqa: S308 - as above
     if request.resolver_match.url_name == "worklist_print":
-        printed = list(dict.fromkeys(int(pk) for pk in _ROW_PATIENT.findall(html)))
+        zone = zoneinfo.ZoneInfo(body["zone"])
+        printed = list(dict.fromkeys(int(pk) for pk in _ROW_PATIENT.findall(body["sections"])))
         record_download(request, printed, PatientAccess.Channel.PRINT)
-        context.update(printed_at=timezone.now().astimezone(zoneinfo.ZoneInfo(zone)), filters=_filter_labels(form))
+        context.update(
+            printed_at=timezone.now().astimezone(zone), zone=body["zone"], filters=_filter_labels(_filter_form(request))
+        )
         return render(request, "dashboard/worklist_print.html", context)
     return render(request, "dashboard/worklist.html", context)
+
+
+def _filter_form(request) -> forms.WorklistFilterForm:
+    """The filter form bound to the URL, with the user's sites and clinicians (cached: they change
+    with the data version only)."""
+    user = request.user
+    choices = cached_page(request, "worklist-filter-choices", lambda: forms.worklist_filter_choices(user), by_url=False)
+    form = forms.WorklistFilterForm(request.GET or None, sites=choices["sites"], clinicians=choices["clinicians"])
+    form.zone = choices.get("zone", "UTC")
+    return form
+
+
+def _worklist_body(request) -> dict:
+    """What the cache keeps of the page: the day in the user's zone, the filter fields as the URL
+    fills them and the sections, rendered."""
+    form = _filter_form(request)
+    today = scheduling.today_in(zoneinfo.ZoneInfo(form.zone), timezone.now())
+    return {
+        "today": today.isoformat(),
+        "zone": form.zone,
+        "filters": render_to_string("dashboard/partials/worklist_filters.html", {"form": form}),
+        "sections": _worklist_sections(request.user, form, today),
+    }
 
 
 def _filter_labels(form: forms.WorklistFilterForm) -> list[tuple[str, str]]:

@@ -198,3 +198,40 @@ def test_rows_escape_what_people_typed(client, coordinator, site, frozen):
     assert "<b>" not in html and "Ann & Co" not in html
     assert f'href="/patients/{patient.pk}/refill-visits/new/?next=/">Book visit' in html
     assert f'href="/patients/{patient.pk}/refills/new/">Record refill' in html
+
+
+def test_a_cached_page_turns_over_at_midnight_at_the_users_site_without_a_write(client, coordinator, site):
+    import time_machine
+
+    client.force_login(coordinator)
+    # Europe/London in March is UTC: 23:50 and 00:10 are two days there, with nothing written between.
+    with time_machine.travel(dt.datetime(2026, 3, 10, 23, 50, tzinfo=dt.UTC), tick=False):
+        before = client.get(reverse("worklist")).content.decode()
+    with time_machine.travel(dt.datetime(2026, 3, 11, 0, 10, tzinfo=dt.UTC), tick=False):
+        after = client.get(reverse("worklist")).content.decode()
+    assert '<time datetime="2026-03-10"' in before
+    assert '<time datetime="2026-03-11"' in after
+
+
+def test_a_hit_reads_the_page_body_once_and_renders_the_filters_as_the_url_fills_them(client, coordinator, program):
+    from django.core.cache import cache
+
+    client.force_login(coordinator)
+    params = {"kind": "follow_up"}
+    client.get(reverse("worklist"), params)
+    reads = []
+    original = cache.get
+
+    def counting_get(key, *args, **kwargs):
+        reads.append(key)
+        return original(key, *args, **kwargs)
+
+    cache.get = counting_get
+    try:
+        html = client.get(reverse("worklist"), params).content.decode()
+    finally:
+        del cache.get
+    page_reads = [key for key in reads if key.startswith("page:")]
+    assert len(page_reads) == 1  # the body: the filter choices are not read again on a hit
+    assert '<option value="follow_up" selected>' in html
+    assert "Missedvisit" in html and "Duesoon" not in html
