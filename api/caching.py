@@ -13,21 +13,27 @@ content depends on, so a hit is always what a fresh computation would return:
   URL (query and host: the page's next/previous links are absolute).
 
 There is no time-based expiry to get wrong: ``TIMEOUT`` only bounds how long an unused page keeps
-its memory. What is cached is the response's data, not its bytes, so content negotiation and
-the renderers work as on a miss.
+its memory. The dashboard's parts are cached as data or HTML, the API's lists as the JSON they
+render to (``cached_json_response``): a client asking for JSON is sent it as stored, and any
+other format (the browsable API) renders the same data.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 
 from registry.roles import Role, role_of, sites_for
 from registry.selectors import SiteDay, data_version, site_days, sites_today
+from registry.selectors.rules import forget_site_rows
 
 TIMEOUT = 600  # seconds an unused page may stay in the cache
 
@@ -39,11 +45,21 @@ def page_key(request, view: str, *, by_url: bool = True) -> str:
     return _prefix() + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
+def request_data_version(request) -> str:
+    """The data version, read once per request and before anything the page shows (a page is
+    then never older than the version it is stored under)."""
+    version = getattr(request, "_data_version", None)
+    if version is None:
+        version = request._data_version = data_version()
+    return version
+
+
 def request_sites_today(request) -> list[SiteDay]:
-    """Every site's day, read once per request: the page's key and the worklist's page both need it."""
+    """Every site's day, once per request (the page's key and the worklist's page both need it);
+    the sites' rows are read once per data version (``sites_today``)."""
     rows = getattr(request, "_sites_today", None)
     if rows is None:
-        rows = request._sites_today = sites_today(timezone.now())
+        rows = request._sites_today = sites_today(timezone.now(), version=request_data_version(request))
     return rows
 
 
@@ -52,12 +68,13 @@ def _request_parts(request) -> tuple:
     (a page made of several cached parts reads them once)."""
     parts = getattr(request, "_page_key_parts", None)
     if parts is None:
+        version = request_data_version(request)
         if role_of(request.user) == Role.ADMINISTRATOR:  # every site: the rows the worklist reads too
             groups = site_days(rows=request_sites_today(request))
         else:
             groups = site_days(sites=sites_for(request.user))
         scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
-        parts = request._page_key_parts = (data_version(), repr(scope), timezone.now().date().isoformat())
+        parts = request._page_key_parts = (version, repr(scope), timezone.now().date().isoformat())
     return parts
 
 
@@ -76,9 +93,24 @@ def cached_page(request, view: str, compute: Callable[[], object], *, by_url: bo
     return data
 
 
+def cached_json_response(request, view: str, compute: Callable[[], object]) -> HttpResponseBase:
+    """An API list page, stored as the JSON it renders to: a hit is sent as stored, with no
+    unpickling and no rendering. A client that asked for another format (the browsable API)
+    gets the same data through its renderer."""
+    key = page_key(request, view)
+    content = cache.get(key)
+    if content is None:
+        content = JSONRenderer().render(compute())
+        cache.set(key, content, TIMEOUT)
+    if type(request.accepted_renderer) is JSONRenderer and "indent" not in request.accepted_media_type:
+        return HttpResponse(content, content_type=JSONRenderer.media_type)
+    return Response(json.loads(content))
+
+
 def forget_pages() -> None:
-    """Drop this database's cached pages (tests, benchmarks); other cache keys, other databases'
-    pages and a broker sharing the Redis database are left alone."""
+    """Drop this database's cached pages and this process's site rows (tests, benchmarks); other
+    cache keys, other databases' pages and a broker sharing the Redis database are left alone."""
+    forget_site_rows()
     forget_keys(_prefix() + "*")
 
 

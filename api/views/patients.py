@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from api import filters, serializers
-from api.caching import cached_page
+from api.caching import cached_json_response
 from api.etags import etag_of
 from api.views.base import IF_MATCH, CreateReadViewSet, EditableViewSet
 from audit.log import fetch_viewed
@@ -63,8 +63,9 @@ class PatientViewSet(EditableViewSet):
 
     def list(self, request, *args, **kwargs):
         """The page from the cache when nothing it shows has changed (``api/caching.py``)."""
-        data = cached_page(request, "patients", lambda: super(PatientViewSet, self).list(request, *args, **kwargs).data)
-        return Response(data)
+        return cached_json_response(
+            request, "patients", lambda: super(PatientViewSet, self).list(request, *args, **kwargs).data
+        )
 
     def perform_service_create(self, data):
         site = data.pop("site")

@@ -6,10 +6,9 @@ from django.core.paginator import Paginator
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.response import Response
 
 from api import serializers
-from api.caching import cached_page, request_sites_today
+from api.caching import cached_json_response, request_sites_today
 from api.permissions import HasStaffRole, IsClinicalStaff
 from api.views.base import RegistryPagination
 from registry.roles import patient_site_ids
@@ -107,7 +106,7 @@ class WorklistView(GenericAPIView):
             page = self.paginate_queryset(items)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data
 
-        return Response(cached_page(request, "worklist", compute))
+        return cached_json_response(request, "worklist", compute)
 
     def expected_window(self) -> slice | None:
         """The rows the requested page number covers, if it is a plain number (else: ask the paginator)."""

@@ -42,15 +42,34 @@ class SiteDay(NamedTuple):
     grace_days: int
 
 
-def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None) -> list[SiteDay]:
-    """Each site's day, refill lead window and follow-up grace days (one query, no Site objects)."""
-    rows = (sites if sites is not None else Site.objects.all()).values_list(
-        "pk", "time_zone", "refill_lead_days", "follow_up_grace_days"
-    )
+_SITE_COLUMNS = ("pk", "time_zone", "refill_lead_days", "follow_up_grace_days")
+# Every site's row as of one data version: a site changes only by a write, and each write raises it.
+_EVERY_SITE: dict[str, list[tuple]] = {}
+
+
+def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None, *, version: str | None = None) -> list[SiteDay]:
+    """Each site's day, refill lead window and follow-up grace days (one query, no Site objects).
+
+    ``version``: the data version the caller has just read; every site's row is then read once per
+    version in each process, and a page's request reads none.
+    """
+    if sites is None and version is not None:
+        rows = _EVERY_SITE.get(version)
+        if rows is None:
+            rows = list(Site.objects.values_list(*_SITE_COLUMNS))
+            _EVERY_SITE.clear()
+            _EVERY_SITE[version] = rows
+    else:
+        rows = (sites if sites is not None else Site.objects.all()).values_list(*_SITE_COLUMNS)
     return [
         SiteDay(pk, scheduling.today_in(zoneinfo.ZoneInfo(tz), now), max(leads or [0]), grace)
         for pk, tz, leads, grace in rows
     ]
+
+
+def forget_site_rows() -> None:
+    """Drop the sites' rows kept per data version (tests: a flushed table does not raise it)."""
+    _EVERY_SITE.clear()
 
 
 def site_days(

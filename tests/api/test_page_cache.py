@@ -30,6 +30,39 @@ def test_a_hit_is_served_without_reading_the_page(api, implanted, django_assert_
     assert not any("registry_patient" in q["sql"] for q in ctx.captured_queries)
 
 
+def test_an_administrators_hit_reads_the_token_and_the_data_version_only(admin_api, implanted, elsewhere):
+    from django.test.utils import CaptureQueriesContext
+
+    first = sorted(names(admin_api.get("/api/v1/patients/")))
+    with CaptureQueriesContext(connection) as hit:
+        assert sorted(names(admin_api.get("/api/v1/patients/"))) == first
+    # Every site's row is kept per data version in the process: a hit reads no site.
+    assert len(hit.captured_queries) == 2, [q["sql"] for q in hit.captured_queries]
+    assert not any("registry_site" in q["sql"] for q in hit.captured_queries)
+
+
+def test_a_sites_new_time_zone_moves_an_administrators_page_to_its_day(admin_api, implanted):
+    from api.caching import forget_pages
+
+    patient, _, _ = implanted
+    due = patient.next_refill_due
+    url = f"/api/v1/worklist/?start={due - dt.timedelta(days=10)}&end={due + dt.timedelta(days=10)}"
+
+    def refill_status():
+        items = admin_api.get(url).json()["results"]
+        return [item["status"] for item in items if item["patient"] == patient.pk and item["kind"] == "refill"]
+
+    # 20:00 UTC on the due date: still that day in London, already the next day in Tokyo.
+    with time_machine.travel(dt.datetime.combine(due, dt.time(20), dt.UTC), tick=False):
+        before = refill_status()
+        Site.objects.filter(pk=patient.site_id).update(time_zone="Asia/Tokyo")  # seen only through the version
+        after = refill_status()
+        forget_pages()
+        fresh = refill_status()
+    assert after == fresh
+    assert before != after, (before, after)
+
+
 def test_a_raw_sql_write_shows_on_the_next_read(api, implanted):
     patient, _, _ = implanted
     assert names(api.get("/api/v1/patients/")) == ["Example"]
@@ -132,3 +165,16 @@ def test_on_postgresql_the_number_moves_at_the_writers_commit(postgres, site):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM registry_dataversion_pending")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_hit_sends_the_stored_json_and_other_formats_render_the_same_page(api, implanted):
+    miss = api.get("/api/v1/patients/")
+    hit = api.get("/api/v1/patients/")
+    assert hit["Content-Type"] == "application/json"
+    assert hit.content == miss.content
+    assert hit.json()["results"][0]["family_name"] == "Example"
+    browsable = api.get("/api/v1/patients/", headers={"Accept": "text/html"})
+    assert browsable.status_code == 200 and "text/html" in browsable["Content-Type"]
+    assert "Example" in browsable.content.decode()
+    indented = api.get("/api/v1/patients/", headers={"Accept": "application/json; indent=2"})
+    assert indented.json() == hit.json() and b'\n  "count"' in indented.content
