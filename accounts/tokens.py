@@ -20,6 +20,7 @@ from rest_framework.authtoken.models import Token
 
 from registry.models import StaffProfile
 from registry.selectors import rows as sql_rows
+from registry.selectors.data_version import version_columns, version_of
 
 
 def token_expired(token: Token, now: dt.datetime | None = None) -> bool:
@@ -41,13 +42,18 @@ _TOKEN_SQL: dict[str, str] = {}
 
 def token_with_user(key: str) -> Token | None:
     """The token of ``key`` with its user and the user's staff profile (every endpoint asks the role
-    next), in one statement built once per process: the ORM's took longer to build than to run."""
+    next), in one statement built once per process: the ORM's took longer to build than to run.
+
+    The statement also reads the data version (``token.data_version``): a cached list's key needs
+    it next, and it is read before anything the page shows, as the page cache requires.
+    """
     user_model = get_user_model()
     if connection.vendor not in _TOKEN_SQL:
         tables = (Token._meta.db_table, user_model._meta.db_table, StaffProfile._meta.db_table)
         _TOKEN_SQL[connection.vendor] = (
             f"SELECT {sql_rows.columns(Token, 't')}, {sql_rows.columns(user_model, 'u')}, "  # noqa: S608
-            f"{sql_rows.columns(StaffProfile, 's')} FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id "
+            f"{sql_rows.columns(StaffProfile, 's')}, {version_columns()} "
+            f"FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id "
             f"LEFT JOIN {tables[2]} s ON s.user_id = u.id WHERE t.key = %s"
         )
     with connection.cursor() as cursor:
@@ -56,8 +62,10 @@ def token_with_user(key: str) -> Token | None:
     if row is None:
         return None
     n, m = sql_rows.width(Token), sql_rows.width(Token) + sql_rows.width(user_model)
+    p = m + sql_rows.width(StaffProfile)
     token, user = sql_rows.instance(Token, row[:n]), sql_rows.instance(user_model, row[n:m])
-    profile = sql_rows.instance(StaffProfile, row[m:]) if row[m] is not None else None
+    profile = sql_rows.instance(StaffProfile, row[m:p]) if row[m] is not None else None
+    token.data_version = version_of(row[p:])
     Token.user.field.set_cached_value(token, user)
     StaffProfile.user.field.remote_field.set_cached_value(user, profile)  # user.staff, even when None
     if profile is not None:
@@ -67,6 +75,13 @@ def token_with_user(key: str) -> Token | None:
 
 class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication; a token older than its lifetime is refused (and deleted)."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None:
+            # The page cache's read of the data version, done by the token's statement.
+            request._request._data_version = found[1].data_version
+        return found
 
     def authenticate_credentials(self, key):
         # DRF's checks, on the token read by ``token_with_user``.
