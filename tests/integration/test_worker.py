@@ -36,5 +36,6 @@ def test_worker_recomputes_schedules_after_a_settings_change(site, celery_worker
 
 def test_cache_is_the_real_redis(redis_url, settings):
     assert settings.CACHES["default"]["BACKEND"] == "config.cache.RedisCache"
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"  # a shared cache only
     cache.set("itb-probe", "ok", 10)
     assert cache.get("itb-probe") == "ok"
