@@ -46,9 +46,12 @@ class RegistryPagination(PageNumberPagination):
     count_limit = COUNT_LIMIT
 
     def paginate_queryset(self, queryset, request, view=None):
-        asked = request.query_params.get(self.page_query_param, 1)
-        self.django_paginator_class = partial(CountingPaginator, asked=asked, count_limit=self.count_limit)
+        self.django_paginator_class = self.paginator_for(request.query_params.get(self.page_query_param, 1))
         return super().paginate_queryset(queryset, request, view)
+
+    def paginator_for(self, asked):
+        """The paginator class for the page ``asked`` (a number or ``last``)."""
+        return partial(CountingPaginator, asked=asked, count_limit=self.count_limit)
 
     def count_exact(self) -> bool:
         return self.page.paginator.count_exact

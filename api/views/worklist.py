@@ -60,9 +60,8 @@ class WorklistPagination(RegistryPagination):
 
     count_limit = COUNT_LIMIT
 
-    def paginate_queryset(self, queryset, request, view=None):
-        self.django_paginator_class = Paginator
-        return super(RegistryPagination, self).paginate_queryset(queryset, request, view)
+    def paginator_for(self, asked):
+        return Paginator  # the sequence counts as far as its page needs by itself
 
     def count_exact(self) -> bool:
         return self.page.paginator.object_list.count_exact

@@ -39,7 +39,8 @@ def patient_list(request):
         status=filters.get("status", ""),
         diagnosis=filters.get("indication", ""),
     )
-    page = CountingPaginator(qs, 50, asked=request.GET.get("page")).get_page(request.GET.get("page"))
+    asked = request.GET.get("page")
+    page = CountingPaginator(qs, 50, asked=asked).get_page(asked)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode(), "status_labels": STATUS_LABELS}
