@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 from registry.models import StaffProfile
 from registry.selectors import rows as sql_rows
 from registry.selectors.data_version import version_columns, version_of
+from registry.selectors.memo import ProcessMemo
 
 
 def token_expired(token: Token, now: dt.datetime | None = None) -> bool:
@@ -37,7 +38,17 @@ def fresh_token(user) -> Token:
     return token
 
 
-_TOKEN_SQL: dict[str, str] = {}
+_TOKEN_SQL: ProcessMemo[str] = ProcessMemo(limit=4)  # one per database vendor
+
+
+def _token_sql() -> str:
+    tables = (Token._meta.db_table, get_user_model()._meta.db_table, StaffProfile._meta.db_table)
+    return (
+        f"SELECT {sql_rows.columns(Token, 't')}, {sql_rows.columns(get_user_model(), 'u')}, "  # noqa: S608
+        f"{sql_rows.columns(StaffProfile, 's')}, {version_columns()} "
+        f"FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id "
+        f"LEFT JOIN {tables[2]} s ON s.user_id = u.id WHERE t.key = %s"
+    )
 
 
 def token_with_user(key: str) -> Token | None:
@@ -48,16 +59,8 @@ def token_with_user(key: str) -> Token | None:
     it next, and it is read before anything the page shows, as the page cache requires.
     """
     user_model = get_user_model()
-    if connection.vendor not in _TOKEN_SQL:
-        tables = (Token._meta.db_table, user_model._meta.db_table, StaffProfile._meta.db_table)
-        _TOKEN_SQL[connection.vendor] = (
-            f"SELECT {sql_rows.columns(Token, 't')}, {sql_rows.columns(user_model, 'u')}, "  # noqa: S608
-            f"{sql_rows.columns(StaffProfile, 's')}, {version_columns()} "
-            f"FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id "
-            f"LEFT JOIN {tables[2]} s ON s.user_id = u.id WHERE t.key = %s"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_TOKEN_SQL[connection.vendor], [key])
+        cursor.execute(_TOKEN_SQL.get_or_build(connection.vendor, _token_sql), [key])
         row = cursor.fetchone()
     if row is None:
         return None

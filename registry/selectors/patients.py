@@ -33,6 +33,7 @@ from registry.models import (
     StatusChange,
 )
 from registry.selectors import rows as sql_rows
+from registry.selectors.memo import ProcessMemo
 from registry.selectors.rules import with_refill_status
 
 
@@ -171,8 +172,7 @@ def patient_record(patients: QuerySet[Patient], pk: int) -> Patient:
 # The patient's columns, its site's and its active pump's id, in SQL built once per process for each
 # scope: the ORM built and compiled this statement for every read, three times its running time.
 
-_ROW_SQL: dict[tuple, str] = {}
-_ROW_SQL_KEPT = 64
+_ROW_SQL: ProcessMemo[str] = ProcessMemo(limit=64)
 
 
 def _row_sql(scope: tuple[str, tuple] | None) -> str:
@@ -193,12 +193,7 @@ def patient_row(patients: QuerySet[Patient], pk: int, fetch: Callable[[str, Sequ
         scope = None if not patients.query.where else patients.order_by().values("pk").query.sql_with_params()
     except EmptyResultSet as nobody:
         raise Patient.DoesNotExist from nobody
-    key = (connection.vendor, scope[0] if scope else None)
-    sql = _ROW_SQL.get(key)
-    if sql is None:
-        if len(_ROW_SQL) >= _ROW_SQL_KEPT:
-            _ROW_SQL.clear()
-        sql = _ROW_SQL[key] = _row_sql(scope)
+    sql = _ROW_SQL.get_or_build((connection.vendor, scope[0] if scope else None), lambda: _row_sql(scope))
     params = [pk, *(scope[1] if scope else ())]
     rows = (fetch or _fetch_rows)(sql, params)
     if not rows:

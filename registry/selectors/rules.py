@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from registry import scheduling
 from registry.models import Patient, RefillAppointment, Site, site_today
+from registry.selectors.memo import ProcessMemo
 
 # A patient's refill status, most urgent first (0): the order of ``scheduling.REFILL_STATUS_RULES``.
 URGENCY = {status: n for n, status in enumerate([*scheduling.REFILL_STATUSES[1:], scheduling.RefillStatus.NONE])}
@@ -44,7 +45,7 @@ class SiteDay(NamedTuple):
 
 _SITE_COLUMNS = ("pk", "time_zone", "refill_lead_days", "follow_up_grace_days")
 # Every site's row as of one data version: a site changes only by a write, and each write raises it.
-_EVERY_SITE: dict[str, list[tuple]] = {}
+_EVERY_SITE: ProcessMemo[list[tuple]] = ProcessMemo(limit=1)
 
 
 def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None, *, version: str | None = None) -> list[SiteDay]:
@@ -54,11 +55,7 @@ def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None, *, versio
     version in each process, and a page's request reads none.
     """
     if sites is None and version is not None:
-        rows = _EVERY_SITE.get(version)
-        if rows is None:
-            rows = list(Site.objects.values_list(*_SITE_COLUMNS))
-            _EVERY_SITE.clear()
-            _EVERY_SITE[version] = rows
+        rows = _EVERY_SITE.get_or_build(version, lambda: list(Site.objects.values_list(*_SITE_COLUMNS)))
     else:
         rows = (sites if sites is not None else Site.objects.all()).values_list(*_SITE_COLUMNS)
     return [

@@ -34,6 +34,7 @@ from registry import scheduling
 from registry.models import ContactAttempt, FollowUp, Patient, RefillAppointment, Site
 from registry.scheduling import RefillStatus, WorkStatus
 from registry.selectors import rows as sql_rows
+from registry.selectors.memo import ProcessMemo
 from registry.selectors.prepared import execute_prepared
 from registry.selectors.rules import (
     SiteDay,
@@ -275,8 +276,7 @@ def _ranked_rows(members: list[QuerySet], per_urgency: bool, offset: int, limit:
 
 
 # Compiled statements of recent worklist pages (``worklist_page``).
-_STATEMENTS: dict[tuple, tuple] = {}
-_STATEMENTS_KEPT = 256
+_STATEMENTS: ProcessMemo[tuple] = ProcessMemo(limit=256)
 
 
 def _compiled(qs: QuerySet | None) -> tuple[str, None] | QuerySet | None:
@@ -557,9 +557,7 @@ def worklist_page(
         statements = (_compiled(page), _compiled(counted) if count else None)
         # Only SQL is kept: a queryset would keep its rows.
         if not any(isinstance(s, QuerySet) for s in statements):
-            if len(_STATEMENTS) >= _STATEMENTS_KEPT:
-                _STATEMENTS.clear()
-            _STATEMENTS[key] = statements
+            _STATEMENTS.put(key, statements)
     page_statement, count_statement = statements
     if isinstance(page_statement, tuple) and not isinstance(count_statement, QuerySet):
         return _page_with_rows(page_statement[0], count_statement[0] if count_statement else None)
@@ -648,16 +646,12 @@ def _rows_sql(page_sql: str, count_sql: str | None) -> str:
     return connection.ops.compose_sql(sql, [RefillAppointment.Status.BOOKED.value, WorkKind.FOLLOW_UP.value])
 
 
-_ROWS_SQL: dict[tuple[str, str | None], str] = {}
+_ROWS_SQL: ProcessMemo[str] = ProcessMemo(limit=256)
 
 
 def _page_with_rows(page_sql: str, count_sql: str | None) -> WorklistPage:
     """``worklist_page``'s answer from one statement on PostgreSQL (``_rows_sql``)."""
-    sql = _ROWS_SQL.get((page_sql, count_sql))
-    if sql is None:
-        if len(_ROWS_SQL) >= _STATEMENTS_KEPT:
-            _ROWS_SQL.clear()
-        sql = _ROWS_SQL[(page_sql, count_sql)] = _rows_sql(page_sql, count_sql)
+    sql = _ROWS_SQL.get_or_build((page_sql, count_sql), lambda: _rows_sql(page_sql, count_sql))
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql)
         rows = cursor.fetchall()
