@@ -195,7 +195,7 @@ def patient_row(patients: QuerySet[Patient], pk: int, fetch: Callable[[str, Sequ
         raise Patient.DoesNotExist from nobody
     sql = _ROW_SQL.get_or_build((connection.vendor, scope[0] if scope else None), lambda: _row_sql(scope))
     params = [pk, *(scope[1] if scope else ())]
-    rows = (fetch or _fetch_rows)(sql, params)
+    rows = (fetch or sql_rows.fetch_all)(sql, params)
     if not rows:
         raise Patient.DoesNotExist(f"No patient {pk} among those the user may see.")
     values, n = rows[0], sql_rows.width(Patient)
@@ -204,12 +204,6 @@ def patient_row(patients: QuerySet[Patient], pk: int, fetch: Callable[[str, Sequ
     Patient.site.field.set_cached_value(patient, site)
     patient.active_pump_id = values[-1]
     return patient
-
-
-def _fetch_rows(sql: str, params: Sequence) -> list:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def patient_detail(patients: QuerySet[Patient], pk: int) -> Patient:

@@ -13,6 +13,13 @@ from django.db.models.base import ModelState
 _CONVERTERS: dict[tuple[type, str], list[tuple[int, list, object]]] = {}
 
 
+def fetch_all(sql: str, params=None) -> list[tuple]:
+    """Every row of ``sql`` on a plain cursor."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def columns(model: type[models.Model], alias: str) -> str:
     """``model``'s columns of table ``alias``, in field order, for a SELECT list."""
     return ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)

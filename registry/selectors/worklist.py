@@ -299,9 +299,7 @@ def _fetch(statement) -> list[tuple]:
         return []
     if isinstance(statement, QuerySet):
         return list(statement)
-    with connection.cursor() as cursor:
-        cursor.execute(*statement)
-        return cursor.fetchall()
+    return sql_rows.fetch_all(*statement)
 
 
 def _counting(sql: str) -> str:
