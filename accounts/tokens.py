@@ -42,9 +42,10 @@ _TOKEN_SQL: ProcessMemo[str] = ProcessMemo(limit=4)  # one per database vendor
 
 
 def _token_sql() -> str:
-    tables = (Token._meta.db_table, get_user_model()._meta.db_table, StaffProfile._meta.db_table)
+    user_model = get_user_model()
+    tables = (Token._meta.db_table, user_model._meta.db_table, StaffProfile._meta.db_table)
     return (
-        f"SELECT {sql_rows.columns(Token, 't')}, {sql_rows.columns(get_user_model(), 'u')}, "  # noqa: S608
+        f"SELECT {sql_rows.columns(Token, 't')}, {sql_rows.columns(user_model, 'u')}, "  # noqa: S608
         f"{sql_rows.columns(StaffProfile, 's')}, {version_columns()} "
         f"FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id "
         f"LEFT JOIN {tables[2]} s ON s.user_id = u.id WHERE t.key = %s"
@@ -78,13 +79,6 @@ def token_with_user(key: str) -> Token | None:
 
 class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication; a token older than its lifetime is refused (and deleted)."""
-
-    def authenticate(self, request):
-        found = super().authenticate(request)
-        if found is not None:
-            # The page cache's read of the data version, done by the token's statement.
-            request._request._data_version = found[1].data_version
-        return found
 
     def authenticate_credentials(self, key):
         # DRF's checks, on the token read by ``token_with_user``.

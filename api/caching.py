@@ -50,7 +50,9 @@ def request_data_version(request) -> str:
     then never older than the version it is stored under)."""
     version = getattr(request, "_data_version", None)
     if version is None:
-        version = request._data_version = data_version()
+        # An API token's statement has read it already (``accounts.tokens.token_with_user``).
+        token_version = getattr(getattr(request, "auth", None), "data_version", None)
+        version = request._data_version = token_version or data_version()
     return version
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.client_ip import client_ip
 from audit.models import PatientAccess
+from registry.selectors.rows import fetch_all
 
 
 def _view(request, patient_id: int, channel: str) -> dict:
@@ -34,9 +35,7 @@ def fetch_viewed(request, patient_id: int, channel: str, sql: str, params: Seque
     (a data-modifying WITH): one round trip and one commit, and no row without the read or the
     read without its row. Elsewhere the read, then ``record_view``."""
     if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        rows = fetch_all(sql, params)
         if rows:
             record_view(request, patient_id, channel)
         return rows

@@ -76,31 +76,34 @@ def _rows_json(model, where: str, order: str, limit: int | None = None) -> str:
     )
 
 
-_RECORD_SQL: dict[str, dict[str, tuple[str, tuple]]] = {}
+_RECORD_SQL: ProcessMemo[dict[str, tuple[str, tuple]]] = ProcessMemo(limit=4)  # one per database vendor
+
+
+def _record_sql() -> dict[str, tuple[str, tuple]]:
+    patient = f'"{Patient._meta.db_table}"."id"'
+    pumps = Pump._meta.db_table
+    active_pump = f"SELECT a.id FROM {pumps} a WHERE a.patient_id = {patient} AND a.explant_date IS NULL"  # noqa: S608
+    return {
+        "pump_rows": (_rows_json(Pump, f"x.patient_id = {patient}", "x.implant_date, x.id"), ()),
+        "indication_rows": (_rows_json(Indication, f"x.patient_id = {patient}", "x.is_primary DESC, x.id"), ()),
+        # The refills in force (``Refill.objects``) of the pump in place, newest first.
+        "refill_rows": (
+            _rows_json(
+                Refill,
+                f"x.pump_id = ({active_pump}) AND x.entered_in_error = %s",
+                "x.performed_at DESC, x.id DESC",
+                RECENT_REFILLS,
+            ),
+            (False,),
+        ),
+    }
 
 
 def _record_columns() -> dict[str, RawSQL]:
     """The three JSON columns ``patient_record`` adds to the patient's row (SQL built once per vendor)."""
-    if connection.vendor not in _RECORD_SQL:
-        patient = f'"{Patient._meta.db_table}"."id"'
-        pumps = Pump._meta.db_table
-        active_pump = f"SELECT a.id FROM {pumps} a WHERE a.patient_id = {patient} AND a.explant_date IS NULL"  # noqa: S608
-        _RECORD_SQL[connection.vendor] = {
-            "pump_rows": (_rows_json(Pump, f"x.patient_id = {patient}", "x.implant_date, x.id"), ()),
-            "indication_rows": (_rows_json(Indication, f"x.patient_id = {patient}", "x.is_primary DESC, x.id"), ()),
-            # The refills in force (``Refill.objects``) of the pump in place, newest first.
-            "refill_rows": (
-                _rows_json(
-                    Refill,
-                    f"x.pump_id = ({active_pump}) AND x.entered_in_error = %s",
-                    "x.performed_at DESC, x.id DESC",
-                    RECENT_REFILLS,
-                ),
-                (False,),
-            ),
-        }
+    columns = _RECORD_SQL.get_or_build(connection.vendor, _record_sql)
     # Names from the models and values bound: nothing in this SQL comes from a request.
-    return {name: RawSQL(sql, params) for name, (sql, params) in _RECORD_SQL[connection.vendor].items()}  # noqa: S611
+    return {name: RawSQL(sql, params) for name, (sql, params) in columns.items()}  # noqa: S611
 
 
 def _aware(text: str) -> dt.datetime:
