@@ -13,7 +13,9 @@ content depends on, so a hit is always what a fresh computation would return:
   URL (query and host: the page's next/previous links are absolute).
 
 There is no time-based expiry to get wrong: ``TIMEOUT`` only bounds how long an unused page keeps
-its memory. The dashboard's parts are cached as data or HTML, the API's lists as the JSON they
+its memory. Each process also keeps the pages it served last (``_RECENT``, under the same keys),
+so a repeated hit costs no cache round trip: a key names its data version, so a kept page is as
+exact as the shared one. The dashboard's parts are cached as data or HTML, the API's lists as the JSON they
 render to (``cached_json_response``): a client asking for JSON is sent it as stored, and any
 other format (the browsable API) renders the same data.
 """
@@ -33,15 +35,22 @@ from rest_framework.response import Response
 
 from registry.roles import Role, role_of, sites_for
 from registry.selectors import SiteDay, data_version, site_days, sites_today
+from registry.selectors.memo import ProcessMemo
 from registry.selectors.rules import forget_site_rows
 
 TIMEOUT = 600  # seconds an unused page may stay in the cache
+# Pages this process served last; the bound keeps a few dashboard pages (about 200 kB each) per process.
+_RECENT: ProcessMemo[object] = ProcessMemo(limit=64)
 
 
-def page_key(request, view: str, *, by_url: bool = True) -> str:
+def page_key(request, view: str, *, by_url: bool = True, by_user: bool = False) -> str:
     """The key of ``view``'s page for this request; ``by_url=False``: one entry for every URL of
-    the view (what does not depend on the query, such as a filter form's choices)."""
+    the view (what does not depend on the query, such as a filter form's choices); ``by_user``: one
+    entry per user as the page's header shows them (name, role, staff)."""
     parts = [view, *_request_parts(request), request.build_absolute_uri() if by_url else ""]
+    if by_user:
+        user = request.user
+        parts += [user.pk, user.get_username(), user.get_full_name(), user.is_staff, role_of(user)]
     return _prefix() + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
@@ -86,33 +95,50 @@ def _prefix() -> str:
 
 
 def cached_page(request, view: str, compute: Callable[[], object], *, by_url: bool = True):
-    """The page's data from the cache, or ``compute()``d and stored there."""
-    key = page_key(request, view, by_url=by_url)
-    data = cache.get(key)
-    if data is None:
-        data = compute()
-        cache.set(key, data, TIMEOUT)
-    return data
+    """The page's data from the cache, or ``compute()``d and stored there (shared with the next
+    hit of this process: read it, never change it)."""
+    return _stored(page_key(request, view, by_url=by_url), compute)
 
 
 def cached_json_response(request, view: str, compute: Callable[[], object]) -> HttpResponseBase:
     """An API list page, stored as the JSON it renders to: a hit is sent as stored, with no
     unpickling and no rendering. A client that asked for another format (the browsable API)
     gets the same data through its renderer."""
-    key = page_key(request, view)
-    content = cache.get(key)
-    if content is None:
-        content = JSONRenderer().render(compute())
-        cache.set(key, content, TIMEOUT)
+    content = _stored(page_key(request, view), lambda: JSONRenderer().render(compute()))
     if type(request.accepted_renderer) is JSONRenderer and "indent" not in request.accepted_media_type:
         return HttpResponse(content, content_type=JSONRenderer.media_type)
     return Response(json.loads(content))
 
 
+def kept_page(key: str):
+    """The page under ``key``, as this process kept it or else from the cache; None if neither has it."""
+    value = _RECENT.get(key)
+    if value is None:
+        value = cache.get(key)
+        if value is not None:
+            _RECENT.put(key, value)
+    return value
+
+
+def keep_page(key: str, value) -> None:
+    cache.set(key, value, TIMEOUT)
+    _RECENT.put(key, value)
+
+
+def _stored(key: str, compute: Callable[[], object]):
+    """The value under ``key``: kept, else computed and kept."""
+    value = kept_page(key)
+    if value is None:
+        value = compute()
+        keep_page(key, value)
+    return value
+
+
 def forget_pages() -> None:
-    """Drop this database's cached pages and this process's site rows (tests, benchmarks); other
+    """Drop this database's cached pages and this process's pages and site rows (tests, benchmarks); other
     cache keys, other databases' pages and a broker sharing the Redis database are left alone."""
     forget_site_rows()
+    _RECENT.clear()
     forget_keys(_prefix() + "*")
 
 

@@ -121,6 +121,8 @@ DATABASE_POOLED = env.bool("DATABASE_POOLED", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend with a health check that asks the socket, not the server (config/postgres).
+    DATABASES["default"]["ENGINE"] = "config.postgres"
     # No JIT: it spent longer compiling the worklist's short queries than running them (docs/decisions.md).
     if DATABASE_POOLED:
         # Behind PgBouncer in transaction pooling (docs/deployment.md): consecutive transactions

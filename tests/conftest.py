@@ -36,7 +36,9 @@ def redis_url():
 
 @pytest.fixture
 def postgres(settings):
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
         msg = "this test needs PostgreSQL (DATABASE_URL=postgres://...)"
         if REQUIRE_SERVICES:
             pytest.fail(msg, pytrace=False)

@@ -15,16 +15,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from api.caching import cached_page
+from api.caching import cached_page, keep_page, kept_page, page_key
 from audit.log import record_download
 from audit.models import PatientAccess
-from dashboard import forms
+from dashboard import forms, page_shell
 from dashboard.context_processors import TEMPLATE_ENUMS
 from dashboard.views.shared import STATUS_LABELS
 from registry import scheduling, selectors
 from registry.models import Patient, WorkStatus
 from registry.roles import is_clinical, patient_site_ids
 from registry.selectors import WorkKind
+from registry.services.reminders.inbox import open_reminder_count
 
 WORKLIST_DAYS = 30
 # At most this many rows on the page, most urgent first (filters narrow the list).
@@ -55,12 +56,14 @@ def worklist(request):
     everyone with these sites until the next write, and is cached under the data version
     (``api/caching.py``): a hit is one cache read. The key names each site's day, so the page
     turns over at midnight in the user's zone too (a booking becomes a no-show with no write).
-    The rest of the page (the user's name, the CSRF token, the open reminders) is rendered for
-    each request.
+    The whole page is kept too, per user (``page_shell``): a hit puts the CSRF token and the open
+    reminders back in, and renders nothing.
     """
     user = request.user
     if not is_clinical(user):
         return render(request, "dashboard/no_access.html", status=403)
+    if request.resolver_match.url_name == "worklist" and not request.htmx and not page_shell.has_messages(request):
+        return _whole_page(request)
     body = cached_page(request, "worklist-body", lambda: _worklist_body(request))
     sections = mark_safe(body["sections"])  # noqa: S308 - the page's own template, rendered on a miss
     if request.htmx:
@@ -76,6 +79,27 @@ def worklist(request):
         )
         return render(request, "dashboard/worklist_print.html", context)
     return render(request, "dashboard/worklist.html", context)
+
+
+def _whole_page(request) -> HttpResponse:
+    """The page from its kept shell, or rendered (with marks for its live parts) and kept."""
+    count = open_reminder_count(request.user)
+    key = page_key(request, "worklist-page", by_user=True)
+    shell = kept_page(key)
+    if shell is None:
+        body = cached_page(request, "worklist-body", lambda: _worklist_body(request))
+        context = {
+            "filters": mark_safe(body["filters"]),  # noqa: S308 - the page's own template, rendered on a miss
+            "sections": mark_safe(body["sections"]),  # noqa: S308 - as above
+            "today": dt.date.fromisoformat(body["today"]),
+            **page_shell.marked_context(count),
+        }
+        html = render_to_string("dashboard/worklist.html", context, request)
+        shell = page_shell.shell_of(html, count)
+        if shell is None:
+            return HttpResponse(page_shell.filled(request, html, count))
+        keep_page(key, shell)
+    return HttpResponse(page_shell.filled(request, shell, count))
 
 
 def _filter_form(request) -> forms.WorklistFilterForm:

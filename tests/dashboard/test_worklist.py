@@ -1,6 +1,7 @@
 """The worklist page: sections most urgent first, reasons, filters, constant query count."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -216,6 +217,8 @@ def test_a_cached_page_turns_over_at_midnight_at_the_users_site_without_a_write(
 def test_a_hit_reads_the_page_body_once_and_renders_the_filters_as_the_url_fills_them(client, coordinator, program):
     from django.core.cache import cache
 
+    from api.caching import _RECENT
+
     client.force_login(coordinator)
     params = {"kind": "follow_up"}
     client.get(reverse("worklist"), params)
@@ -228,10 +231,66 @@ def test_a_hit_reads_the_page_body_once_and_renders_the_filters_as_the_url_fills
 
     cache.get = counting_get
     try:
+        kept = client.get(reverse("worklist"), params).content.decode()
+        kept_reads = [key for key in reads if key.startswith("page:")]
+        _RECENT.clear()  # another process: the page comes from the shared cache
         html = client.get(reverse("worklist"), params).content.decode()
     finally:
         del cache.get
     page_reads = [key for key in reads if key.startswith("page:")]
+    assert kept_reads == []  # the process served this page last: no cache round trip
     assert len(page_reads) == 1  # the body: the filter choices are not read again on a hit
+    assert html == kept.replace(_csrf(kept), _csrf(html))
     assert '<option value="follow_up" selected>' in html
     assert "Missedvisit" in html and "Duesoon" not in html
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def test_a_hit_renders_only_the_count_and_sends_a_token_the_csrf_check_accepts(coordinator, program):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(coordinator)
+    first = client.get(reverse("worklist"))
+    hit = client.get(reverse("worklist"))
+    assert [t.name for t in hit.templates] == ["dashboard/partials/reminder_count.html"]
+    assert "dashboard/worklist.html" in [t.name for t in first.templates]
+    page = hit.content.decode()
+    assert "\x00" not in page and _csrf(page) != _csrf(first.content.decode())
+    assert page.count(_csrf(page)) == 2  # the htmx header and the log-out form
+    assert client.post(reverse("logout"), {"csrfmiddlewaretoken": _csrf(page)}).status_code == 302
+
+
+def test_two_users_of_the_same_sites_each_see_their_own_name(client, site, coordinator, program):
+    other = UserFactory(
+        username="nurse2", first_name="Nora", last_name="Second", role="coordinator", role__sites=[site]
+    )
+    client.force_login(coordinator)
+    mine = client.get(reverse("worklist")).content.decode()
+    client.force_login(other)
+    theirs = client.get(reverse("worklist")).content.decode()
+    assert "Nora Second" in theirs and "Nora Second" not in mine
+    assert _sections(mine) == _sections(theirs)
+
+
+def test_a_message_is_shown_once_and_the_page_after_it_is_kept_again(client, coordinator, program):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.base import Message
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpRequest
+
+    client.force_login(coordinator)
+    client.get(reverse("worklist"))
+    client.cookies["messages"] = CookieStorage(HttpRequest())._encode([Message(constants.SUCCESS, "Refill recorded.")])
+    shown = client.get(reverse("worklist")).content.decode()
+    after = client.get(reverse("worklist"))
+    assert "Refill recorded." in shown and "Missedvisit" in shown
+    assert "Refill recorded." not in after.content.decode()
+    assert "dashboard/worklist.html" not in [t.name for t in after.templates]
+
+
+def _sections(html: str) -> str:
+    return html[html.index('<div id="worklist">') :]

@@ -31,7 +31,9 @@ def worker_env(django_db_setup, django_db_blocker):
     from django.conf import settings
 
     redis_url = require_service("Redis", "REDIS_URL", 6379)
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
         require_service("PostgreSQL (DATABASE_URL=postgres://...)", "__NO_DATABASE_URL__", 5432)
     import redis
 

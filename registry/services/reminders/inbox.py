@@ -37,6 +37,11 @@ def open_reminders(user) -> QuerySet[Reminder]:
     return inbox_reminders(user).filter(status__in=OPEN_STATUSES)
 
 
+def open_reminder_count(user) -> int:
+    """How many reminders are open in ``user``'s inbox (the dashboard header's count)."""
+    return open_reminders(user).count()
+
+
 def acknowledge_reminders(*, user, ids: Iterable[int]) -> int:
     """Acknowledge ``user``'s open reminders among ``ids``; returns how many changed.
 
