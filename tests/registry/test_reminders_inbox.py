@@ -52,3 +52,23 @@ def test_acknowledges_own_open_reminders_once(site, coordinator):
 
 def test_nothing_to_do_without_ids(coordinator):
     assert acknowledge_reminders(user=coordinator, ids=[]) == 0
+
+
+def test_the_headers_count_is_the_inbox_count_for_every_role_and_scope(site, other_site, coordinator):
+    from registry.services.reminders.inbox import _COUNT_SQL, open_reminder_count
+
+    here, there = make_patient(site), make_patient(other_site)
+    admin = UserFactory(role="administrator")
+    moved = UserFactory(role="coordinator", role__sites=[other_site])
+    reporting = UserFactory(role="reporting")
+    for user in (coordinator, admin, moved, reporting):
+        make_reminder(here, user)
+        make_reminder(there, user, lead=3)
+        make_reminder(here, user, lead=1, status=Reminder.Status.ACKNOWLEDGED)
+    make_reminder(there, moved, lead=2)
+    _COUNT_SQL.clear()
+    # Each statement is built for the first user of its kind and reused for the next.
+    expected = {coordinator: 1, moved: 2, admin: 2, reporting: 0}
+    for user, count in [*expected.items(), *reversed(expected.items())]:
+        assert open_reminder_count(user) == open_reminders(user).count() == count
+    assert len(_COUNT_SQL) == 2
