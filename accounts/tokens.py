@@ -18,9 +18,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from registry.models import StaffProfile
+from accounts import user_rows
 from registry.selectors import rows as sql_rows
-from registry.selectors.data_version import version_columns, version_of
 from registry.selectors.memo import ProcessMemo
 
 
@@ -42,38 +41,25 @@ _TOKEN_SQL: ProcessMemo[str] = ProcessMemo(limit=4)  # one per database vendor
 
 
 def _token_sql() -> str:
-    user_model = get_user_model()
-    tables = (Token._meta.db_table, user_model._meta.db_table, StaffProfile._meta.db_table)
+    tables = (Token._meta.db_table, get_user_model()._meta.db_table)
     return (
-        f"SELECT {sql_rows.columns(Token, 't')}, {sql_rows.columns(user_model, 'u')}, "  # noqa: S608
-        f"{sql_rows.columns(StaffProfile, 's')}, {version_columns()} "
-        f"FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id "
-        f"LEFT JOIN {tables[2]} s ON s.user_id = u.id WHERE t.key = %s"
+        f"SELECT {sql_rows.columns(Token, 't')}, {user_rows.select_list()} "  # noqa: S608 - built from the models
+        f"FROM {tables[0]} t JOIN {tables[1]} u ON u.id = t.user_id {user_rows.profile_join()} WHERE t.key = %s"
     )
 
 
 def token_with_user(key: str) -> Token | None:
-    """The token of ``key`` with its user and the user's staff profile (every endpoint asks the role
-    next), in one statement built once per process: the ORM's took longer to build than to run.
-
-    The statement also reads the data version (``token.data_version``): a cached list's key needs
-    it next, and it is read before anything the page shows, as the page cache requires.
-    """
-    user_model = get_user_model()
+    """The token of ``key`` with its user, the user's staff profile and the data version
+    (``token.data_version``), in one statement (``accounts.user_rows``)."""
     with connection.cursor() as cursor:
         cursor.execute(_TOKEN_SQL.get_or_build(connection.vendor, _token_sql), [key])
         row = cursor.fetchone()
     if row is None:
         return None
-    n, m = sql_rows.width(Token), sql_rows.width(Token) + sql_rows.width(user_model)
-    p = m + sql_rows.width(StaffProfile)
-    token, user = sql_rows.instance(Token, row[:n]), sql_rows.instance(user_model, row[n:m])
-    profile = sql_rows.instance(StaffProfile, row[m:p]) if row[m] is not None else None
-    token.data_version = version_of(row[p:])
+    n = sql_rows.width(Token)
+    token, user = sql_rows.instance(Token, row[:n]), user_rows.user_from(row[n:])
+    token.data_version = user.data_version
     Token.user.field.set_cached_value(token, user)
-    StaffProfile.user.field.remote_field.set_cached_value(user, profile)  # user.staff, even when None
-    if profile is not None:
-        StaffProfile.user.field.set_cached_value(profile, user)
     return token
 
 

@@ -59,9 +59,13 @@ def request_data_version(request) -> str:
     then never older than the version it is stored under)."""
     version = getattr(request, "_data_version", None)
     if version is None:
-        # An API token's statement has read it already (``accounts.tokens.token_with_user``).
-        token_version = getattr(getattr(request, "auth", None), "data_version", None)
-        version = request._data_version = token_version or data_version()
+        # A read's user was read with it, by an API token or from the session (``accounts.user_rows``);
+        # a write may have moved it since.
+        read = None
+        if request.method in ("GET", "HEAD"):
+            read = getattr(request.auth, "data_version", None) if hasattr(request, "auth") else None
+            read = read or getattr(request.user, "data_version", None)
+        version = request._data_version = read or data_version()
     return version
 
 

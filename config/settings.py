@@ -165,7 +165,8 @@ STORAGES = {
 AUTHENTICATION_BACKENDS = [
     # django-axes first: refuses a locked-out account or client before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's, reading the session's user, role and the data version in one statement.
+    "accounts.backends.ModelBackend",
 ]
 # Failed log-ins (dashboard, admin, token endpoint) before the account, and separately the client
 # address, is locked out for LOGIN_LOCKOUT_MINUTES; a successful log-in resets the count.

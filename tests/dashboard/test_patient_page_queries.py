@@ -14,13 +14,13 @@ from tests.factories import at, make_implanted
 
 pytestmark = pytest.mark.django_db
 
-# The session, its user and their staff profile; the patient with its site, clinician, pumps,
+# The session; its user with their staff profile (one statement); the patient with its site, clinician, pumps,
 # indications and latest refills (``patient_record``); its visits, goals, goal reviews, latest
 # contacts and booked refill visits (prefetched); the reservoir's dose changes and the current
 # dose; the change history; the timeline's status changes, trials, refills, dose changes,
 # complications and reminders; the open complications; the access row; the header's inbox count.
 # With Redis the session is read from the cache (``cached_db``): one statement fewer.
-PAGE_STATEMENTS = 20 if settings.SESSION_ENGINE.endswith("cached_db") else 21
+PAGE_STATEMENTS = 19 if settings.SESSION_ENGINE.endswith("cached_db") else 20
 
 
 def _records(patient, pump, start: dt.date, n: int) -> None:
