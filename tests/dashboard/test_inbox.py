@@ -51,3 +51,13 @@ def test_the_inbox_says_when_from_today_not_from_the_lead(client, coordinator, p
     client.force_login(coordinator)
     html = client.get(reverse("inbox")).content.decode()
     assert "2 Mar 2026 (8 days ago)" in html and "14 days before" not in html
+
+
+@pytest.mark.parametrize("page", ["worklist", "patient_list", "inbox"])
+def test_the_headers_count_is_said_in_words_with_its_plural(client, coordinator, program, page):
+    client.force_login(coordinator)
+    assert 'aria-label="0 open reminders"' in client.get(reverse(page)).content.decode()
+    make_reminder(program["critical"], coordinator)
+    assert 'aria-label="1 open reminder"' in client.get(reverse(page)).content.decode()
+    make_reminder(program["critical"], coordinator, lead=3)
+    assert 'aria-label="2 open reminders"' in client.get(reverse(page)).content.decode()
