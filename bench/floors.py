@@ -253,6 +253,20 @@ def patient_row(patient_id: int) -> tuple:
     )[0]
 
 
+# The API's detail records who read whom (the access log) in the same statement and commit: the
+# floor writes the same row, so both pay the commit the record needs.
+def patient_row_recorded(patient_id: int, user_id: int, username: str, path: str) -> tuple:
+    """``patient_row``, and its access row inserted by the same statement (a data-modifying WITH)."""
+    return _rows(
+        f"WITH {SITES}, seen AS (SELECT {PATIENT_COLUMNS}, {ACTIVE_PUMP} "  # noqa: S608
+        "  FROM registry_patient p JOIN s ON s.id = p.site_id WHERE p.id = %s), "
+        "access AS (INSERT INTO audit_patientaccess (at, user_id, username, patient_id, channel, path, client_ip) "
+        "  SELECT now(), %s, %s, %s, 'api', %s, '127.0.0.1' WHERE EXISTS (SELECT 1 FROM seen)) "
+        "SELECT * FROM seen",
+        [patient_id, user_id, username, patient_id, path],
+    )[0]
+
+
 # One statement: the patient by primary key, its pumps and indications from their patient indexes
 # and the active pump's last ten refills from refill_pump_latest_idx, aggregated as arrays of ids.
 def patient_detail(patient_id: int) -> tuple:

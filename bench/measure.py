@@ -503,7 +503,9 @@ def targets(ctx: Context) -> list[tuple[str, Callable[[], Target | None]]]:
             "api: patient detail",
             lambda: Target(
                 _get(api(), f"/api/v1/patients/{ctx.patient_id}/"),
-                lambda: floors.patient_row(ctx.patient_id),
+                lambda: floors.patient_row_recorded(
+                    ctx.patient_id, ctx.admin.pk, ctx.admin.username, f"/api/v1/patients/{ctx.patient_id}/"
+                ),
                 same=_api_patient,
             ),
         ),
