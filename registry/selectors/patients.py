@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import Prefetch, Q, QuerySet
-from django.db.models.expressions import RawSQL
 
 from registry import scheduling
 from registry.models import (
@@ -76,34 +75,36 @@ def _rows_json(model, where: str, order: str, limit: int | None = None) -> str:
     )
 
 
-_RECORD_SQL: ProcessMemo[dict[str, tuple[str, tuple]]] = ProcessMemo(limit=4)  # one per database vendor
+_RECORD_SQL: ProcessMemo[tuple[str, tuple]] = ProcessMemo(limit=64)  # one per vendor and scope
 
 
-def _record_sql() -> dict[str, tuple[str, tuple]]:
-    patient = f'"{Patient._meta.db_table}"."id"'
-    pumps = Pump._meta.db_table
+def _record_sql(scope: tuple[str, tuple] | None) -> tuple[str, tuple]:
+    """The patient's row with its site's and clinician's, and its records as three JSON columns:
+    the statement and the JSON columns' parameters (the patient's id and the scope's follow)."""
+    table = Patient._meta.db_table
+    patient = f'"{table}"."id"'
+    pumps, users = Pump._meta.db_table, get_user_model()
     active_pump = f"SELECT a.id FROM {pumps} a WHERE a.patient_id = {patient} AND a.explant_date IS NULL"  # noqa: S608
-    return {
-        "pump_rows": (_rows_json(Pump, f"x.patient_id = {patient}", "x.implant_date, x.id"), ()),
-        "indication_rows": (_rows_json(Indication, f"x.patient_id = {patient}", "x.is_primary DESC, x.id"), ()),
+    records = [
+        _rows_json(Pump, f"x.patient_id = {patient}", "x.implant_date, x.id"),
+        _rows_json(Indication, f"x.patient_id = {patient}", "x.is_primary DESC, x.id"),
         # The refills in force (``Refill.objects``) of the pump in place, newest first.
-        "refill_rows": (
-            _rows_json(
-                Refill,
-                f"x.pump_id = ({active_pump}) AND x.entered_in_error = %s",
-                "x.performed_at DESC, x.id DESC",
-                RECENT_REFILLS,
-            ),
-            (False,),
+        _rows_json(
+            Refill,
+            f"x.pump_id = ({active_pump}) AND x.entered_in_error = %s",
+            "x.performed_at DESC, x.id DESC",
+            RECENT_REFILLS,
         ),
-    }
-
-
-def _record_columns() -> dict[str, RawSQL]:
-    """The three JSON columns ``patient_record`` adds to the patient's row (SQL built once per vendor)."""
-    columns = _RECORD_SQL.get_or_build(connection.vendor, _record_sql)
-    # Names from the models and values bound: nothing in this SQL comes from a request.
-    return {name: RawSQL(sql, params) for name, (sql, params) in columns.items()}  # noqa: S611
+    ]
+    quoted = f'"{table}"'
+    json_columns = ", ".join(f"({r})" for r in records)
+    sql = (
+        f"SELECT {sql_rows.columns(Patient, quoted)}, {sql_rows.columns(Site, 's')}, "  # noqa: S608
+        f"{sql_rows.columns(users, 'u')}, {json_columns} "
+        f"FROM {table} JOIN {Site._meta.db_table} s ON s.id = {table}.site_id "
+        f"LEFT JOIN {users._meta.db_table} u ON u.id = {table}.primary_clinician_id WHERE {patient} = %s"
+    )
+    return (sql if scope is None else f"{sql} AND {patient} IN ({scope[0]})"), (False,)
 
 
 def _aware(text: str) -> dt.datetime:
@@ -157,18 +158,44 @@ def _as_prefetched(instance, name: str, records: list) -> None:
 
 def patient_record(patients: QuerySet[Patient], pk: int) -> Patient:
     """One patient from ``patients`` (a queryset already scoped to the user, which may prefetch
-    more) as the app reads one, in one statement: with its site and clinician, ``pumps`` and
-    ``indications`` prefetched, and ``recent_refills``, the active pump's latest refills in force
-    (``RECENT_REFILLS``, newest first). ``Patient.DoesNotExist`` outside the scope."""
-    patient = patients.select_related("site", "primary_clinician").annotate(**_record_columns()).get(pk=pk)
-    pumps = _read_rows(Pump, patient.__dict__.pop("pump_rows"))
-    _as_prefetched(patient, "pumps", pumps)
-    _as_prefetched(patient, "indications", _read_rows(Indication, patient.__dict__.pop("indication_rows")))
-    patient.recent_refills = _read_rows(Refill, patient.__dict__.pop("refill_rows"))
+    more) as the app reads one, in one statement built once per scope: with its site and
+    clinician, ``pumps`` and ``indications`` prefetched, and ``recent_refills``, the active pump's
+    latest refills in force (``RECENT_REFILLS``, newest first). ``Patient.DoesNotExist`` outside
+    the scope. The queryset's own prefetches follow, one statement each."""
+    scope = _scope(patients)
+    sql, record_params = _RECORD_SQL.get_or_build(
+        (connection.vendor, scope[0] if scope else None), lambda: _record_sql(scope)
+    )
+    rows = sql_rows.fetch_all(sql, [*record_params, pk, *(scope[1] if scope else ())])
+    if not rows:
+        raise Patient.DoesNotExist(f"No patient {pk} among those the user may see.")
+    values = rows[0]
+    n, m = sql_rows.width(Patient), sql_rows.width(Patient) + sql_rows.width(Site)
+    patient = sql_rows.instance(Patient, values[:n])
+    Patient.site.field.set_cached_value(patient, sql_rows.instance(Site, values[n:m]))
+    clinician_values = values[m:-3]
+    clinician = sql_rows.instance(get_user_model(), clinician_values) if clinician_values[0] is not None else None
+    Patient.primary_clinician.field.set_cached_value(patient, clinician)
+    pump_rows, indication_rows, refill_rows = values[-3:]
+    _as_prefetched(patient, "pumps", _read_rows(Pump, pump_rows))
+    _as_prefetched(patient, "indications", _read_rows(Indication, indication_rows))
+    patient.recent_refills = _read_rows(Refill, refill_rows)
     active = patient.active_pump
     for refill in patient.recent_refills:
         Refill.pump.field.set_cached_value(refill, active)
+    if patients._prefetch_related_lookups:
+        models.prefetch_related_objects([patient], *patients._prefetch_related_lookups)
     return patient
+
+
+def _scope(patients: QuerySet[Patient]) -> tuple[str, tuple] | None:
+    """The ids ``patients`` allows, as SQL and parameters (None: every patient)."""
+    if not patients.query.where:
+        return None
+    try:
+        return patients.prefetch_related(None).order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet as nobody:
+        raise Patient.DoesNotExist from nobody
 
 
 # --- One patient as its representation shows it ----------------------------------------------------
@@ -192,10 +219,7 @@ def patient_row(patients: QuerySet[Patient], pk: int, fetch: Callable[[str, Sequ
     """One patient of ``patients`` (a queryset scoped to the user) with its site loaded and
     ``active_pump_id``, in one statement; ``Patient.DoesNotExist`` outside the scope.
     ``fetch(sql, params)`` runs the statement (default: a plain cursor), so a caller may add to it."""
-    try:
-        scope = None if not patients.query.where else patients.order_by().values("pk").query.sql_with_params()
-    except EmptyResultSet as nobody:
-        raise Patient.DoesNotExist from nobody
+    scope = _scope(patients)
     sql = _ROW_SQL.get_or_build((connection.vendor, scope[0] if scope else None), lambda: _row_sql(scope))
     params = [pk, *(scope[1] if scope else ())]
     rows = (fetch or sql_rows.fetch_all)(sql, params)
