@@ -23,7 +23,7 @@ from registry.models.patients import (
     SiteStay,
     StatusChange,
 )
-from registry.models.pumps import PUMP_DETAIL_FIELDS, Pump
+from registry.models.pumps import PUMP_DETAIL_FIELDS, Pump, PumpSpan
 from registry.models.refills import (
     REFILL_RECORD_FIELDS,
     DoseChange,
@@ -93,6 +93,7 @@ __all__ = [
     "PatientStatus",
     "ProgramImport",
     "Pump",
+    "PumpSpan",
     "RecordedManager",
     "Refill",
     "RefillAppointment",

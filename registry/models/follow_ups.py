@@ -49,7 +49,18 @@ class FollowUp(models.Model):
     site = models.ForeignKey(
         Site, on_delete=models.PROTECT, null=True, editable=False, related_name="+", db_index=False
     )
-    history = HistoricalRecords()
+    # The site of the patient's stay on the due date, where the report counts the visit. Kept by
+    # database triggers on the visits and the stays (migration 0031), never written by Python.
+    due_site = models.ForeignKey(
+        Site,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        editable=False,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    history = HistoricalRecords(excluded_fields=["due_site"])
 
     def save(self, *args, **kwargs):
         if self.patient_id is not None:
@@ -70,7 +81,9 @@ class FollowUp(models.Model):
             models.Index(fields=["status", "due_date"], name="follow_up_status_due_idx"),
             # The report's visits due in a period, counted from the index alone (PostgreSQL).
             models.Index(
-                fields=["due_date"], include=["patient", "status", "completed_on"], name="follow_up_due_cover_idx"
+                fields=["due_date"],
+                include=["patient", "status", "completed_on", "due_site"],
+                name="follow_up_due_cover_idx",
             ),
             # The triggers' "superseded by a later visit of the same kind" test.
             models.Index(fields=["patient", "kind", "due_date"], name="follow_up_patient_kind_idx"),

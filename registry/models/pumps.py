@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from registry.models.patients import Patient
+from registry.models.sites import Site
 from registry.models.validators import POSITIVE
 
 # The device's details: recorded at implant, copied to a replacement where left out.
@@ -106,3 +107,25 @@ class Pump(models.Model):
             errors["eri_date"] = "The ERI date must be after the implant date."
         if errors:
             raise ValidationError(errors)
+
+
+class PumpSpan(models.Model):
+    """Days a patient had a pump in place at one site: ``[started_on, ended_on)``, one per pump and
+    stay that overlap (from the implant or the move in, to the explant, the patient's death or the
+    move out; ``ended_on`` empty while none has happened). Kept by database triggers on the pumps,
+    the stays and the deaths in the statements that write them (migration 0031,
+    ``registry/migrations/_report_facts.py``), so the report sums pump-days without joining them."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        # The triggers replace one patient's spans at a time.
+        indexes = [models.Index(fields=["patient"], name="pump_span_patient_idx")]
+
+    def __str__(self) -> str:
+        return f"patient {self.patient_id} at site {self.site_id} from {self.started_on} to {self.ended_on or 'now'}"

@@ -34,7 +34,6 @@ from reporting.reports.scope import (
     _rate,
     _rows,
     _sites_sql,
-    _stay_holds_sql,
     gas_t_score_from_sums,
 )
 
@@ -167,10 +166,10 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> d
     "missed" makes no difference. Adherence = completed / (completed + missed); cancelled and
     open visits are reported but left out.
     """
-    sites, params = _sites_sql(scope, "st.site_id")
+    sites, params = _sites_sql(scope, "f.due_site_id")
     due, done, grace = _day_sql("f.due_date"), _day_sql("f.completed_on"), "s.follow_up_grace_days"
-    # The stay holding each due date joined by patient directly, its site for the grace days; the
-    # visits read from the covering index on the due date.
+    # The site of the stay holding each due date is stored on the visit (kept by triggers); the
+    # visits read from the covering index on the due date, their sites joined for the grace days.
     sql = f"""
         SELECT COUNT(*),
                COALESCE(SUM(CASE WHEN f.completed_on IS NOT NULL THEN 1 ELSE 0 END), 0),
@@ -179,8 +178,7 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date, today: dt.date) -> d
                COALESCE(SUM(CASE WHEN f.completed_on IS NULL AND f.status <> %(cancelled)s
                                   AND {due} < %(today)s - {grace} THEN 1 ELSE 0 END), 0)
           FROM registry_followup f
-          JOIN registry_sitestay st ON st.patient_id = f.patient_id AND {_stay_holds_sql("st", "f.due_date")}
-          JOIN registry_site s ON s.id = st.site_id
+          JOIN registry_site s ON s.id = f.due_site_id
          WHERE f.due_date >= %(start)s AND f.due_date <= %(end)s AND {sites}
     """  # noqa: S608 (only the code's own SQL is interpolated)
     params.update(start=start, end=end, today=_day_number(today), cancelled=FollowUp.Status.CANCELLED)

@@ -245,33 +245,19 @@ def _pump_days_by(scope: Scope, start: dt.date, end: dt.date, key: str) -> list[
     """Days of each pump's ``[implant, explant)`` inside ``[start, end]``, summed by ``key`` ("site"
     or "patient"), as (key, days) rows.
 
-    A pump left in place after the patient died stops counting on the date of death (a pump whose
-    patient died before the period counts 0 days, not negative ones), and only the days inside each
-    of the patient's stays at a site in scope count, at that site. The stays and the dates of death
-    are joined by patient directly, and the dates of death read from their partial index.
+    A pump left in place after the patient died stops counting on the date of death, and only the
+    days inside each of the patient's stays at a site in scope count, at that site: the spans
+    stored per pump and stay (``PumpSpan``, kept by triggers) cut there, so each is clipped to the
+    period and summed, without joining the pumps, stays and deaths again.
     """
-    sites, params = _sites_sql(scope, "st.site_id")
-    first = _greatest_sql("pu.implant_date", "%(start)s", "COALESCE(st.started_on, %(start)s)")
-    last = _greatest_sql(
-        _least_sql(
-            "COALESCE(pu.explant_date, %(after_end)s)",
-            "%(after_end)s",
-            "COALESCE(d.died, %(after_end)s)",
-            "COALESCE(st.ended_on, %(after_end)s)",
-        ),
-        first,
-    )
-    column = {"site": "st.site_id", "patient": "pu.patient_id"}[key]
+    sites, params = _sites_sql(scope, "site_id")
+    first = _greatest_sql("started_on", "%(start)s")
+    last = _least_sql("COALESCE(ended_on, %(after_end)s)", "%(after_end)s")
+    column = {"site": "site_id", "patient": "patient_id"}[key]
     sql = f"""
-        SELECT {column}, SUM({_day_sql(last)} - {_day_sql(first)})
-          FROM registry_pump pu
-          JOIN registry_sitestay st ON st.patient_id = pu.patient_id
-          LEFT JOIN (SELECT patient_id, MIN(changed_on) AS died FROM registry_statuschange
-                      WHERE to_status = %(deceased)s GROUP BY patient_id) d ON d.patient_id = pu.patient_id
-         WHERE pu.implant_date <= %(end)s AND (pu.explant_date IS NULL OR pu.explant_date > %(start)s)
-           AND (st.started_on IS NULL OR st.started_on <= %(end)s) AND (st.ended_on IS NULL OR st.ended_on > %(start)s)
-           AND {sites}
+        SELECT {column}, SUM({_day_sql(last)} - {_day_sql(first)}) FROM registry_pumpspan
+         WHERE started_on <= %(end)s AND (ended_on IS NULL OR ended_on > %(start)s) AND {sites}
          GROUP BY {column}
     """  # noqa: S608 (only the code's own SQL is interpolated)
-    params.update(start=start, end=end, after_end=end + dt.timedelta(days=1), deceased=PatientStatus.DECEASED)
+    params.update(start=start, end=end, after_end=end + dt.timedelta(days=1))
     return _rows(sql, params)

@@ -1,0 +1,183 @@
+"""Triggers that keep the report's stored facts equal to the rows they come from (the loader skips
+this module: its name starts with an underscore).
+
+- ``FollowUp.due_site``: the site of the patient's stay holding the visit's due date. Set on each
+  visit written (a new visit, a change of patient or due date) and restated for a patient's
+  visits whenever their stays change.
+- ``PumpSpan``: per pump and overlapping stay, the days the pump was in place at that stay's site,
+  cut at the explant, the patient's death (their first "deceased" status) and the stay's ends.
+  A patient's spans are written again whenever their pumps, stays or deaths change.
+
+PostgreSQL: a row trigger sets a visit's site before it is written; statement-level triggers with
+transition tables restate the patients touched, once per statement (a bulk COPY included); an
+update that changes none of the columns a fact comes from touches nobody. SQLite: row-level
+triggers, the visit corrected after it is written (SQLite cannot assign NEW).
+"""
+
+from dataclasses import dataclass
+
+NO_END = "'9999-12-31'"  # an open end, so that one LEAST/MIN serves both databases
+
+
+def _site_on(patient: str, day: str) -> str:
+    """The site of the patient's stay holding ``day`` (the newest stay, should two overlap)."""
+    return f"""(SELECT st.site_id FROM registry_sitestay st WHERE st.patient_id = {patient}
+                   AND (st.started_on IS NULL OR st.started_on <= {day})
+                   AND (st.ended_on IS NULL OR st.ended_on > {day})
+                 ORDER BY st.id DESC LIMIT 1)"""
+
+
+def _spans(vendor: str, patients: str) -> str:
+    """The non-empty pump spans of the patients ``patients`` (an SQL condition on ``pu.patient_id``)."""
+    least, greatest = ("LEAST", "GREATEST") if vendor == "postgresql" else ("MIN", "MAX")
+    died = """(SELECT MIN(d.changed_on) FROM registry_statuschange d
+                WHERE d.patient_id = pu.patient_id AND d.to_status = 'deceased')"""
+    return f"""
+        SELECT patient_id, site_id, started_on, NULLIF(ended_on, {NO_END}) FROM (
+          SELECT pu.patient_id, st.site_id,
+                 {greatest}(pu.implant_date, COALESCE(st.started_on, pu.implant_date)) AS started_on,
+                 {least}(COALESCE(pu.explant_date, {NO_END}), COALESCE(st.ended_on, {NO_END}),
+                         COALESCE({died}, {NO_END})) AS ended_on
+            FROM registry_pump pu JOIN registry_sitestay st ON st.patient_id = pu.patient_id
+           WHERE {patients}) s
+         WHERE ended_on > started_on"""
+
+
+def _refresh_spans(vendor: str, patients: str) -> str:
+    return f"""DELETE FROM registry_pumpspan WHERE patient_id IN ({patients});
+               INSERT INTO registry_pumpspan (patient_id, site_id, started_on, ended_on)
+               {_spans(vendor, f"pu.patient_id IN ({patients})")};"""
+
+
+def _refresh_due_sites(vendor: str, patients: str) -> str:
+    site = _site_on("registry_followup.patient_id", "registry_followup.due_date")
+    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    return f"""UPDATE registry_followup SET due_site_id = {site}
+                WHERE patient_id IN ({patients}) AND due_site_id {differs} {site};"""
+
+
+@dataclass
+class Source:
+    """A table a fact comes from: the columns it is read from, and which rows count (SQL on a row)."""
+
+    table: str
+    columns: tuple[str, ...]
+    counts: str = "1 = 1"
+
+    def _pg_touched(self, op: str) -> str:
+        """The patients a statement touched, from its transition tables."""
+        if op == "insert":
+            return f"SELECT patient_id FROM new_rows r WHERE {self.counts.format(r='r')}"
+        if op == "delete":
+            return f"SELECT patient_id FROM old_rows r WHERE {self.counts.format(r='r')}"
+        new, old = ", ".join(f"n.{c}" for c in self.columns), ", ".join(f"o.{c}" for c in self.columns)
+        return f"""SELECT x.patient_id FROM new_rows n JOIN old_rows o ON o.id = n.id,
+                          LATERAL (VALUES (n.patient_id), (o.patient_id)) AS x(patient_id)
+                    WHERE ({new}) IS DISTINCT FROM ({old})
+                      AND ({self.counts.format(r="n")} OR {self.counts.format(r="o")})"""
+
+    def postgres(self, fact: str, refresh) -> list[str]:
+        statements = []
+        for op in ("insert", "update", "delete"):
+            name = f"{self.table}_{fact}_{op}"
+            tables = {"insert": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}.get(
+                op, "OLD TABLE AS old_rows NEW TABLE AS new_rows"
+            )
+            statements += [
+                f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN {refresh(self._pg_touched(op))} RETURN NULL; END $$""",
+                f"""CREATE TRIGGER {name} AFTER {op.upper()} ON {self.table} REFERENCING {tables}
+                    FOR EACH STATEMENT EXECUTE FUNCTION {name}()""",
+            ]
+        return statements
+
+    def postgres_drop(self, fact: str) -> list[str]:
+        statements = []
+        for op in ("insert", "update", "delete"):
+            name = f"{self.table}_{fact}_{op}"
+            statements += [f"DROP TRIGGER IF EXISTS {name} ON {self.table}", f"DROP FUNCTION IF EXISTS {name}()"]
+        return statements
+
+    def sqlite(self, fact: str, refresh) -> list[str]:
+        t, name, c = self.table, f"{self.table}_{fact}", self.counts
+        return [
+            f"""CREATE TRIGGER {name}_insert AFTER INSERT ON {t} WHEN {c.format(r="NEW")}
+                BEGIN {refresh("NEW.patient_id")} END""",
+            f"""CREATE TRIGGER {name}_update AFTER UPDATE OF {", ".join(self.columns)} ON {t}
+                WHEN {c.format(r="NEW")} OR {c.format(r="OLD")}
+                BEGIN {refresh("OLD.patient_id")} {refresh("NEW.patient_id")} END""",
+            f"""CREATE TRIGGER {name}_delete AFTER DELETE ON {t} WHEN {c.format(r="OLD")}
+                BEGIN {refresh("OLD.patient_id")} END""",
+        ]
+
+    def sqlite_drop(self, fact: str) -> list[str]:
+        return [f"DROP TRIGGER IF EXISTS {self.table}_{fact}_{op}" for op in ("insert", "update", "delete")]
+
+
+STAYS = Source("registry_sitestay", ("patient_id", "site_id", "started_on", "ended_on"))
+PUMPS = Source("registry_pump", ("patient_id", "implant_date", "explant_date"))
+DEATHS = Source("registry_statuschange", ("patient_id", "changed_on", "to_status"), "{r}.to_status = 'deceased'")
+# (fact, the tables it comes from, its refresh: (vendor, SQL of the patients touched) -> SQL)
+FACTS = [("due_site", [STAYS], _refresh_due_sites), ("pump_span", [PUMPS, STAYS, DEATHS], _refresh_spans)]
+
+POSTGRES_VISIT = [
+    f"""CREATE FUNCTION registry_followup_due_site() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.due_site_id := {_site_on("NEW.patient_id", "NEW.due_date")}; RETURN NEW; END $$""",
+    """CREATE TRIGGER registry_followup_due_site BEFORE INSERT OR UPDATE OF patient_id, due_date, due_site_id
+       ON registry_followup FOR EACH ROW EXECUTE FUNCTION registry_followup_due_site()""",
+]
+POSTGRES_VISIT_DROP = [
+    "DROP TRIGGER IF EXISTS registry_followup_due_site ON registry_followup",
+    "DROP FUNCTION IF EXISTS registry_followup_due_site()",
+]
+_SQLITE_SET = (
+    f"UPDATE registry_followup SET due_site_id = {_site_on('NEW.patient_id', 'NEW.due_date')} WHERE id = NEW.id;"
+)
+SQLITE_VISIT = [
+    f"CREATE TRIGGER registry_followup_due_site_insert AFTER INSERT ON registry_followup BEGIN {_SQLITE_SET} END",
+    f"""CREATE TRIGGER registry_followup_due_site_update AFTER UPDATE OF patient_id, due_date, due_site_id
+        ON registry_followup BEGIN {_SQLITE_SET} END""",
+]
+SQLITE_VISIT_DROP = [
+    "DROP TRIGGER IF EXISTS registry_followup_due_site_insert",
+    "DROP TRIGGER IF EXISTS registry_followup_due_site_update",
+]
+
+
+def _fill(vendor: str) -> list[str]:
+    """The rows already written, once, before the triggers exist."""
+    site = _site_on("registry_followup.patient_id", "registry_followup.due_date")
+    visits = f"UPDATE registry_followup SET due_site_id = {site}"
+    spans = f"INSERT INTO registry_pumpspan (patient_id, site_id, started_on, ended_on) {_spans(vendor, '1 = 1')}"
+    return [visits, spans]
+
+
+def create(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"no report fact triggers written for the {vendor} database")
+    statements = []
+    if vendor == "postgresql":
+        # Nothing the facts come from is written between the fill and the triggers.
+        statements.append(
+            "LOCK TABLE registry_followup, registry_sitestay, registry_pump, registry_statuschange IN SHARE MODE"
+        )
+    statements += _fill(vendor)
+    statements += POSTGRES_VISIT if vendor == "postgresql" else SQLITE_VISIT
+    for fact, sources, refresh in FACTS:
+        for source in sources:
+            make = source.postgres if vendor == "postgresql" else source.sqlite
+            statements += make(fact, lambda patients, refresh=refresh: refresh(vendor, patients))
+    for sql in statements:
+        schema_editor.execute(sql, params=None)
+
+
+def drop(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    statements = list(POSTGRES_VISIT_DROP if vendor == "postgresql" else SQLITE_VISIT_DROP)
+    for fact, sources, _ in FACTS:
+        for source in sources:
+            statements += source.postgres_drop(fact) if vendor == "postgresql" else source.sqlite_drop(fact)
+    for sql in [*statements, "DELETE FROM registry_pumpspan", "UPDATE registry_followup SET due_site_id = NULL"]:
+        schema_editor.execute(sql, params=None)
+
