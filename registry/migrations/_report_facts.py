@@ -181,3 +181,65 @@ def drop(apps, schema_editor):
     for sql in [*statements, "DELETE FROM registry_pumpspan", "UPDATE registry_followup SET due_site_id = NULL"]:
         schema_editor.execute(sql, params=None)
 
+
+# --- The goal's patient, category, weight and date set, copied onto each of its reviews ----------
+
+GOAL_COPIES = ("patient_id", "category", "weight", "set_on")
+REVIEW_COPIES = ("patient_id", "category", "weight", "goal_set_on")
+_COPIED = ", ".join(REVIEW_COPIES)
+_FROM_GOAL = f"SELECT {', '.join(GOAL_COPIES)} FROM registry_goal WHERE id = NEW.goal_id"
+
+POSTGRES_GOALS = [
+    f"""CREATE FUNCTION registry_goalreview_copies() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN SELECT {", ".join(f"g.{c}" for c in GOAL_COPIES)} INTO {", ".join(f"NEW.{c}" for c in REVIEW_COPIES)}
+                FROM registry_goal g WHERE g.id = NEW.goal_id;
+              RETURN NEW; END $$""",
+    f"""CREATE TRIGGER registry_goalreview_copies BEFORE INSERT OR UPDATE OF goal_id, {_COPIED}
+        ON registry_goalreview FOR EACH ROW EXECUTE FUNCTION registry_goalreview_copies()""",
+    f"""CREATE FUNCTION registry_goal_copies() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN UPDATE registry_goalreview r SET ({_COPIED}) = ({", ".join(f"n.{c}" for c in GOAL_COPIES)})
+                FROM new_rows n JOIN old_rows o ON o.id = n.id
+               WHERE r.goal_id = n.id AND ({", ".join(f"n.{c}" for c in GOAL_COPIES)})
+                     IS DISTINCT FROM ({", ".join(f"o.{c}" for c in GOAL_COPIES)});
+              RETURN NULL; END $$""",
+    """CREATE TRIGGER registry_goal_copies AFTER UPDATE ON registry_goal
+       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION registry_goal_copies()""",
+]
+POSTGRES_GOALS_DROP = [
+    "DROP TRIGGER IF EXISTS registry_goalreview_copies ON registry_goalreview",
+    "DROP TRIGGER IF EXISTS registry_goal_copies ON registry_goal",
+    "DROP FUNCTION IF EXISTS registry_goalreview_copies()",
+    "DROP FUNCTION IF EXISTS registry_goal_copies()",
+]
+_SQLITE_COPY = f"UPDATE registry_goalreview SET ({_COPIED}) = ({_FROM_GOAL}) WHERE id = NEW.id;"
+SQLITE_GOALS = [
+    f"CREATE TRIGGER registry_goalreview_copies_insert AFTER INSERT ON registry_goalreview BEGIN {_SQLITE_COPY} END",
+    f"""CREATE TRIGGER registry_goalreview_copies_update AFTER UPDATE OF goal_id, {_COPIED} ON registry_goalreview
+        BEGIN {_SQLITE_COPY} END""",
+    f"""CREATE TRIGGER registry_goal_copies AFTER UPDATE OF {", ".join(GOAL_COPIES)} ON registry_goal
+        BEGIN UPDATE registry_goalreview SET ({_COPIED}) = ({", ".join(f"NEW.{c}" for c in GOAL_COPIES)})
+               WHERE goal_id = NEW.id; END""",
+]
+SQLITE_GOALS_DROP = [
+    "DROP TRIGGER IF EXISTS registry_goalreview_copies_insert",
+    "DROP TRIGGER IF EXISTS registry_goalreview_copies_update",
+    "DROP TRIGGER IF EXISTS registry_goal_copies",
+]
+
+
+def create_goal_copies(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"no goal review triggers written for the {vendor} database")
+    fill = f"""UPDATE registry_goalreview SET ({_COPIED}) = (
+                 SELECT {", ".join(GOAL_COPIES)} FROM registry_goal WHERE id = registry_goalreview.goal_id)"""
+    statements = [fill, *(POSTGRES_GOALS if vendor == "postgresql" else SQLITE_GOALS)]
+    if vendor == "postgresql":
+        statements.insert(0, "LOCK TABLE registry_goal, registry_goalreview IN SHARE MODE")
+    for sql in statements:
+        schema_editor.execute(sql, params=None)
+
+
+def drop_goal_copies(apps, schema_editor):
+    for sql in POSTGRES_GOALS_DROP if schema_editor.connection.vendor == "postgresql" else SQLITE_GOALS_DROP:
+        schema_editor.execute(sql, params=None)

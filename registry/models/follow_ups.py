@@ -164,7 +164,21 @@ class GoalReview(models.Model):
     # The date of the goal's next review (by date, then id); empty on the latest. Kept by database
     # triggers (migration 0026), so "each goal's latest review in a period" is one filter per row.
     superseded_on = models.DateField(null=True, blank=True, editable=False)
-    history = HistoricalRecords(excluded_fields=["superseded_on"])
+    # The goal's patient, category, weight and date set, copied by database triggers (migration
+    # 0032) and never written by Python: the report reads the period's reviews without the goals.
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        editable=False,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    category = models.CharField(max_length=20, blank=True, editable=False)
+    weight = models.PositiveSmallIntegerField(null=True, editable=False)
+    goal_set_on = models.DateField(null=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["superseded_on", "patient", "category", "weight", "goal_set_on"])
 
     class Meta:
         ordering = ["reviewed_on", "id"]
@@ -178,7 +192,9 @@ class GoalReview(models.Model):
         # The report's reviews in a period, each goal's latest read from the index alone (PostgreSQL).
         indexes = [
             models.Index(
-                fields=["reviewed_on"], include=["goal", "score", "superseded_on"], name="goal_review_day_cover_idx"
+                fields=["reviewed_on"],
+                include=["goal", "score", "superseded_on", "patient", "category", "weight", "goal_set_on"],
+                name="goal_review_day_cover_idx",
             )
         ]
 

@@ -9,7 +9,6 @@ from collections import Counter
 from django.db.models import (
     Case,
     Count,
-    F,
     IntegerField,
     Max,
     Min,
@@ -40,32 +39,30 @@ from reporting.reports.scope import (
 
 def _latest_reviews(scope: Scope, start: dt.date, end: dt.date) -> QuerySet[GoalReview]:
     """Each goal's score: its latest review in the period, for goals set on or before ``end``."""
-    # Not superseded by ``end``: the stored date of the goal's next review (kept by triggers).
+    # Not superseded by ``end``: the stored date of the goal's next review; the goal's date set,
+    # patient, category and weight are copied onto the review (all kept by triggers).
     return (
         GoalReview.objects.filter(reviewed_on__gte=start, reviewed_on__lte=end)
         .filter(Q(superseded_on__isnull=True) | Q(superseded_on__gt=end))
-        .filter(goal__set_on__lte=end)
-        .filter(_happened_at(scope, "goal__patient_id", "reviewed_on"))
+        .filter(goal_set_on__lte=end)
+        .filter(_happened_at(scope, "patient_id", "reviewed_on"))
     )
 
 
 def _goal_sums_sql(scope: Scope, start: dt.date, end: dt.date) -> tuple[str, tuple]:
     """The head of a statement over the goals scored in the period, and its parameters.
 
-    It names ``scored``: each goal's latest review in the period (``patient``, ``category``, the
-    goal's weight ``w`` and the score ``x``), and ``sums``: per patient with reviewed goals, Σwx,
+    It names ``scored``: each goal's latest review in the period (``patient_id``, ``category``, the
+    goal's ``weight`` and the ``score``), and ``sums``: per ``patient`` with reviewed goals, Σwx,
     Σw², Σw and the number of goals ``n``. A statement that reads both reads the reviews once.
     """
-    scored = (
-        _latest_reviews(scope, start, end)
-        .values(patient=F("goal__patient_id"), category=F("goal__category"), w=F("goal__weight"), x=F("score"))
-        .order_by()
-    )
+    scored = _latest_reviews(scope, start, end).values("patient_id", "category", "weight", "score").order_by()
     sql, params = scored.query.sql_with_params()
     head = f"""
         WITH scored AS ({sql}),
-        sums AS (SELECT patient, SUM(w * x) AS swx, SUM(w * w) AS sw2, SUM(w) AS sw, COUNT(*) AS n
-                   FROM scored GROUP BY patient)
+        sums AS (SELECT patient_id AS patient, SUM(weight * score) AS swx, SUM(weight * weight) AS sw2,
+                        SUM(weight) AS sw, COUNT(*) AS n
+                   FROM scored GROUP BY patient_id)
     """  # noqa: S608 (only the code's own SQL is interpolated)
     return head, params
 
@@ -81,7 +78,7 @@ def _scored_goals(scope: Scope, start: dt.date, end: dt.date) -> tuple[dict, lis
     rows = _rows(
         head  # noqa: S608 (only the code's own SQL is interpolated)
         + """
-        SELECT category, COUNT(*), SUM(CASE WHEN x >= 0 THEN 1 ELSE 0 END), SUM(w * x), SUM(w), NULL
+        SELECT category, COUNT(*), SUM(CASE WHEN score >= 0 THEN 1 ELSE 0 END), SUM(weight * score), SUM(weight), NULL
           FROM scored GROUP BY category
         UNION ALL
         SELECT NULL, swx, sw2, sw, n, COUNT(*) FROM sums GROUP BY swx, sw2, sw, n

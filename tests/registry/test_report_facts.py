@@ -1,7 +1,8 @@
 """The facts stored for the report stay equal to the rows they come from through every kind of write:
-each visit's site on its due date (``FollowUp.due_site``) and the pump spans per site (``PumpSpan``).
-The report's follow-up and pump-day figures, read from them, equal a count of the raw rows over any
-period and scope."""
+each visit's site on its due date (``FollowUp.due_site``), the pump spans per site (``PumpSpan``)
+and the goal's patient, category, weight and date set on each of its reviews. The report's
+follow-up and pump-day figures, read from them, equal a count of the raw rows over any period and
+scope."""
 
 import datetime as dt
 from collections import Counter
@@ -14,6 +15,8 @@ import time_machine
 from registry import services
 from registry.models import (
     FollowUp,
+    Goal,
+    GoalReview,
     PatientStatus,
     Pump,
     PumpSpan,
@@ -75,15 +78,30 @@ def stored_spans() -> Counter:
     return Counter(PumpSpan.objects.values_list("patient_id", "site_id", "started_on", "ended_on"))
 
 
+def goal_copies() -> dict:
+    return {
+        r.pk: (r.goal.patient_id, r.goal.category, r.goal.weight, r.goal.set_on)
+        for r in GoalReview.objects.select_related("goal")
+    }
+
+
+def stored_goal_copies() -> dict:
+    return {
+        pk: tuple(rest)
+        for pk, *rest in GoalReview.objects.values_list("pk", "patient_id", "category", "weight", "goal_set_on")
+    }
+
+
 def assert_facts_hold():
     assert stored_due_sites() == due_sites()
     assert None not in stored_due_sites().values()
     assert stored_spans() == spans()
+    assert stored_goal_copies() == goal_copies()
 
 
 def test_the_facts_follow_every_write(program):
     assert_facts_hold()
-    assert PumpSpan.objects.exists()
+    assert PumpSpan.objects.exists() and GoalReview.objects.exists()
     ada, eve = program.ada, program.eve
     with time_machine.travel(NOW, tick=False):
         # Moved: visits due from the move count at the new site, her pump time is split there.
@@ -121,6 +139,17 @@ def test_the_facts_follow_every_write(program):
     SiteStay.objects.filter(patient=ada, ended_on__isnull=True).update(started_on=d(2026, 8, 1))
     assert_facts_hold()
     Pump.objects.filter(patient=ada, refills__isnull=True, replaces__isnull=True).delete()
+    assert_facts_hold()
+    # A goal changed under its reviews, a review moved to another goal, reviews written in bulk.
+    goal = Goal.objects.filter(reviews__isnull=False).first()
+    Goal.objects.filter(pk=goal.pk).update(category="sleep", weight=3, set_on=d(2024, 1, 1), patient=eve)
+    assert_facts_hold()
+    other = Goal.objects.exclude(pk=goal.pk).first()
+    GoalReview.objects.filter(goal=goal).update(goal=other)
+    assert_facts_hold()
+    GoalReview.objects.bulk_create([GoalReview(goal=goal, reviewed_on=d(2026, 3, 1), score=1)])
+    assert_facts_hold()
+    GoalReview.objects.filter(goal=other).update(category="pain", weight=9)
     assert_facts_hold()
 
 
