@@ -243,3 +243,75 @@ def create_goal_copies(apps, schema_editor):
 def drop_goal_copies(apps, schema_editor):
     for sql in POSTGRES_GOALS_DROP if schema_editor.connection.vendor == "postgresql" else SQLITE_GOALS_DROP:
         schema_editor.execute(sql, params=None)
+
+
+# --- The patient's primary indication, copied onto each of their status changes -------------------
+
+_PRIMARY = "(SELECT {c} FROM registry_indication i WHERE i.patient_id = {p} AND i.is_primary)"
+_INDICATION_COPIES = {"primary_diagnosis": "diagnosis", "primary_gmfcs_level": "gmfcs_level"}
+
+
+def _primary(patient: str) -> str:
+    """The copies' assignments from the patient's primary indication (empty without one)."""
+    return ", ".join(f"{copy} = {_PRIMARY.format(c=f'i.{c}', p=patient)}" for copy, c in _INDICATION_COPIES.items())
+
+
+def _refresh_indications(vendor: str, patients: str) -> str:
+    t = "registry_statuschange"
+    differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    changed = " OR ".join(
+        f"{copy} {differs} {_PRIMARY.format(c=f'i.{c}', p=f'{t}.patient_id')}" for copy, c in _INDICATION_COPIES.items()
+    )
+    return f"UPDATE {t} SET {_primary(f'{t}.patient_id')} WHERE patient_id IN ({patients}) AND ({changed});"
+
+
+INDICATIONS = Source("registry_indication", ("patient_id", "is_primary", "diagnosis", "gmfcs_level"))
+_STATUS_COLUMNS = f"patient_id, {', '.join(_INDICATION_COPIES)}"
+
+POSTGRES_STATUS = [
+    # SELECT INTO sets both to NULL when the patient has no primary indication.
+    """CREATE FUNCTION registry_statuschange_indication() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN SELECT i.diagnosis, i.gmfcs_level INTO NEW.primary_diagnosis, NEW.primary_gmfcs_level
+                FROM registry_indication i WHERE i.patient_id = NEW.patient_id AND i.is_primary;
+              RETURN NEW; END $$""",
+    f"""CREATE TRIGGER registry_statuschange_indication BEFORE INSERT OR UPDATE OF {_STATUS_COLUMNS}
+        ON registry_statuschange FOR EACH ROW EXECUTE FUNCTION registry_statuschange_indication()""",
+]
+POSTGRES_STATUS_DROP = [
+    "DROP TRIGGER IF EXISTS registry_statuschange_indication ON registry_statuschange",
+    "DROP FUNCTION IF EXISTS registry_statuschange_indication()",
+]
+_SQLITE_STATUS = f"UPDATE registry_statuschange SET {_primary('NEW.patient_id')} WHERE id = NEW.id;"
+SQLITE_STATUS = [
+    f"""CREATE TRIGGER registry_statuschange_indication_insert AFTER INSERT ON registry_statuschange
+        BEGIN {_SQLITE_STATUS} END""",
+    f"""CREATE TRIGGER registry_statuschange_indication_update AFTER UPDATE OF {_STATUS_COLUMNS}
+        ON registry_statuschange BEGIN {_SQLITE_STATUS} END""",
+]
+SQLITE_STATUS_DROP = [
+    "DROP TRIGGER IF EXISTS registry_statuschange_indication_insert",
+    "DROP TRIGGER IF EXISTS registry_statuschange_indication_update",
+]
+
+
+def create_indication_copies(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"no status change triggers written for the {vendor} database")
+    statements = [f"UPDATE registry_statuschange SET {_primary('registry_statuschange.patient_id')}"]
+    if vendor == "postgresql":
+        statements.insert(0, "LOCK TABLE registry_indication, registry_statuschange IN SHARE MODE")
+        statements += POSTGRES_STATUS + INDICATIONS.postgres("indication", lambda p: _refresh_indications(vendor, p))
+    else:
+        statements += SQLITE_STATUS + INDICATIONS.sqlite("indication", lambda p: _refresh_indications(vendor, p))
+    for sql in statements:
+        schema_editor.execute(sql, params=None)
+
+
+def drop_indication_copies(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        statements = POSTGRES_STATUS_DROP + INDICATIONS.postgres_drop("indication")
+    else:
+        statements = SQLITE_STATUS_DROP + INDICATIONS.sqlite_drop("indication")
+    for sql in statements:
+        schema_editor.execute(sql, params=None)

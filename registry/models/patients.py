@@ -261,6 +261,10 @@ class StatusChange(models.Model):
     # database triggers (migration 0026), so "the status on a day" is one filter on each row, not a
     # comparison of every row with the patient's others.
     superseded_on = models.DateField(null=True, blank=True, editable=False)
+    # The patient's primary indication (empty without one), copied by database triggers (migration
+    # 0033) and never written by Python: the census counts statuses by it without the indications.
+    primary_diagnosis = models.CharField(max_length=30, null=True, blank=True, editable=False)
+    primary_gmfcs_level = models.SmallIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["changed_on", "id"]
@@ -284,13 +288,13 @@ class StatusChange(models.Model):
             # superseded (after a past period's end), the registrations and re-referrals.
             models.Index(
                 fields=["changed_on"],
-                include=["patient", "to_status"],
+                include=["patient", "to_status", "primary_diagnosis", "primary_gmfcs_level"],
                 condition=Q(superseded_on__isnull=True),
                 name="status_change_current_idx",
             ),
             models.Index(
                 fields=["superseded_on"],
-                include=["patient", "to_status", "changed_on"],
+                include=["patient", "to_status", "changed_on", "primary_diagnosis", "primary_gmfcs_level"],
                 condition=Q(superseded_on__isnull=False),
                 name="status_change_superseded_idx",
             ),

@@ -69,25 +69,26 @@ def _statuses_at(scope: Scope, end: dt.date, patients: list[int] | None = None) 
     (patient id, status, diagnosis, GMFCS level). A patient's status then is that of their one
     status change dated by ``end`` and not superseded by then (the stored date of the next one,
     kept by triggers): the current ones read from their partial index, the few superseded since
-    from the index on that date. The indication is joined by patient directly.
+    from the index on that date. The primary indication is the copy on each status change (kept
+    by triggers), so the indications are not joined.
     """
     in_scope, params = _happened_at_sql(scope, "sc.patient_id", "%(end)s")
     params["end"] = end
     if patients is None:
-        columns, group = "sc.to_status, pi.diagnosis, pi.gmfcs_level, COUNT(*)", "GROUP BY 1, 2, 3"
+        columns, group = "sc.to_status, sc.primary_diagnosis, sc.primary_gmfcs_level, COUNT(*)", "GROUP BY 1, 2, 3"
         chosen = "1 = 1"
     else:
-        columns, group = "sc.patient_id, sc.to_status, pi.diagnosis, pi.gmfcs_level", ""
+        columns, group = "sc.patient_id, sc.to_status, sc.primary_diagnosis, sc.primary_gmfcs_level", ""
         params.update({f"patient_{i}": pk for i, pk in enumerate(patients)})
         chosen = f"sc.patient_id IN ({', '.join(f'%(patient_{i})s' for i in range(len(patients)))})"
+    copied = "patient_id, to_status, primary_diagnosis, primary_gmfcs_level"
     sql = f"""
         SELECT {columns}
-          FROM (SELECT patient_id, to_status FROM registry_statuschange
+          FROM (SELECT {copied} FROM registry_statuschange
                  WHERE superseded_on IS NULL AND changed_on <= %(end)s
                 UNION ALL
-                SELECT patient_id, to_status FROM registry_statuschange
+                SELECT {copied} FROM registry_statuschange
                  WHERE superseded_on > %(end)s AND changed_on <= %(end)s) sc
-          LEFT JOIN registry_indication pi ON pi.patient_id = sc.patient_id AND pi.is_primary
          WHERE {in_scope} AND {chosen}
          {group}
     """  # noqa: S608 (only the code's own SQL is interpolated)

@@ -1,6 +1,7 @@
 """The facts stored for the report stay equal to the rows they come from through every kind of write:
-each visit's site on its due date (``FollowUp.due_site``), the pump spans per site (``PumpSpan``)
-and the goal's patient, category, weight and date set on each of its reviews. The report's
+each visit's site on its due date (``FollowUp.due_site``), the pump spans per site (``PumpSpan``),
+the goal's patient, category, weight and date set on each of its reviews, and the patient's
+primary indication on each of their status changes. The report's
 follow-up and pump-day figures, read from them, equal a count of the raw rows over any period and
 scope."""
 
@@ -17,6 +18,7 @@ from registry.models import (
     FollowUp,
     Goal,
     GoalReview,
+    Indication,
     PatientStatus,
     Pump,
     PumpSpan,
@@ -92,11 +94,24 @@ def stored_goal_copies() -> dict:
     }
 
 
+def primary_indications() -> dict:
+    primary = {i.patient_id: (i.diagnosis, i.gmfcs_level) for i in Indication.objects.filter(is_primary=True)}
+    return {s.pk: primary.get(s.patient_id, (None, None)) for s in StatusChange.objects.all()}
+
+
+def stored_primary_indications() -> dict:
+    return {
+        pk: (dx, gmfcs)
+        for pk, dx, gmfcs in StatusChange.objects.values_list("pk", "primary_diagnosis", "primary_gmfcs_level")
+    }
+
+
 def assert_facts_hold():
     assert stored_due_sites() == due_sites()
     assert None not in stored_due_sites().values()
     assert stored_spans() == spans()
     assert stored_goal_copies() == goal_copies()
+    assert stored_primary_indications() == primary_indications()
 
 
 def test_the_facts_follow_every_write(program):
@@ -150,6 +165,22 @@ def test_the_facts_follow_every_write(program):
     GoalReview.objects.bulk_create([GoalReview(goal=goal, reviewed_on=d(2026, 3, 1), score=1)])
     assert_facts_hold()
     GoalReview.objects.filter(goal=other).update(category="pain", weight=9)
+    assert_facts_hold()
+    # A primary indication added, changed, demoted, another made primary, one removed; a status
+    # change handed to another patient and one written with a wrong copy.
+    with time_machine.travel(NOW, tick=False):
+        services.add_indication(patient=eve, diagnosis="dystonia_primary", gmfcs_level=2, is_primary=True)
+    assert_facts_hold()
+    Indication.objects.filter(patient=eve).update(gmfcs_level=5)
+    assert_facts_hold()
+    Indication.objects.filter(patient=ada, is_primary=True).update(is_primary=False)
+    assert_facts_hold()
+    Indication.objects.filter(patient=ada).update(is_primary=True, diagnosis="dystonia_primary")
+    assert_facts_hold()
+    Indication.objects.filter(patient=eve).delete()
+    assert_facts_hold()
+    StatusChange.objects.filter(pk=StatusChange.objects.filter(patient=ada).first().pk).update(patient=eve)
+    StatusChange.objects.filter(patient=eve).update(primary_diagnosis="other")
     assert_facts_hold()
 
 
