@@ -27,8 +27,9 @@ from registry.models import (
     StatusChange,
 )
 
-# Parents before children: the refill trigger reads its pump's row.
-ORDER = [Patient, StatusChange, Indication, ScreeningTrial, Pump, Refill, DoseChange, FollowUp, Goal, GoalReview]
+# Parents before children: the refill trigger reads its pump's row, a status change's trigger its
+# patient's primary indication (written after it, every status change would be written twice).
+ORDER = [Patient, Indication, StatusChange, ScreeningTrial, Pump, Refill, DoseChange, FollowUp, Goal, GoalReview]
 ORDER.append(Complication)
 # Written with their ids, which the generator reserves per patient (children point at them).
 EXPLICIT_IDS = {Patient, Pump, Goal}

@@ -17,6 +17,8 @@ triggers, the visit corrected after it is written (SQLite cannot assign NEW).
 from dataclasses import dataclass
 
 NO_END = "'9999-12-31'"  # an open end, so that one LEAST/MIN serves both databases
+# A cached plan made while the tables were small (a bulk load's first batch) scans them whole ever after.
+PLANNED_EACH_TIME = "SET plan_cache_mode = force_custom_plan"
 
 
 def _site_on(patient: str, day: str) -> str:
@@ -27,11 +29,12 @@ def _site_on(patient: str, day: str) -> str:
                  ORDER BY st.id DESC LIMIT 1)"""
 
 
-def _spans(vendor: str, patients: str) -> str:
-    """The non-empty pump spans of the patients ``patients`` (an SQL condition on ``pu.patient_id``)."""
+def _spans(vendor: str, patient: str | None = None) -> str:
+    """The non-empty pump spans: every patient's, or those of ``patient`` (an SQL expression)."""
     least, greatest = ("LEAST", "GREATEST") if vendor == "postgresql" else ("MIN", "MAX")
     died = """(SELECT MIN(d.changed_on) FROM registry_statuschange d
                 WHERE d.patient_id = pu.patient_id AND d.to_status = 'deceased')"""
+    chosen = "" if patient is None else f"WHERE pu.patient_id = {patient} AND st.patient_id = {patient}"
     return f"""
         SELECT patient_id, site_id, started_on, NULLIF(ended_on, {NO_END}) FROM (
           SELECT pu.patient_id, st.site_id,
@@ -39,21 +42,31 @@ def _spans(vendor: str, patients: str) -> str:
                  {least}(COALESCE(pu.explant_date, {NO_END}), COALESCE(st.ended_on, {NO_END}),
                          COALESCE({died}, {NO_END})) AS ended_on
             FROM registry_pump pu JOIN registry_sitestay st ON st.patient_id = pu.patient_id
-           WHERE {patients}) s
+           {chosen}) s
          WHERE ended_on > started_on"""
 
 
 def _refresh_spans(vendor: str, patients: str) -> str:
+    if vendor == "postgresql":
+        # Patient by patient (LATERAL, kept apart by OFFSET 0): each one's rows read by index,
+        # whatever the statistics say while a bulk load is under way.
+        spans = f"""SELECT s.* FROM (SELECT DISTINCT patient_id FROM ({patients}) p) t,
+                    LATERAL ({_spans(vendor, "t.patient_id")} OFFSET 0) s"""
+    else:
+        spans = _spans(vendor, patients)  # a row trigger's one patient
     return f"""DELETE FROM registry_pumpspan WHERE patient_id IN ({patients});
-               INSERT INTO registry_pumpspan (patient_id, site_id, started_on, ended_on)
-               {_spans(vendor, f"pu.patient_id IN ({patients})")};"""
+               INSERT INTO registry_pumpspan (patient_id, site_id, started_on, ended_on) {spans};"""
 
 
 def _refresh_due_sites(vendor: str, patients: str) -> str:
     site = _site_on("registry_followup.patient_id", "registry_followup.due_date")
     differs = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
-    return f"""UPDATE registry_followup SET due_site_id = {site}
-                WHERE patient_id IN ({patients}) AND due_site_id {differs} {site};"""
+    stale = f"patient_id IN ({patients}) AND due_site_id {differs} {site}"
+    update = f"UPDATE registry_followup SET due_site_id = {site} WHERE {stale};"
+    if vendor == "postgresql":
+        # An UPDATE of no rows still fires the visits' statement triggers (a new patient's stay has none).
+        return f"IF EXISTS (SELECT 1 FROM registry_followup WHERE {stale}) THEN {update} END IF;"  # noqa: S608
+    return update
 
 
 @dataclass
@@ -70,11 +83,12 @@ class Source:
             return f"SELECT patient_id FROM new_rows r WHERE {self.counts.format(r='r')}"
         if op == "delete":
             return f"SELECT patient_id FROM old_rows r WHERE {self.counts.format(r='r')}"
-        new, old = ", ".join(f"n.{c}" for c in self.columns), ", ".join(f"o.{c}" for c in self.columns)
-        return f"""SELECT x.patient_id FROM new_rows n JOIN old_rows o ON o.id = n.id,
-                          LATERAL (VALUES (n.patient_id), (o.patient_id)) AS x(patient_id)
-                    WHERE ({new}) IS DISTINCT FROM ({old})
-                      AND ({self.counts.format(r="n")} OR {self.counts.format(r="o")})"""
+        # The rows whose columns changed, as they were and as they are (set differences, not a
+        # join: the planner knows nothing of the transition tables but their sizes).
+        rows = ", ".join(("id", *self.columns))
+        new = f"SELECT {rows} FROM new_rows r WHERE {self.counts.format(r='r')}"
+        old = f"SELECT {rows} FROM old_rows r WHERE {self.counts.format(r='r')}"
+        return f"SELECT patient_id FROM ({new} EXCEPT {old}) n UNION SELECT patient_id FROM ({old} EXCEPT {new}) o"
 
     def postgres(self, fact: str, refresh) -> list[str]:
         statements = []
@@ -84,7 +98,7 @@ class Source:
                 op, "OLD TABLE AS old_rows NEW TABLE AS new_rows"
             )
             statements += [
-                f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql {PLANNED_EACH_TIME} AS $$
                     BEGIN {refresh(self._pg_touched(op))} RETURN NULL; END $$""",
                 f"""CREATE TRIGGER {name} AFTER {op.upper()} ON {self.table} REFERENCING {tables}
                     FOR EACH STATEMENT EXECUTE FUNCTION {name}()""",
@@ -148,7 +162,7 @@ def _fill(vendor: str) -> list[str]:
     """The rows already written, once, before the triggers exist."""
     site = _site_on("registry_followup.patient_id", "registry_followup.due_date")
     visits = f"UPDATE registry_followup SET due_site_id = {site}"
-    spans = f"INSERT INTO registry_pumpspan (patient_id, site_id, started_on, ended_on) {_spans(vendor, '1 = 1')}"
+    spans = f"INSERT INTO registry_pumpspan (patient_id, site_id, started_on, ended_on) {_spans(vendor)}"
     return [visits, spans]
 
 
@@ -196,11 +210,11 @@ POSTGRES_GOALS = [
               RETURN NEW; END $$""",
     f"""CREATE TRIGGER registry_goalreview_copies BEFORE INSERT OR UPDATE OF goal_id, {_COPIED}
         ON registry_goalreview FOR EACH ROW EXECUTE FUNCTION registry_goalreview_copies()""",
-    f"""CREATE FUNCTION registry_goal_copies() RETURNS trigger LANGUAGE plpgsql AS $$
+    f"""CREATE FUNCTION registry_goal_copies() RETURNS trigger LANGUAGE plpgsql {PLANNED_EACH_TIME} AS $$
         BEGIN UPDATE registry_goalreview r SET ({_COPIED}) = ({", ".join(f"n.{c}" for c in GOAL_COPIES)})
-                FROM new_rows n JOIN old_rows o ON o.id = n.id
-               WHERE r.goal_id = n.id AND ({", ".join(f"n.{c}" for c in GOAL_COPIES)})
-                     IS DISTINCT FROM ({", ".join(f"o.{c}" for c in GOAL_COPIES)});
+                FROM (SELECT id, {", ".join(GOAL_COPIES)} FROM new_rows
+                      EXCEPT SELECT id, {", ".join(GOAL_COPIES)} FROM old_rows) n
+               WHERE r.goal_id = n.id;
               RETURN NULL; END $$""",
     """CREATE TRIGGER registry_goal_copies AFTER UPDATE ON registry_goal
        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION registry_goal_copies()""",
