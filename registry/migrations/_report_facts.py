@@ -19,14 +19,21 @@ from dataclasses import dataclass
 NO_END = "'9999-12-31'"  # an open end, so that one LEAST/MIN serves both databases
 # A cached plan made while the tables were small (a bulk load's first batch) scans them whole ever after.
 PLANNED_EACH_TIME = "SET plan_cache_mode = force_custom_plan"
+# Before a fill: a database copied or restored without statistics gets plans that read whole tables per row.
+ANALYZE = (
+    "ANALYZE registry_sitestay, registry_followup, registry_pump, registry_statuschange,"
+    " registry_goal, registry_goalreview, registry_indication"
+)
 
 
 def _site_on(patient: str, day: str) -> str:
-    """The site of the patient's stay holding ``day`` (the newest stay, should two overlap)."""
+    """The site of the patient's stay holding ``day`` (the one started last, should two overlap)."""
+    # Ordered by a column no index has: the planner reads the patient's stays by their index,
+    # never a whole index in order hoping to meet the patient soon.
     return f"""(SELECT st.site_id FROM registry_sitestay st WHERE st.patient_id = {patient}
                    AND (st.started_on IS NULL OR st.started_on <= {day})
                    AND (st.ended_on IS NULL OR st.ended_on > {day})
-                 ORDER BY st.id DESC LIMIT 1)"""
+                 ORDER BY st.started_on DESC NULLS LAST LIMIT 1)"""
 
 
 def _spans(vendor: str, patient: str | None = None) -> str:
@@ -176,6 +183,7 @@ def create(apps, schema_editor):
         statements.append(
             "LOCK TABLE registry_followup, registry_sitestay, registry_pump, registry_statuschange IN SHARE MODE"
         )
+        statements.append(ANALYZE)
     statements += _fill(vendor)
     statements += POSTGRES_VISIT if vendor == "postgresql" else SQLITE_VISIT
     for fact, sources, refresh in FACTS:
@@ -249,7 +257,7 @@ def create_goal_copies(apps, schema_editor):
                  SELECT {", ".join(GOAL_COPIES)} FROM registry_goal WHERE id = registry_goalreview.goal_id)"""
     statements = [fill, *(POSTGRES_GOALS if vendor == "postgresql" else SQLITE_GOALS)]
     if vendor == "postgresql":
-        statements.insert(0, "LOCK TABLE registry_goal, registry_goalreview IN SHARE MODE")
+        statements[:0] = ["LOCK TABLE registry_goal, registry_goalreview IN SHARE MODE", ANALYZE]
     for sql in statements:
         schema_editor.execute(sql, params=None)
 
@@ -314,7 +322,7 @@ def create_indication_copies(apps, schema_editor):
         raise RuntimeError(f"no status change triggers written for the {vendor} database")
     statements = [f"UPDATE registry_statuschange SET {_primary('registry_statuschange.patient_id')}"]
     if vendor == "postgresql":
-        statements.insert(0, "LOCK TABLE registry_indication, registry_statuschange IN SHARE MODE")
+        statements[:0] = ["LOCK TABLE registry_indication, registry_statuschange IN SHARE MODE", ANALYZE]
         statements += POSTGRES_STATUS + INDICATIONS.postgres("indication", lambda p: _refresh_indications(vendor, p))
     else:
         statements += SQLITE_STATUS + INDICATIONS.sqlite("indication", lambda p: _refresh_indications(vendor, p))

@@ -12,6 +12,7 @@ from itertools import product
 
 import pytest
 import time_machine
+from django.db.models import F
 
 from registry import services
 from registry.models import (
@@ -47,7 +48,7 @@ def _holds(stay: SiteStay, day: dt.date) -> bool:
 
 def due_sites() -> dict[int, int | None]:
     """Each visit's site on its due date, from the stays."""
-    stays = list(SiteStay.objects.order_by("-id"))
+    stays = list(SiteStay.objects.order_by(F("started_on").desc(nulls_last=True)))
     return {
         f.pk: next((s.site_id for s in stays if s.patient_id == f.patient_id and _holds(s, f.due_date)), None)
         for f in FollowUp.objects.all()
