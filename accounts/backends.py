@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from accounts import user_rows
+from registry.selectors import rows as sql_rows
 from registry.selectors.memo import ProcessMemo
 
 _USER_SQL: ProcessMemo[str] = ProcessMemo(limit=4)  # one per database vendor
@@ -24,10 +25,8 @@ class ModelBackend(backends.ModelBackend):
             pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        with connection.cursor() as cursor:
-            cursor.execute(_USER_SQL.get_or_build(connection.vendor, _user_sql), [pk])
-            row = cursor.fetchone()
-        if row is None:
+        rows = sql_rows.fetch_all(_USER_SQL.get_or_build(connection.vendor, _user_sql), [pk])
+        if not rows:
             return None
-        user = user_rows.user_from(row)
+        user = user_rows.user_from(rows[0])
         return user if self.user_can_authenticate(user) else None

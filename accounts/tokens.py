@@ -51,12 +51,10 @@ def _token_sql() -> str:
 def token_with_user(key: str) -> Token | None:
     """The token of ``key`` with its user, the user's staff profile and the data version
     (``token.data_version``), in one statement (``accounts.user_rows``)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TOKEN_SQL.get_or_build(connection.vendor, _token_sql), [key])
-        row = cursor.fetchone()
-    if row is None:
+    rows = sql_rows.fetch_all(_TOKEN_SQL.get_or_build(connection.vendor, _token_sql), [key])
+    if not rows:
         return None
-    n = sql_rows.width(Token)
+    row, n = rows[0], sql_rows.width(Token)
     token, user = sql_rows.instance(Token, row[:n]), user_rows.user_from(row[n:])
     token.data_version = user.data_version
     Token.user.field.set_cached_value(token, user)

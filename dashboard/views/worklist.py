@@ -64,12 +64,10 @@ def worklist(request):
         return render(request, "dashboard/no_access.html", status=403)
     if request.resolver_match.url_name == "worklist" and not request.htmx and not page_shell.has_messages(request):
         return _whole_page(request)
-    body = cached_page(request, "worklist-body", lambda: _worklist_body(request))
-    sections = mark_safe(body["sections"])  # noqa: S308 - the page's own template, rendered on a miss
+    body = _cached_body(request)
+    context = _page_context(body)
     if request.htmx:
-        return HttpResponse(sections)
-    today = dt.date.fromisoformat(body["today"])
-    context = {"filters": mark_safe(body["filters"]), "sections": sections, "today": today}  # noqa: S308 - as above
+        return HttpResponse(context["sections"])
     if request.resolver_match.url_name == "worklist_print":
         zone = zoneinfo.ZoneInfo(body["zone"])
         printed = list(dict.fromkeys(int(pk) for pk in _ROW_PATIENT.findall(body["sections"])))
@@ -87,19 +85,26 @@ def _whole_page(request) -> HttpResponse:
     key = page_key(request, "worklist-page", by_user=True)
     shell = kept_page(key)
     if shell is None:
-        body = cached_page(request, "worklist-body", lambda: _worklist_body(request))
-        context = {
-            "filters": mark_safe(body["filters"]),  # noqa: S308 - the page's own template, rendered on a miss
-            "sections": mark_safe(body["sections"]),  # noqa: S308 - as above
-            "today": dt.date.fromisoformat(body["today"]),
-            **page_shell.marked_context(count),
-        }
+        context = {**_page_context(_cached_body(request)), **page_shell.marked_context(count)}
         html = render_to_string("dashboard/worklist.html", context, request)
         shell = page_shell.shell_of(html, count)
         if shell is None:
             return HttpResponse(page_shell.filled(request, html, count))
         keep_page(key, shell)
     return HttpResponse(page_shell.filled(request, shell, count))
+
+
+def _cached_body(request) -> dict:
+    return cached_page(request, "worklist-body", lambda: _worklist_body(request))
+
+
+def _page_context(body: dict) -> dict:
+    """The page's context from its cached body (HTML the page's own templates rendered on a miss)."""
+    return {
+        "filters": mark_safe(body["filters"]),  # noqa: S308 - rendered by our template
+        "sections": mark_safe(body["sections"]),  # noqa: S308 - rendered by our template
+        "today": dt.date.fromisoformat(body["today"]),
+    }
 
 
 def _filter_form(request) -> forms.WorklistFilterForm:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from registry.models import Reminder
 from registry.roles import Role, is_clinical, patients_for, role_of
 from registry.selectors.memo import ProcessMemo
+from registry.selectors.rows import fetch_all
 from registry.services.base import fail
 
 OPEN_STATUSES = (Reminder.Status.PENDING, Reminder.Status.SENDING, Reminder.Status.SENT, Reminder.Status.FAILED)
@@ -53,9 +54,7 @@ def open_reminder_count(user) -> int:
     bound = list(params)
     for i in user_positions:
         bound[i] = user.pk
-    with connection.cursor() as cursor:
-        cursor.execute(sql, bound)
-        return cursor.fetchone()[0]
+    return fetch_all(sql, bound)[0][0]
 
 
 def _count_sql(user) -> tuple[str, tuple, tuple[int, ...]]:
