@@ -25,7 +25,7 @@ class ModelBackend(backends.ModelBackend):
             pk = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        rows = sql_rows.fetch_all(_USER_SQL.get_or_build(connection.vendor, _user_sql), [pk])
+        rows = sql_rows.fetch_all(_USER_SQL.get_or_build(connection.vendor, _user_sql), [pk], prepared=True)
         if not rows:
             return None
         user = user_rows.user_from(rows[0])

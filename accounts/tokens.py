@@ -51,7 +51,7 @@ def _token_sql() -> str:
 def token_with_user(key: str) -> Token | None:
     """The token of ``key`` with its user, the user's staff profile and the data version
     (``token.data_version``), in one statement (``accounts.user_rows``)."""
-    rows = sql_rows.fetch_all(_TOKEN_SQL.get_or_build(connection.vendor, _token_sql), [key])
+    rows = sql_rows.fetch_all(_TOKEN_SQL.get_or_build(connection.vendor, _token_sql), [key], prepared=True)
     if not rows:
         return None
     row, n = rows[0], sql_rows.width(Token)

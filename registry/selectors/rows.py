@@ -9,14 +9,20 @@ from __future__ import annotations
 from django.db import connection, models
 from django.db.models.base import ModelState
 
+from registry.selectors.prepared import execute_prepared
+
 # (model, vendor) -> each converted column's position, its converters and its expression.
 _CONVERTERS: dict[tuple[type, str], list[tuple[int, list, object]]] = {}
 
 
-def fetch_all(sql: str, params=None) -> list[tuple]:
-    """Every row of ``sql`` on a plain cursor."""
+def fetch_all(sql: str, params=None, *, prepared: bool = False) -> list[tuple]:
+    """Every row of ``sql`` on a plain cursor; ``prepared``: planned once per connection
+    (``registry.selectors.prepared``), for a statement run on every request."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if prepared:
+            execute_prepared(cursor, sql, params or ())
+        else:
+            cursor.execute(sql, params)
         return cursor.fetchall()
 
 

@@ -54,7 +54,7 @@ def open_reminder_count(user) -> int:
     bound = list(params)
     for i in user_positions:
         bound[i] = user.pk
-    return fetch_all(sql, bound)[0][0]
+    return fetch_all(sql, bound, prepared=True)[0][0]
 
 
 def _count_sql(user) -> tuple[str, tuple, tuple[int, ...]]:
