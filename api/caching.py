@@ -84,8 +84,11 @@ def _request_parts(request) -> tuple:
     parts = getattr(request, "_page_key_parts", None)
     if parts is None:
         version = request_data_version(request)
+        site_ids = getattr(request.user, "site_ids", None)  # read with the user (``accounts.user_rows``)
         if role_of(request.user) == Role.ADMINISTRATOR:  # every site: the rows the worklist reads too
             groups = site_days(rows=request_sites_today(request))
+        elif site_ids is not None:  # a user with no role has none
+            groups = site_days(rows=[day for day in request_sites_today(request) if day.site_id in site_ids])
         else:
             groups = site_days(sites=sites_for(request.user))
         scope = sorted((day.isoformat(), lead, sorted(ids)) for (day, lead), ids in groups.items())
