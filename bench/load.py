@@ -11,6 +11,12 @@ and the patient list again while another connection updates a patient every seco
 makes the next read of every cached page a miss). Reports requests per second, p50/p95/p99
 latency (from a wrk Lua ``done`` hook) and errors (socket errors and non-2xx/3xx responses). A
 target whose URL is not built yet is "n/a".
+
+Each target's time is split into rounds; a round loads the ceiling, the target, then a page that
+does no work but sends a body of the target's size (``bench/urls.py``, through the same
+middleware): what this server can answer for a page that big, the highest share of the ceiling
+the target could reach. Each share is the median of the rounds' own shares, so a machine whose
+speed drifts during the run (a shared host's does) moves a share's two sides together.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CEILING = "ceiling: a page that does no work (/health/)"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
+ROUNDS = 3  # each page's --duration is split into rounds, each beside its own ceiling
+WARM_UP_SECONDS = 2  # before each measured page: every worker has served it (lazy imports, caches)
 LUA = r"""
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -117,15 +126,38 @@ class _Writer(threading.Thread):
         return self.writes
 
 
+def _combined(rounds: list[tuple[dict, dict, dict]], size: int) -> dict:
+    """A page's figures from its rounds of (ceiling, page, same-size page): medians, and each share
+    the median of the rounds' own shares; errors and writes summed."""
+
+    def median(values) -> float:
+        return statistics.median(list(values))
+
+    pages = [page for _, page, _ in rounds]
+    figures = {key: median(p[key] for p in pages) for key in ("rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms")}
+    for key in ("requests", "socket_errors", "non_2xx_3xx", "errors", "writes"):
+        if key in pages[0]:
+            figures[key] = sum(p[key] for p in pages)
+    figures.update(
+        bytes=size,
+        same_size_rps=median(same["rps"] for _, _, same in rounds),
+        of_ceiling=median(page["rps"] / ceiling["rps"] for ceiling, page, _ in rounds),
+        same_size_of_ceiling=median(same["rps"] / ceiling["rps"] for ceiling, _, same in rounds),
+        of_same_size=median(page["rps"] / same["rps"] for _, page, same in rounds),
+        rounds=len(rounds),
+    )
+    return figures
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _answers_200(url: str, header: str) -> None:
+def _answers_200(url: str, header: str) -> int:
     """A target is loaded only if it answers 200 (a redirect, to a log-in or a second factor,
-    would be counted by wrk as served)."""
+    would be counted by wrk as served); the size of its body."""
     name, value = header.split(": ", 1)
     request = urllib.request.Request(url, headers={name: value})  # noqa: S310 - loopback URL we built
 
@@ -134,11 +166,12 @@ def _answers_200(url: str, header: str) -> None:
             return None
 
     try:
-        status = urllib.request.build_opener(_NoRedirect).open(request, timeout=30).status
+        response = urllib.request.build_opener(_NoRedirect).open(request, timeout=30)
     except urllib.error.HTTPError as error:
-        status = error.code
-    if status != 200:
-        raise SystemExit(f"{url} answered {status}, not 200: the load run would not measure the page")
+        raise SystemExit(f"{url} answered {error.code}, not 200: the load run would not measure the page") from error
+    if response.status != 200:
+        raise SystemExit(f"{url} answered {response.status}, not 200: the load run would not measure the page")
+    return len(response.read())
 
 
 def _wait(url: str, seconds: float = 30) -> None:
@@ -189,7 +222,8 @@ def main() -> None:
     loads = os.getloadavg()
     port = _free_port()
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-w", str(args.workers)]
+        # config.wsgi's application with the reference page's URL added (bench/wsgi.py).
+        [sys.executable, "-m", "gunicorn", "bench.wsgi:application", "-w", str(args.workers)]
         + ["-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
@@ -199,22 +233,12 @@ def main() -> None:
         _wait(f"http://127.0.0.1:{port}/accounts/login/")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA)
-        for name, target in setup["targets"].items():
-            if target is None:
-                results[name] = None
-                print(f"{name}: n/a (not built yet)", file=sys.stderr)
-                continue
-            header = {
-                "token": f"Authorization: Token {setup['token']}",
-                "session": f"Cookie: sessionid={setup['session']}",
-                "none": "Accept: */*",
-            }[target["auth"]]
-            url = f"http://127.0.0.1:{port}{target['path']}"
-            _answers_200(url, header)
-            print(f"{name}: wrk {args.duration} s against {url}", file=sys.stderr)
-            writer = _Writer(env["DATABASE_URL"]) if "a write every second" in name else None
+
+        def wrk(url: str, header: str, seconds: int | None = None) -> dict:
+            seconds = seconds or args.duration
+            print(f"wrk {seconds} s against {url}", file=sys.stderr)
             done = subprocess.run(
-                ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+                ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency"]
                 + ["-H", header, "-s", script.name, url],
                 check=True,
                 stdout=subprocess.PIPE,
@@ -222,36 +246,80 @@ def main() -> None:
             )
             line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
             figures = json.loads(line.removeprefix("RESULT "))
-            if writer is not None:
-                figures["writes"] = writer.stop()
             figures["rps"] = figures["requests"] / figures["seconds"]
             figures["errors"] = figures["socket_errors"] + figures["non_2xx_3xx"]
-            results[name] = figures
+            return figures
+
+        ceiling_url = f"http://127.0.0.1:{port}/health/"
+        wrk(ceiling_url, "Accept: */*", WARM_UP_SECONDS)
+        ceiling_rounds: list[float] = []
+        for name, target in setup["targets"].items():
+            if target is None:
+                results[name] = None
+                print(f"{name}: n/a (not built yet)", file=sys.stderr)
+                continue
+            if target["auth"] == "none":
+                continue  # the ceiling: measured in each target's rounds
+            header = {
+                "token": f"Authorization: Token {setup['token']}",
+                "session": f"Cookie: sessionid={setup['session']}",
+            }[target["auth"]]
+            url = f"http://127.0.0.1:{port}{target['path']}"
+            size = _answers_200(url, header)
+            reference = f"http://127.0.0.1:{port}/bench/bytes/{size}/"
+            wrk(url, header, WARM_UP_SECONDS)  # every worker past its first requests, not counted
+            wrk(reference, "Accept: */*", WARM_UP_SECONDS)
+            # Rounds of ceiling, page and same-size page in turn: each share is taken within a round,
+            # so a machine that speeds up or slows down during the run moves all three together.
+            rounds = []
+            seconds = max(1, args.duration // ROUNDS)
+            for _ in range(ROUNDS):
+                ceiling = wrk(ceiling_url, "Accept: */*", seconds)
+                writer = _Writer(env["DATABASE_URL"]) if "a write every second" in name else None
+                page = wrk(url, header, seconds)
+                if writer is not None:
+                    page["writes"] = writer.stop()
+                rounds.append((ceiling, page, wrk(reference, "Accept: */*", seconds)))
+            ceiling_rounds += [c["rps"] for c, _, _ in rounds]
+            results[name] = _combined(rounds, size)
         os.unlink(script.name)
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
-    ceiling = (results.get(CEILING) or {}).get("rps")
-    for f in results.values():
-        if f is not None:
-            f["of_ceiling"] = f["rps"] / ceiling if ceiling else None
+    if ceiling_rounds:
+        ceiling = {"rps": statistics.median(ceiling_rounds), "bytes": 2, "rounds": len(ceiling_rounds)}
+        results = {CEILING: ceiling, **results}
     lines = [
         f"# Load run — {args.patients_db}, gunicorn {args.workers} workers, wrk -t{args.threads} "
         f"-c{args.connections} -d{args.duration}s, loopback",
         "",
         f"Load average before the run: {loads[0]:.2f} (1 min), after: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs.",
         "",
-        "| target | req/s | of ceiling | p50 ms | p95 ms | p99 ms | errors (socket + non-2xx/3xx) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"Each page is measured in {ROUNDS} rounds, each of the ceiling, the page, and a page that does no work"
+        " but sends a body of the page's size through the same server and middleware (`bench/urls.py`): the"
+        " most the page could reach. Shares are medians of the rounds' own shares; req/s and latencies are"
+        " medians of the rounds.",
+        "",
+        "| target | body bytes | req/s | of ceiling | no-work page of its size, of ceiling | of that page "
+        "| p50 ms | p95 ms | p99 ms | errors (socket + non-2xx/3xx) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def share(value) -> str:
+        return "" if value is None else f"{value:.2f}x"
+
     for name, f in results.items():
         if f is None:
-            lines.append(f"| {name} | n/a (not built yet) | | | | | |")
+            lines.append(f"| {name} | | n/a (not built yet) | | | | | | | |")
+        elif name == CEILING:
+            rps = f"{f['rps']:.0f} (median of {f['rounds']} rounds)"
+            lines.append(f"| {name} | {f['bytes']} | {rps} | 1.00x | | | | | | |")
         else:
-            share = "" if f["of_ceiling"] is None else f"{f['of_ceiling']:.2f}x"
             lines.append(
-                f"| {name} | {f['rps']:.0f} | {share} | {f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['p99_ms']:.1f} | "
-                f"{f['errors']} ({f['socket_errors']} + {f['non_2xx_3xx']}) |"
+                f"| {name} | {f['bytes']:,} | {f['rps']:.0f} | {share(f['of_ceiling'])} "
+                f"| {share(f['same_size_of_ceiling'])} | {share(f['of_same_size'])} "
+                f"| {f['p50_ms']:.1f} | {f['p95_ms']:.1f} | {f['p99_ms']:.1f} "
+                f"| {f['errors']} ({f['socket_errors']} + {f['non_2xx_3xx']}) |"
             )
     table = "\n".join(lines) + "\n"
     print(table)

@@ -199,9 +199,11 @@ def budget_checks(results: list[dict], load: dict | None) -> list[str]:
         f = (load or {}).get(name)
         if f and f.get("of_ceiling") is not None:
             verdict = "met" if f["of_ceiling"] >= share and f["errors"] == 0 else "**not met**"
+            same_size = f.get("same_size_of_ceiling")
+            reachable = "" if same_size is None else f"; a page of its size doing no work: {same_size:.2f}x"
             lines.append(
                 f"- {verdict}: under load, {name}: {f['rps']:.0f} req/s, {f['of_ceiling']:.2f}x the ceiling "
-                f"(≥ {share}x), {f['errors']} errors"
+                f"(≥ {share}x), {f['errors']} errors{reachable}"
             )
     return lines
 
