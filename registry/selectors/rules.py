@@ -46,18 +46,29 @@ class SiteDay(NamedTuple):
 _SITE_COLUMNS = ("pk", "time_zone", "refill_lead_days", "follow_up_grace_days")
 # Every site's row as of one data version: a site changes only by a write, and each write raises it.
 _EVERY_SITE: ProcessMemo[list[tuple]] = ProcessMemo(limit=1)
+# Their days, per data version and second: each request of a busy second shares one computation.
+_EVERY_SITE_DAY: ProcessMemo[list[SiteDay]] = ProcessMemo(limit=2)
 
 
 def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None, *, version: str | None = None) -> list[SiteDay]:
     """Each site's day, refill lead window and follow-up grace days (one query, no Site objects).
 
     ``version``: the data version the caller has just read; every site's row is then read once per
-    version in each process, and a page's request reads none.
+    version in each process, and a page's request reads none (the list is shared: never change it).
     """
     if sites is None and version is not None:
-        rows = _EVERY_SITE.get_or_build(version, lambda: list(Site.objects.values_list(*_SITE_COLUMNS)))
-    else:
-        rows = (sites if sites is not None else Site.objects.all()).values_list(*_SITE_COLUMNS)
+        # Within one second every site's day is the same (zone offsets are whole seconds).
+        second = now.replace(microsecond=0)
+        return _EVERY_SITE_DAY.get_or_build((version, second), lambda: _every_site_today(second, version))
+    rows = (sites if sites is not None else Site.objects.all()).values_list(*_SITE_COLUMNS)
+    return _days(rows, now)
+
+
+def _every_site_today(now: dt.datetime, version: str) -> list[SiteDay]:
+    return _days(_EVERY_SITE.get_or_build(version, lambda: list(Site.objects.values_list(*_SITE_COLUMNS))), now)
+
+
+def _days(rows, now: dt.datetime) -> list[SiteDay]:
     return [
         SiteDay(pk, scheduling.today_in(zoneinfo.ZoneInfo(tz), now), max(leads or [0]), grace)
         for pk, tz, leads, grace in rows
@@ -67,6 +78,7 @@ def sites_today(now: dt.datetime, sites: QuerySet[Site] | None = None, *, versio
 def forget_site_rows() -> None:
     """Drop the sites' rows kept per data version (tests: a flushed table does not raise it)."""
     _EVERY_SITE.clear()
+    _EVERY_SITE_DAY.clear()
 
 
 def site_days(

@@ -181,3 +181,24 @@ def test_worklist_rows_load_as_the_orm_loads_them():
     deferred = _loaded(Patient, _PATIENT_COLUMNS, Patient.objects.values_list(*_PATIENT_COLUMNS).get(pk=patient.pk))
     name = sorted(deferred.get_deferred_fields())[0]
     assert getattr(deferred, name) == getattr(patient, name)  # a deferred field loads on access, as with only()
+
+
+def test_every_sites_day_kept_per_version_moves_at_each_sites_midnight():
+    """Every site's day is kept per data version and second: the next second past a site's
+    midnight is its next day, with no write in between."""
+    from registry.selectors import data_version, sites_today
+
+    tokyo = SiteFactory(time_zone="Asia/Tokyo")
+    kathmandu = SiteFactory(time_zone="Asia/Kathmandu")  # UTC+05:45
+    version = data_version()
+
+    def days(instant):
+        rows = sites_today(instant, version=version)
+        return {day.site_id: day.today for day in rows if day.site_id in (tokyo.pk, kathmandu.pk)}
+
+    before = dt.datetime(2026, 7, 14, 18, 14, 59, 999999, tzinfo=dt.UTC)  # 23:59:59.999999 in Kathmandu
+    assert days(before) == {tokyo.pk: dt.date(2026, 7, 15), kathmandu.pk: dt.date(2026, 7, 14)}
+    assert days(before.replace(microsecond=0)) == days(before)  # the same second: the same days
+    after = dt.datetime(2026, 7, 14, 18, 15, tzinfo=dt.UTC)
+    assert days(after) == {tokyo.pk: dt.date(2026, 7, 15), kathmandu.pk: dt.date(2026, 7, 15)}
+    assert days(before) == {tokyo.pk: dt.date(2026, 7, 15), kathmandu.pk: dt.date(2026, 7, 14)}
