@@ -1,4 +1,7 @@
-"""The worklist's long statement is planned once per connection (registry/selectors/prepared.py)."""
+"""The worklist's long statement and the per-request reads are planned once per connection
+(registry/selectors/prepared.py)."""
+
+import time
 
 import pytest
 from django.db import connection
@@ -64,3 +67,39 @@ def test_the_per_request_reads_are_prepared_once_per_connection(coordinator):
         with CaptureQueriesContext(connection) as ran:
             assert read() == user.pk
         assert [q["sql"].split()[0] for q in ran.captured_queries] == ["EXECUTE"]
+
+
+@pytest.fixture
+def probe_table(django_db_blocker):
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE prepared_probe (x integer)")
+        cursor.execute("INSERT INTO prepared_probe VALUES (1)")
+    yield "prepared_probe"
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS prepared_probe")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_whose_column_changed_type_is_prepared_again(probe_table):
+    """A migration that changes a column's type while a process runs: its next read still answers."""
+    sql = f"SELECT x, %s::int FROM {probe_table}"  # noqa: S608 - a test's own table
+    assert _run(sql, [5]) == ([(1, 5)], ["PREPARE", "EXECUTE"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {probe_table} ALTER COLUMN x TYPE text USING x::text")
+    assert _run(sql, [6]) == ([("1", 6)], ["EXECUTE", "DEALLOCATE", "PREPARE", "EXECUTE"])
+    assert _run(sql, [7]) == ([("1", 7)], ["EXECUTE"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_transaction_the_connection_is_closed_at_the_end_instead(probe_table):
+    from django.db import DatabaseError, transaction
+
+    sql = f"SELECT x FROM {probe_table}"  # noqa: S608 - a test's own table
+    _run(sql)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {probe_table} ALTER COLUMN x TYPE text USING x::text")
+    with pytest.raises(DatabaseError, match="must not change result type"), transaction.atomic():
+        _run(sql)
+    assert connection.close_at is not None and connection.close_at <= time.monotonic()
+    connection.close()
+    assert _run(sql) == ([("1",)], ["PREPARE", "EXECUTE"])  # a new connection prepares it afresh
