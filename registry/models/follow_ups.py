@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from registry.models.fields import fact_key
 from registry.models.patients import Patient
 from registry.models.pumps import Pump
 from registry.models.sites import Site
@@ -51,15 +52,7 @@ class FollowUp(models.Model):
     )
     # The site of the patient's stay on the due date, where the report counts the visit. Kept by
     # database triggers on the visits and the stays (migration 0031), never written by Python.
-    due_site = models.ForeignKey(
-        Site,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        editable=False,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    due_site = fact_key(Site, null=True, editable=False)
     history = HistoricalRecords(excluded_fields=["due_site"])
 
     def save(self, *args, **kwargs):
@@ -166,15 +159,7 @@ class GoalReview(models.Model):
     superseded_on = models.DateField(null=True, blank=True, editable=False)
     # The goal's patient, category, weight and date set, copied by database triggers (migration
     # 0032) and never written by Python: the report reads the period's reviews without the goals.
-    patient = models.ForeignKey(
-        Patient,
-        on_delete=models.DO_NOTHING,
-        null=True,
-        editable=False,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
-    )
+    patient = fact_key(Patient, null=True, editable=False)
     category = models.CharField(max_length=20, blank=True, editable=False)
     weight = models.PositiveSmallIntegerField(null=True, editable=False)
     goal_set_on = models.DateField(null=True, editable=False)

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from registry.models.fields import fact_key
 from registry.models.patients import Patient
 from registry.models.sites import Site
 from registry.models.validators import POSITIVE
@@ -116,10 +117,8 @@ class PumpSpan(models.Model):
     the stays and the deaths in the statements that write them (migration 0031,
     ``registry/migrations/_report_facts.py``), so the report sums pump-days without joining them."""
 
-    patient = models.ForeignKey(
-        Patient, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
-    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    patient = fact_key(Patient)
+    site = fact_key(Site)
     started_on = models.DateField()
     ended_on = models.DateField(null=True, blank=True)
 

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from registry.models.fields import fact_key
 from registry.models.pumps import Pump
 from registry.models.sites import Site
 from registry.models.validators import (
@@ -173,7 +174,7 @@ class RefillMonth(models.Model):
 
     NO_INTERVAL = -1  # a refill without an interval (a first fill): a key column cannot be empty
 
-    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    site = fact_key(Site)
     month = models.DateField(help_text="The first day of the local month of the refills.")
     timeliness = models.CharField(max_length=12, blank=True)
     interval_days = models.IntegerField()
