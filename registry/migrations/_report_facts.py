@@ -173,25 +173,37 @@ def _fill(vendor: str) -> list[str]:
     return [visits, spans]
 
 
-def create(apps, schema_editor):
+def _vendor(schema_editor, facts: str) -> str:
+    """The database's vendor: the triggers are written for PostgreSQL and SQLite only."""
     vendor = schema_editor.connection.vendor
     if vendor not in ("postgresql", "sqlite"):
-        raise RuntimeError(f"no report fact triggers written for the {vendor} database")
+        raise RuntimeError(f"no {facts} triggers written for the {vendor} database")
+    return vendor
+
+
+def _locked(*tables: str) -> list[str]:
+    """PostgreSQL's first statements before a fill: nothing the facts come from is written between
+    the fill and the triggers, and the planner has fresh statistics."""
+    return [f"LOCK TABLE {', '.join(tables)} IN SHARE MODE", ANALYZE]
+
+
+def _run(schema_editor, statements) -> None:
+    for sql in statements:
+        schema_editor.execute(sql, params=None)
+
+
+def create(apps, schema_editor):
+    vendor = _vendor(schema_editor, "report fact")
     statements = []
     if vendor == "postgresql":
-        # Nothing the facts come from is written between the fill and the triggers.
-        statements.append(
-            "LOCK TABLE registry_followup, registry_sitestay, registry_pump, registry_statuschange IN SHARE MODE"
-        )
-        statements.append(ANALYZE)
+        statements += _locked("registry_followup", "registry_sitestay", "registry_pump", "registry_statuschange")
     statements += _fill(vendor)
     statements += POSTGRES_VISIT if vendor == "postgresql" else SQLITE_VISIT
     for fact, sources, refresh in FACTS:
         for source in sources:
             make = source.postgres if vendor == "postgresql" else source.sqlite
             statements += make(fact, lambda patients, refresh=refresh: refresh(vendor, patients))
-    for sql in statements:
-        schema_editor.execute(sql, params=None)
+    _run(schema_editor, statements)
 
 
 def drop(apps, schema_editor):
@@ -200,8 +212,7 @@ def drop(apps, schema_editor):
     for fact, sources, _ in FACTS:
         for source in sources:
             statements += source.postgres_drop(fact) if vendor == "postgresql" else source.sqlite_drop(fact)
-    for sql in [*statements, "DELETE FROM registry_pumpspan", "UPDATE registry_followup SET due_site_id = NULL"]:
-        schema_editor.execute(sql, params=None)
+    _run(schema_editor, [*statements, "DELETE FROM registry_pumpspan", "UPDATE registry_followup SET due_site_id = NULL"])
 
 
 # --- The goal's patient, category, weight and date set, copied onto each of its reviews ----------
@@ -250,21 +261,17 @@ SQLITE_GOALS_DROP = [
 
 
 def create_goal_copies(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        raise RuntimeError(f"no goal review triggers written for the {vendor} database")
+    vendor = _vendor(schema_editor, "goal review")
     fill = f"""UPDATE registry_goalreview SET ({_COPIED}) = (
                  SELECT {", ".join(GOAL_COPIES)} FROM registry_goal WHERE id = registry_goalreview.goal_id)"""
     statements = [fill, *(POSTGRES_GOALS if vendor == "postgresql" else SQLITE_GOALS)]
     if vendor == "postgresql":
-        statements[:0] = ["LOCK TABLE registry_goal, registry_goalreview IN SHARE MODE", ANALYZE]
-    for sql in statements:
-        schema_editor.execute(sql, params=None)
+        statements[:0] = _locked("registry_goal", "registry_goalreview")
+    _run(schema_editor, statements)
 
 
 def drop_goal_copies(apps, schema_editor):
-    for sql in POSTGRES_GOALS_DROP if schema_editor.connection.vendor == "postgresql" else SQLITE_GOALS_DROP:
-        schema_editor.execute(sql, params=None)
+    _run(schema_editor, POSTGRES_GOALS_DROP if schema_editor.connection.vendor == "postgresql" else SQLITE_GOALS_DROP)
 
 
 # --- The patient's primary indication, copied onto each of their status changes -------------------
@@ -317,17 +324,14 @@ SQLITE_STATUS_DROP = [
 
 
 def create_indication_copies(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor not in ("postgresql", "sqlite"):
-        raise RuntimeError(f"no status change triggers written for the {vendor} database")
+    vendor = _vendor(schema_editor, "status change")
     statements = [f"UPDATE registry_statuschange SET {_primary('registry_statuschange.patient_id')}"]
     if vendor == "postgresql":
-        statements[:0] = ["LOCK TABLE registry_indication, registry_statuschange IN SHARE MODE", ANALYZE]
+        statements[:0] = _locked("registry_indication", "registry_statuschange")
         statements += POSTGRES_STATUS + INDICATIONS.postgres("indication", lambda p: _refresh_indications(vendor, p))
     else:
         statements += SQLITE_STATUS + INDICATIONS.sqlite("indication", lambda p: _refresh_indications(vendor, p))
-    for sql in statements:
-        schema_editor.execute(sql, params=None)
+    _run(schema_editor, statements)
 
 
 def drop_indication_copies(apps, schema_editor):
@@ -335,5 +339,4 @@ def drop_indication_copies(apps, schema_editor):
         statements = POSTGRES_STATUS_DROP + INDICATIONS.postgres_drop("indication")
     else:
         statements = SQLITE_STATUS_DROP + INDICATIONS.sqlite_drop("indication")
-    for sql in statements:
-        schema_editor.execute(sql, params=None)
+    _run(schema_editor, statements)
