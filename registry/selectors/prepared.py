@@ -42,7 +42,7 @@ def execute_prepared(cursor, sql: str, params: Sequence = ()) -> None:
             cursor.execute("DEALLOCATE ALL")
             names.clear()
         # Not undone by a rollback: the statement stays prepared for the connection's life.
-        cursor.execute(f"PREPARE {name} AS {_numbered(sql) if params else sql}")
+        _prepare(cursor, name, sql, params)
         names.add(name)
     try:
         _execute(cursor, name, params)
@@ -55,8 +55,12 @@ def execute_prepared(cursor, sql: str, params: Sequence = ()) -> None:
             connection.close_at = time.monotonic()  # closed when the request or task ends
             raise
         cursor.execute(f"DEALLOCATE {name}")
-        cursor.execute(f"PREPARE {name} AS {_numbered(sql) if params else sql}")
+        _prepare(cursor, name, sql, params)
         _execute(cursor, name, params)
+
+
+def _prepare(cursor, name: str, sql: str, params: Sequence) -> None:
+    cursor.execute(f"PREPARE {name} AS {_numbered(sql) if params else sql}")
 
 
 def _execute(cursor, name: str, params: Sequence) -> None:
